@@ -1,0 +1,111 @@
+// CStrictrunShims: every kernel call strictrun's Swift code cannot make itself
+// (variadic ptrace/prctl/syscall, the W* macros, seccomp(2)), and the
+// async-signal-safe child path between fork and execve.
+#ifndef CSTRICTRUN_SHIMS_H
+#define CSTRICTRUN_SHIMS_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <sys/user.h>
+#include <linux/filter.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// ---- ptrace (sys/ptrace.h's ptrace is variadic) --------------------------------
+/// ptrace(2). Returns the kernel's result; -1 with errno on failure.
+long strictrun_ptrace(int request, pid_t pid, void *addr, void *data);
+/// PTRACE_GETREGS / PTRACE_SETREGS on x86_64.
+int strictrun_getregs(pid_t tid, struct user_regs_struct *regs);
+int strictrun_setregs(pid_t tid, const struct user_regs_struct *regs);
+/// Skip the syscall a tracee is stopped in at a seccomp stop, making it return `retval`
+/// (e.g. -EPERM): orig_rax = -1, rax = retval. Returns 0 or -1 with errno.
+int strictrun_skip_syscall(pid_t tid, long retval);
+/// PTRACE_GETEVENTMSG.
+int strictrun_geteventmsg(pid_t tid, unsigned long *msg);
+
+/// The decoded content of PTRACE_GET_SYSCALL_INFO at a seccomp stop.
+typedef struct {
+    uint8_t op;            ///< PTRACE_SYSCALL_INFO_* (3 = seccomp)
+    uint32_t arch;         ///< AUDIT_ARCH_*
+    uint64_t instruction_pointer;
+    uint64_t stack_pointer;
+    uint64_t nr;
+    uint64_t args[6];
+    uint32_t ret_data;     ///< SECCOMP_RET_DATA of the filter's verdict
+} strictrun_syscall_info;
+/// PTRACE_GET_SYSCALL_INFO. Returns 0 or -1 with errno.
+int strictrun_get_syscall_info(pid_t tid, strictrun_syscall_info *info);
+
+/// Options strictrun sets on its first tracee (inherited by all auto-attached ones).
+int strictrun_ptrace_default_options(void);
+
+// ---- wait(2) status macros ---------------------------------------------------
+int strictrun_wifexited(int status);
+int strictrun_wexitstatus(int status);
+int strictrun_wifsignaled(int status);
+int strictrun_wtermsig(int status);
+int strictrun_wifstopped(int status);
+int strictrun_wstopsig(int status);
+/// The PTRACE_EVENT_* in a stop status (status >> 16), 0 when none.
+int strictrun_wptrace_event(int status);
+/// waitpid(pid, &status, __WALL | extra), retrying on EINTR.
+pid_t strictrun_waitpid_all(pid_t pid, int *status, int extra_flags);
+
+// ---- memory of a stopped tracee ----------------------------------------------
+/// process_vm_readv of `len` bytes at `remote`. Returns bytes read, -1 with errno.
+ssize_t strictrun_read_memory(pid_t pid, uint64_t remote, void *local, size_t len);
+
+// ---- pidfds ------------------------------------------------------------------
+int strictrun_pidfd_open(pid_t pid);
+int strictrun_pidfd_getfd(int pidfd, int targetfd);
+
+// ---- launching ---------------------------------------------------------------
+/// What the child does between fork and execve.
+typedef struct {
+    const char *path;             ///< resolved program path
+    char *const *argv;
+    char *const *envp;
+    const struct sock_filter *filter;  ///< BPF program compiled in the parent
+    unsigned short filter_len;
+    int set_mdwe;                 ///< PR_SET_MDWE(PR_MDWE_REFUSE_EXEC_GAIN) before exec
+    int trace;                    ///< PTRACE_TRACEME + SIGSTOP handshake
+} strictrun_launch_spec;
+
+/// Fork a child that (async-signal-safe, no Swift): resets signal mask and dispositions,
+/// does PTRACE_TRACEME and stops itself with SIGSTOP (so the parent can set options),
+/// sets PR_SET_NO_NEW_PRIVS (and PR_SET_MDWE when asked), installs the filter with
+/// seccomp(2) and execve()s. If any step fails the child writes
+/// {step, errno} to a CLOEXEC pipe and _exit(127)s.
+/// Returns the child's pid (>0) and stores the pipe's read end in *error_fd,
+/// or -1 with errno if fork or pipe failed.
+pid_t strictrun_launch(const strictrun_launch_spec *spec, int *error_fd);
+
+/// Steps reported through the error pipe.
+enum {
+    STRICTRUN_STEP_TRACEME = 1,
+    STRICTRUN_STEP_NNP = 2,
+    STRICTRUN_STEP_MDWE = 3,
+    STRICTRUN_STEP_SECCOMP = 4,
+    STRICTRUN_STEP_EXEC = 5,
+};
+
+/// Install `filter` in the calling process (no tracer): used by the plain-filter floor
+/// of the benchmarks and `strictrun filter-exec`.
+int strictrun_install_filter(const struct sock_filter *filter, unsigned short len, int set_nnp);
+
+// ---- misc kernel calls ---------------------------------------------------------
+int strictrun_prctl_set_pdeathsig(int sig);
+int strictrun_block_signals(const int *signals, int count);
+/// sigwaitinfo over `signals`; returns the signal, stores si_code and sender pid.
+int strictrun_wait_signal(const int *signals, int count, int *out_code, pid_t *out_pid);
+int strictrun_tgkill(pid_t tgid, pid_t tid, int sig);
+/// memfd_create(name, MFD_CLOEXEC).
+int strictrun_memfd_create(const char *name);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

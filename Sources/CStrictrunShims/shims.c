@@ -1,0 +1,200 @@
+// Implementation of CStrictrunShims.h. Keep it small: one wrapper per kernel call.
+#define _GNU_SOURCE
+#include "CStrictrunShims.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <sys/mman.h>
+#include <linux/seccomp.h>
+
+#ifndef PR_SET_MDWE
+#define PR_SET_MDWE 65
+#endif
+#ifndef PR_MDWE_REFUSE_EXEC_GAIN
+#define PR_MDWE_REFUSE_EXEC_GAIN (1UL << 0)
+#endif
+#ifndef PTRACE_GET_SYSCALL_INFO
+#define PTRACE_GET_SYSCALL_INFO 0x420e
+#endif
+
+long strictrun_ptrace(int request, pid_t pid, void *addr, void *data) {
+    return ptrace((enum __ptrace_request)request, pid, addr, data);
+}
+
+int strictrun_getregs(pid_t tid, struct user_regs_struct *regs) {
+    return (int)ptrace(PTRACE_GETREGS, tid, NULL, regs);
+}
+
+int strictrun_setregs(pid_t tid, const struct user_regs_struct *regs) {
+    return (int)ptrace(PTRACE_SETREGS, tid, NULL, (void *)regs);
+}
+
+int strictrun_skip_syscall(pid_t tid, long retval) {
+    struct user_regs_struct regs;
+    if (ptrace(PTRACE_GETREGS, tid, NULL, &regs) != 0) return -1;
+    regs.orig_rax = (unsigned long long)-1;
+    regs.rax = (unsigned long long)retval;
+    return (int)ptrace(PTRACE_SETREGS, tid, NULL, &regs);
+}
+
+int strictrun_geteventmsg(pid_t tid, unsigned long *msg) {
+    return (int)ptrace(PTRACE_GETEVENTMSG, tid, NULL, msg);
+}
+
+// Kernel layout of struct ptrace_syscall_info (linux/ptrace.h, which must not be
+// included next to sys/ptrace.h).
+struct strictrun_kernel_syscall_info {
+    uint8_t op;
+    uint8_t pad[3];
+    uint32_t arch;
+    uint64_t instruction_pointer;
+    uint64_t stack_pointer;
+    union {
+        struct { uint64_t nr; uint64_t args[6]; } entry;
+        struct { int64_t rval; uint8_t is_error; } exit;
+        struct { uint64_t nr; uint64_t args[6]; uint32_t ret_data; } seccomp;
+    };
+};
+
+int strictrun_get_syscall_info(pid_t tid, strictrun_syscall_info *out) {
+    struct strictrun_kernel_syscall_info info;
+    memset(&info, 0, sizeof info);
+    long n = ptrace((enum __ptrace_request)PTRACE_GET_SYSCALL_INFO, tid,
+                    (void *)sizeof info, &info);
+    if (n < 0) return -1;
+    out->op = info.op;
+    out->arch = info.arch;
+    out->instruction_pointer = info.instruction_pointer;
+    out->stack_pointer = info.stack_pointer;
+    out->nr = info.seccomp.nr;
+    for (int i = 0; i < 6; i++) out->args[i] = info.seccomp.args[i];
+    out->ret_data = info.seccomp.ret_data;
+    return 0;
+}
+
+int strictrun_ptrace_default_options(void) {
+    return PTRACE_O_TRACESECCOMP | PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK |
+           PTRACE_O_TRACEVFORK | PTRACE_O_TRACEEXEC | PTRACE_O_EXITKILL;
+}
+
+int strictrun_wifexited(int s) { return WIFEXITED(s); }
+int strictrun_wexitstatus(int s) { return WEXITSTATUS(s); }
+int strictrun_wifsignaled(int s) { return WIFSIGNALED(s); }
+int strictrun_wtermsig(int s) { return WTERMSIG(s); }
+int strictrun_wifstopped(int s) { return WIFSTOPPED(s); }
+int strictrun_wstopsig(int s) { return WSTOPSIG(s); }
+int strictrun_wptrace_event(int s) { return (s >> 16) & 0xff; }
+
+pid_t strictrun_waitpid_all(pid_t pid, int *status, int extra_flags) {
+    pid_t r;
+    do {
+        r = waitpid(pid, status, __WALL | extra_flags);
+    } while (r < 0 && errno == EINTR);
+    return r;
+}
+
+ssize_t strictrun_read_memory(pid_t pid, uint64_t remote, void *local, size_t len) {
+    struct iovec l = {.iov_base = local, .iov_len = len};
+    struct iovec r = {.iov_base = (void *)(uintptr_t)remote, .iov_len = len};
+    return process_vm_readv(pid, &l, 1, &r, 1, 0);
+}
+
+int strictrun_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
+int strictrun_pidfd_getfd(int pidfd, int targetfd) {
+    return (int)syscall(SYS_pidfd_getfd, pidfd, targetfd, 0);
+}
+
+// ---- the child path: async-signal-safe only ----------------------------------
+
+static void child_fail(int fd, int step) {
+    int report[2] = {step, errno};
+    ssize_t ignored = write(fd, report, sizeof report);
+    (void)ignored;
+    _exit(127);
+}
+
+pid_t strictrun_launch(const strictrun_launch_spec *spec, int *error_fd) {
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) return -1;
+    pid_t pid = fork();
+    if (pid < 0) {
+        int saved = errno;
+        close(fds[0]);
+        close(fds[1]);
+        errno = saved;
+        return -1;
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        // The parent blocks the signals it forwards; the program must start clean.
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        for (int sig = 1; sig < NSIG; sig++) {
+            if (sig == SIGKILL || sig == SIGSTOP) continue;
+            signal(sig, SIG_DFL);
+        }
+        if (spec->trace) {
+            if (ptrace(PTRACE_TRACEME, 0, NULL, NULL) != 0) child_fail(fds[1], STRICTRUN_STEP_TRACEME);
+            // Let the tracer set its options before anything is filtered.
+            raise(SIGSTOP);
+        }
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) child_fail(fds[1], STRICTRUN_STEP_NNP);
+        if (spec->set_mdwe && prctl(PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN, 0, 0, 0) != 0)
+            child_fail(fds[1], STRICTRUN_STEP_MDWE);
+        if (spec->filter_len > 0) {
+            struct sock_fprog prog = {.len = spec->filter_len,
+                                      .filter = (struct sock_filter *)spec->filter};
+            if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0)
+                child_fail(fds[1], STRICTRUN_STEP_SECCOMP);
+        }
+        execve(spec->path, spec->argv, spec->envp);
+        child_fail(fds[1], STRICTRUN_STEP_EXEC);
+    }
+    close(fds[1]);
+    *error_fd = fds[0];
+    return pid;
+}
+
+int strictrun_install_filter(const struct sock_filter *filter, unsigned short len, int set_nnp) {
+    if (set_nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return -1;
+    struct sock_fprog prog = {.len = len, .filter = (struct sock_filter *)filter};
+    return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
+}
+
+int strictrun_prctl_set_pdeathsig(int sig) { return prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0); }
+
+int strictrun_block_signals(const int *signals, int count) {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int i = 0; i < count; i++) sigaddset(&set, signals[i]);
+    return pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
+int strictrun_wait_signal(const int *signals, int count, int *out_code, pid_t *out_pid) {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int i = 0; i < count; i++) sigaddset(&set, signals[i]);
+    siginfo_t info;
+    int sig;
+    do {
+        sig = sigwaitinfo(&set, &info);
+    } while (sig < 0 && errno == EINTR);
+    if (sig > 0) {
+        *out_code = info.si_code;
+        *out_pid = info.si_pid;
+    }
+    return sig;
+}
+
+int strictrun_tgkill(pid_t tgid, pid_t tid, int sig) { return (int)syscall(SYS_tgkill, tgid, tid, sig); }
+
+int strictrun_memfd_create(const char *name) { return memfd_create(name, MFD_CLOEXEC); }

@@ -1,0 +1,103 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A place in a profile file, kept with every value so errors and rules can point at it.
+public struct SourceLocation: Sendable, Hashable, CustomStringConvertible {
+    public var file: String
+    public var line: Int
+    public var column: Int
+
+    public init(file: String, line: Int, column: Int) {
+        self.file = file
+        self.line = line
+        self.column = column
+    }
+
+    public var description: String { "\(file):\(line):\(column)" }
+}
+
+/// One decision of a profile: an action and where it was written.
+public struct RuleSetting: Sendable, Hashable {
+    public var action: Action
+    /// Where the setting was written; nil for built-in defaults.
+    public var location: SourceLocation?
+
+    public init(_ action: Action, at location: SourceLocation? = nil) {
+        self.action = action
+        self.location = location
+    }
+}
+
+/// The W^X level of a profile (see DESIGN.md, "W^X levels").
+public enum WXLevel: String, Sendable, Hashable, CaseIterable {
+    /// No W^X rules.
+    case off
+    /// No mapping is writable and executable at once (mmap, mprotect, pkey_mprotect).
+    case simultaneous
+    /// Also: memory never becomes executable after it was mapped (as PR_SET_MDWE).
+    case noExecGain = "no-exec-gain"
+}
+
+/// The `process` section: how fork, spawn and exec are treated. Threads are always allowed.
+public struct ProcessPolicy: Sendable, Hashable {
+    /// fork(2), and clone(2) without CLONE_VM (a copy of the address space).
+    public var fork: RuleSetting
+    /// vfork(2), and clone(2) with CLONE_VM but without CLONE_THREAD (posix_spawn's way).
+    public var spawn: RuleSetting
+    /// execve/execveat after the program's first exec.
+    public var exec: RuleSetting
+}
+
+/// The `wx` section.
+public struct WXPolicy: Sendable, Hashable {
+    public var level: WXLevel
+    /// The action for a call that breaks the level.
+    public var action: RuleSetting
+}
+
+/// An extra rule on one syscall, from the profile's `rules:` list.
+public struct SyscallRule: Sendable, Hashable {
+    public var syscall: String
+    /// Event category (`process`, `wx`, `tls`, `escape`, `fs`, `net`, or a user word).
+    public var category: String
+    /// The rule name in events; defaults to the syscall name.
+    public var name: String
+    public var setting: RuleSetting
+}
+
+/// A fully resolved profile: `extends` merged, defaults applied, every value validated.
+public struct Profile: Sendable, Hashable {
+    public var name: String
+    public var description: String
+    /// The files this profile was read from, the profile itself first, then what it extends.
+    public var sources: [String]
+    public var mode: Mode
+    public var process: ProcessPolicy
+    public var wx: WXPolicy
+    /// A syscall from another ABI (i386 `int 0x80`, x32): category `escape`.
+    public var foreignABI: RuleSetting
+    public var rules: [SyscallRule]
+
+    /// The profile that allows everything and logs nothing (the baseline of a run).
+    public static let unconfined = Profile(
+        name: "unconfined", description: "No rules.", sources: [], mode: .enforce,
+        process: ProcessPolicy(fork: RuleSetting(.allow), spawn: RuleSetting(.allow),
+                               exec: RuleSetting(.allow)),
+        wx: WXPolicy(level: .off, action: RuleSetting(.deny(errno: EACCES))),
+        foreignABI: RuleSetting(.allow), rules: [])
+
+    /// The action in force for a setting, after `mode`.
+    public func effective(_ setting: RuleSetting) -> Action { setting.action.audited(mode) }
+}
+
+/// Built-in defaults for values a profile leaves out.
+public enum ProfileDefaults {
+    public static let forkErrno = EPERM
+    public static let spawnErrno = EPERM
+    public static let execErrno = EPERM
+    /// EACCES is what the kernel's own W^X (PR_SET_MDWE) answers.
+    public static let wxErrno = EACCES
+    public static let foreignABIErrno = ENOSYS
+    public static let ruleErrno = EPERM
+}

@@ -1,0 +1,285 @@
+import Yams
+
+/// One profile file as written: every value optional, each with its location. `extends`
+/// is resolved by merging documents; defaults are applied only at the end.
+struct ProfileDocument: Sendable {
+    var file: String
+    var name: String?
+    var description: String?
+    var extends: (name: String, location: SourceLocation?)?
+    var mode: Mode?
+    var fork: RuleSetting?
+    var spawn: RuleSetting?
+    var exec: RuleSetting?
+    var wxLevel: WXLevel?
+    var wxAction: RuleSetting?
+    var foreignABI: RuleSetting?
+    var rules: [SyscallRule] = []
+
+    /// `self` over `base`: every value `self` sets wins; rules add up, a later rule for the
+    /// same syscall and category replacing an earlier one.
+    func merged(over base: ProfileDocument) -> ProfileDocument {
+        var out = base
+        out.file = file
+        out.name = name ?? base.name
+        out.description = description ?? base.description
+        out.extends = extends
+        out.mode = mode ?? base.mode
+        out.fork = fork ?? base.fork
+        out.spawn = spawn ?? base.spawn
+        out.exec = exec ?? base.exec
+        out.wxLevel = wxLevel ?? base.wxLevel
+        out.wxAction = wxAction ?? base.wxAction
+        out.foreignABI = foreignABI ?? base.foreignABI
+        for rule in rules {
+            out.rules.removeAll { $0.syscall == rule.syscall && $0.category == rule.category }
+            out.rules.append(rule)
+        }
+        return out
+    }
+}
+
+/// Reads a Yams node tree into a `ProfileDocument`, rejecting unknown keys and wrong types
+/// with the file, line and key.
+struct ProfileDocumentReader {
+    let file: String
+    let syscallExists: (String) -> Bool
+
+    func read(yaml text: String) throws(ProfileError) -> ProfileDocument {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: text)
+        } catch let error as YamlError {
+            throw yamlError(error)
+        } catch {
+            throw ProfileError(file: file, message: "cannot read YAML: \(error)")
+        }
+        guard let root else { throw ProfileError(file: file, line: 1, message: "empty profile") }
+        let top = try mapping(root, key: nil)
+        var doc = ProfileDocument(file: file)
+        for (keyNode, value) in top {
+            let key = try keyName(keyNode, parent: nil)
+            switch key {
+            case "name": doc.name = try string(value, key: key)
+            case "description": doc.description = try string(value, key: key)
+            case "extends": doc.extends = (try string(value, key: key), location(value))
+            case "mode": doc.mode = try enumValue(value, key: key, Mode.self)
+            case "process": try readProcess(value, into: &doc)
+            case "wx": try readWX(value, into: &doc)
+            case "escape": try readEscape(value, into: &doc)
+            case "rules": doc.rules = try readRules(value)
+            default:
+                throw unknownKey(keyNode, key: key,
+                                 known: ["name", "description", "extends", "mode", "process", "wx", "escape", "rules"])
+            }
+        }
+        return doc
+    }
+
+    // MARK: sections
+
+    private func readProcess(_ node: Node, into doc: inout ProfileDocument) throws(ProfileError) {
+        for (keyNode, value) in try mapping(node, key: "process") {
+            let key = try keyName(keyNode, parent: "process")
+            let path = "process.\(key)"
+            switch key {
+            case "fork": doc.fork = try setting(value, key: path, defaultErrno: ProfileDefaults.forkErrno)
+            case "spawn": doc.spawn = try setting(value, key: path, defaultErrno: ProfileDefaults.spawnErrno)
+            case "exec": doc.exec = try setting(value, key: path, defaultErrno: ProfileDefaults.execErrno)
+            default: throw unknownKey(keyNode, key: path, known: ["fork", "spawn", "exec"])
+            }
+        }
+    }
+
+    private func readWX(_ node: Node, into doc: inout ProfileDocument) throws(ProfileError) {
+        // `wx: simultaneous` is short for `wx: {level: simultaneous}`.
+        if case .scalar = node {
+            doc.wxLevel = try enumValue(node, key: "wx", WXLevel.self)
+            return
+        }
+        for (keyNode, value) in try mapping(node, key: "wx") {
+            let key = try keyName(keyNode, parent: "wx")
+            let path = "wx.\(key)"
+            switch key {
+            case "level": doc.wxLevel = try enumValue(value, key: path, WXLevel.self)
+            case "action": doc.wxAction = try setting(value, key: path, defaultErrno: ProfileDefaults.wxErrno)
+            default: throw unknownKey(keyNode, key: path, known: ["level", "action"])
+            }
+        }
+    }
+
+    private func readEscape(_ node: Node, into doc: inout ProfileDocument) throws(ProfileError) {
+        for (keyNode, value) in try mapping(node, key: "escape") {
+            let key = try keyName(keyNode, parent: "escape")
+            let path = "escape.\(key)"
+            switch key {
+            case "foreign-abi":
+                doc.foreignABI = try setting(value, key: path, defaultErrno: ProfileDefaults.foreignABIErrno)
+            default: throw unknownKey(keyNode, key: path, known: ["foreign-abi"])
+            }
+        }
+    }
+
+    private func readRules(_ node: Node) throws(ProfileError) -> [SyscallRule] {
+        guard case .sequence(let items) = node else {
+            throw typeError(node, key: "rules", expected: "a list of rules")
+        }
+        var rules: [SyscallRule] = []
+        for (index, item) in items.enumerated() {
+            let base = "rules[\(index)]"
+            var syscall: String?
+            var category = "policy"
+            var name: String?
+            var action: RuleSetting?
+            var errnoNode: Node?
+            for (keyNode, value) in try mapping(item, key: base) {
+                let key = try keyName(keyNode, parent: base)
+                let path = "\(base).\(key)"
+                switch key {
+                case "syscall":
+                    let value_ = try string(value, key: path)
+                    guard syscallExists(value_) else {
+                        throw ProfileError(at: location(value), file: file, key: path,
+                                           "unknown syscall '\(value_)' on x86_64")
+                    }
+                    syscall = value_
+                case "category": category = try string(value, key: path)
+                case "name": name = try string(value, key: path)
+                case "action": action = try setting(value, key: path, defaultErrno: ProfileDefaults.ruleErrno)
+                case "errno": errnoNode = value
+                default:
+                    throw unknownKey(keyNode, key: path, known: ["syscall", "category", "name", "action", "errno"])
+                }
+            }
+            guard let syscall else {
+                throw ProfileError(at: location(item), file: file, key: "\(base).syscall", "missing")
+            }
+            guard var action else {
+                throw ProfileError(at: location(item), file: file, key: "\(base).action", "missing")
+            }
+            if let errnoNode {
+                guard case .deny = action.action else {
+                    throw ProfileError(at: location(errnoNode), file: file, key: "\(base).errno",
+                                       "only a 'deny' action takes an errno")
+                }
+                action.action = .deny(errno: try errnoValue(errnoNode, key: "\(base).errno"))
+            }
+            rules.append(SyscallRule(syscall: syscall, category: category, name: name ?? syscall, setting: action))
+        }
+        return rules
+    }
+
+    // MARK: values
+
+    /// `allow` | `log` | `kill` | `deny` | `{action: deny, errno: EPERM}`.
+    private func setting(_ node: Node, key: String, defaultErrno: Int32) throws(ProfileError) -> RuleSetting {
+        let at = location(node)
+        if case .scalar = node {
+            return RuleSetting(try actionWord(node, key: key, errno: defaultErrno), at: at)
+        }
+        var actionNode: Node?
+        var errno: Int32?
+        for (keyNode, value) in try mapping(node, key: key) {
+            let sub = try keyName(keyNode, parent: key)
+            switch sub {
+            case "action": actionNode = value
+            case "errno": errno = try errnoValue(value, key: "\(key).errno")
+            default: throw unknownKey(keyNode, key: "\(key).\(sub)", known: ["action", "errno"])
+            }
+        }
+        guard let actionNode else {
+            throw ProfileError(at: at, file: file, key: "\(key).action", "missing")
+        }
+        let action = try actionWord(actionNode, key: "\(key).action", errno: errno ?? defaultErrno)
+        if errno != nil, case .deny = action {} else if errno != nil {
+            throw ProfileError(at: at, file: file, key: "\(key).errno", "only a 'deny' action takes an errno")
+        }
+        return RuleSetting(action, at: at)
+    }
+
+    private func actionWord(_ node: Node, key: String, errno: Int32) throws(ProfileError) -> Action {
+        let word = try string(node, key: key)
+        switch word {
+        case "allow": return .allow
+        case "log": return .log
+        case "kill": return .kill
+        case "deny": return .deny(errno: errno)
+        default:
+            throw ProfileError(at: location(node), file: file, key: key,
+                               "unknown action '\(word)' (expected allow, log, deny or kill)")
+        }
+    }
+
+    private func errnoValue(_ node: Node, key: String) throws(ProfileError) -> Int32 {
+        let name = try string(node, key: key)
+        guard let value = ErrnoName.value(of: name) else {
+            throw ProfileError(at: location(node), file: file, key: key, "unknown errno name '\(name)'")
+        }
+        return value
+    }
+
+    private func enumValue<E: RawRepresentable & CaseIterable>(
+        _ node: Node, key: String, _ type: E.Type
+    ) throws(ProfileError) -> E where E.RawValue == String {
+        let word = try string(node, key: key)
+        guard let value = E(rawValue: word) else {
+            let known = E.allCases.map(\.rawValue).joined(separator: ", ")
+            throw ProfileError(at: location(node), file: file, key: key,
+                               "unknown value '\(word)' (expected one of: \(known))")
+        }
+        return value
+    }
+
+    private func string(_ node: Node, key: String) throws(ProfileError) -> String {
+        guard case .scalar(let scalar) = node else { throw typeError(node, key: key, expected: "a string") }
+        return scalar.string
+    }
+
+    private func mapping(_ node: Node, key: String?) throws(ProfileError) -> [(Node, Node)] {
+        guard case .mapping(let map) = node else {
+            throw typeError(node, key: key, expected: "a mapping of keys to values")
+        }
+        return map.map { ($0.key, $0.value) }
+    }
+
+    private func keyName(_ node: Node, parent: String?) throws(ProfileError) -> String {
+        guard case .scalar(let scalar) = node else {
+            throw ProfileError(at: location(node), file: file, key: parent, "keys must be plain words")
+        }
+        return scalar.string
+    }
+
+    // MARK: errors
+
+    func location(_ node: Node) -> SourceLocation? {
+        node.mark.map { SourceLocation(file: file, line: $0.line, column: $0.column) }
+    }
+
+    private func typeError(_ node: Node, key: String?, expected: String) -> ProfileError {
+        let found = switch node {
+        case .scalar: "a scalar"
+        case .mapping: "a mapping"
+        case .sequence: "a list"
+        case .alias: "an alias"
+        }
+        return ProfileError(at: location(node), file: file, key: key, "expected \(expected), found \(found)")
+    }
+
+    private func unknownKey(_ node: Node, key: String, known: [String]) -> ProfileError {
+        ProfileError(at: location(node), file: file, key: key,
+                     "unknown key (known here: \(known.joined(separator: ", ")))")
+    }
+
+    private func yamlError(_ error: YamlError) -> ProfileError {
+        switch error {
+        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
+             .composer(_, let problem, let mark, _):
+            return ProfileError(file: file, line: mark.line, column: mark.column, message: "YAML: \(problem)")
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            return ProfileError(file: file, line: context.mark.line, column: context.mark.column,
+                                key: duplicates.first, message: "duplicated key")
+        default:
+            return ProfileError(file: file, message: "YAML: \(error)")
+        }
+    }
+}

@@ -1,0 +1,115 @@
+import Foundation
+
+/// Finds, reads, merges (`extends`) and validates profiles.
+///
+/// A profile is named either by a path (anything containing `/` or ending in `.yaml`) or by
+/// a name looked up as `NAME.yaml` in each directory of `searchPath`, in order.
+public struct ProfileLoader: Sendable {
+    /// Directories holding `NAME.yaml` profiles, searched in order.
+    public var searchPath: [String]
+    /// Whether a syscall name exists on x86_64 (injected: the policy layer knows no libseccomp).
+    public var syscallExists: @Sendable (String) -> Bool
+
+    public init(searchPath: [String], syscallExists: @escaping @Sendable (String) -> Bool) {
+        self.searchPath = searchPath
+        self.syscallExists = syscallExists
+    }
+
+    /// One profile the loader can find by name.
+    public struct Entry: Sendable, Hashable {
+        public var name: String
+        public var path: String
+    }
+
+    /// Every profile found on the search path (first directory wins for a name).
+    public func list() -> [Entry] {
+        var seen = Set<String>()
+        var out: [Entry] = []
+        for dir in searchPath {
+            guard let files = try? FileManager.default.contentsOfDirectory(atPath: dir) else { continue }
+            for file in files.sorted() where file.hasSuffix(".yaml") {
+                let name = String(file.dropLast(5))
+                if seen.insert(name).inserted { out.append(Entry(name: name, path: dir + "/" + file)) }
+            }
+        }
+        return out
+    }
+
+    /// Where `reference` (a name or a path) points, relative to `directory` for paths.
+    public func resolve(_ reference: String, relativeTo directory: String? = nil) -> String? {
+        if reference.contains("/") || reference.hasSuffix(".yaml") {
+            let path = reference.hasPrefix("/") || directory == nil ? reference : directory! + "/" + reference
+            return FileManager.default.fileExists(atPath: path) ? path : nil
+        }
+        for dir in searchPath {
+            let path = "\(dir)/\(reference).yaml"
+            if FileManager.default.fileExists(atPath: path) { return path }
+        }
+        return nil
+    }
+
+    /// Load and validate a profile by name or path.
+    public func load(_ reference: String) throws(ProfileError) -> Profile {
+        guard let path = resolve(reference) else {
+            let known = list().map(\.name).joined(separator: ", ")
+            throw ProfileError(file: reference, message: "no such profile (known: \(known.isEmpty ? "none" : known))")
+        }
+        return try load(path: path)
+    }
+
+    /// Load and validate the profile file at `path`.
+    public func load(path: String) throws(ProfileError) -> Profile {
+        var chain: [String] = []
+        let doc = try document(at: path, chain: &chain)
+        return try finish(doc, sources: chain)
+    }
+
+    private func document(at path: String, chain: inout [String]) throws(ProfileError) -> ProfileDocument {
+        let canonical = URL(fileURLWithPath: path).standardizedFileURL.path
+        if chain.contains(canonical) {
+            throw ProfileError(file: path, message: "'extends' cycle: \((chain + [canonical]).joined(separator: " → "))")
+        }
+        chain.append(canonical)
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ProfileError(file: path, message: "cannot read: \(error.localizedDescription)")
+        }
+        var doc = try ProfileDocumentReader(file: path, syscallExists: syscallExists).read(yaml: text)
+        if doc.name == nil { doc.name = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent }
+        guard let parent = doc.extends else { return doc }
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        // A name in `extends` is looked up next to the file first, then on the search path.
+        let parentPath = resolve(parent.name.contains("/") || parent.name.hasSuffix(".yaml")
+                                 ? parent.name : parent.name + ".yaml", relativeTo: directory)
+            ?? resolve(parent.name)
+        guard let parentPath else {
+            throw ProfileError(at: parent.location, file: path, key: "extends",
+                               "no such profile '\(parent.name)'")
+        }
+        let base = try document(at: parentPath, chain: &chain)
+        return doc.merged(over: base)
+    }
+
+    private func finish(_ doc: ProfileDocument, sources: [String]) throws(ProfileError) -> Profile {
+        let spawn = doc.spawn ?? RuleSetting(.allow)
+        // Exec after the first follows spawn unless set: a target that cannot spawn cannot exec.
+        let exec = doc.exec ?? {
+            switch spawn.action {
+            case .deny: RuleSetting(.deny(errno: ProfileDefaults.execErrno), at: spawn.location)
+            default: RuleSetting(spawn.action, at: spawn.location)
+            }
+        }()
+        return Profile(
+            name: doc.name ?? "profile",
+            description: doc.description ?? "",
+            sources: sources,
+            mode: doc.mode ?? .enforce,
+            process: ProcessPolicy(fork: doc.fork ?? RuleSetting(.allow), spawn: spawn, exec: exec),
+            wx: WXPolicy(level: doc.wxLevel ?? .off,
+                         action: doc.wxAction ?? RuleSetting(.deny(errno: ProfileDefaults.wxErrno))),
+            foreignABI: doc.foreignABI ?? RuleSetting(.deny(errno: ProfileDefaults.foreignABIErrno)),
+            rules: doc.rules)
+    }
+}

@@ -1,0 +1,53 @@
+import StrictrunPolicy
+
+/// What the tracer must decide at a seccomp stop beyond the rule itself.
+public enum RuleCheck: Sendable, Hashable {
+    /// Act on every call the filter sends.
+    case always
+    /// execve/execveat: the program's own first exec passes silently.
+    case execAfterFirst
+    /// mprotect/pkey_mprotect with PROT_EXEC under no-exec-gain: W+X breaks
+    /// `simultaneous`; X alone breaks `exec-gain` unless the range was already executable.
+    case execGain
+}
+
+/// One rule the filter can hand to the tracer, by the 16-bit SECCOMP_RET_DATA id.
+public struct CompiledRule: Sendable, Hashable {
+    public var id: UInt16
+    /// Event category: `process`, `wx`, `escape`, or a profile's own.
+    public var category: String
+    /// Rule name in events: `fork`, `spawn`, `exec`, `wx-simultaneous`, `exec-gain`, …
+    public var name: String
+    /// The action in force (after `mode: audit`).
+    public var action: Action
+    /// The action as written, when audit mode changed it.
+    public var auditedFrom: Action?
+    public var check: RuleCheck
+    /// Where the rule was written in the profile.
+    public var location: SourceLocation?
+}
+
+/// A profile compiled for x86_64: the BPF program and the table the tracer decodes
+/// SECCOMP_RET_DATA with.
+public struct CompiledPolicy: Sendable {
+    public var profile: Profile
+    /// The classic-BPF program, as `struct sock_filter` entries (8 bytes each).
+    public var program: [BPFInstruction]
+    public var rules: [UInt16: CompiledRule]
+    /// libseccomp's pseudo-filter-code rendering (`seccomp_export_pfc`).
+    public var pseudoCode: String
+    /// The rule that a syscall of another ABI reaches (nil when allowed silently).
+    public var foreignABIRule: CompiledRule?
+    /// Whether the child must set PR_SET_MDWE(PR_MDWE_REFUSE_EXEC_GAIN) before exec.
+    public var kernelMDWE: Bool
+    /// Whether any rule sends calls to the tracer (if not, a run needs no ptrace at all).
+    public var needsTracer: Bool { !rules.isEmpty }
+}
+
+/// One classic BPF instruction (`struct sock_filter`).
+public struct BPFInstruction: Sendable, Hashable {
+    public var code: UInt16
+    public var jt: UInt8
+    public var jf: UInt8
+    public var k: UInt32
+}

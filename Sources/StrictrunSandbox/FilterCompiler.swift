@@ -1,0 +1,188 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CSeccomp
+import CStrictrunShims
+import StrictrunPolicy
+
+/// Compiles a `Profile` into a seccomp-BPF program with libseccomp, in the parent.
+///
+/// The kernel does the common case: every call no rule names is ALLOW inside the filter.
+/// A rule whose action is not `allow` becomes `SECCOMP_RET_TRACE | id`, and the tracer
+/// acts on it (log, deny with an errno, kill) with the rule table. `clone3` gets ENOSYS so
+/// glibc falls back to `clone`, whose flags BPF can read.
+public struct FilterCompiler {
+    public init() {}
+
+    // Flag bits the filter compares (linux/sched.h, asm-generic/mman-common.h).
+    static let cloneVM: UInt64 = 0x100
+    static let cloneVFork: UInt64 = 0x4000
+    static let cloneThread: UInt64 = 0x10000
+    static let protWrite: UInt64 = 0x2
+    static let protExec: UInt64 = 0x4
+
+    static let actAllow: UInt32 = 0x7fff_0000
+    static func actTrace(_ id: UInt16) -> UInt32 { 0x7ff0_0000 | UInt32(id) }
+    static func actErrno(_ errno: Int32) -> UInt32 { 0x0005_0000 | (UInt32(errno) & 0xffff) }
+
+    public func compile(_ profile: Profile) throws(ProfileError) -> CompiledPolicy {
+        guard let ctx = seccomp_init(FilterCompiler.actAllow) else {
+            throw ProfileError(file: profile.sources.first ?? profile.name, message: "seccomp_init failed")
+        }
+        defer { seccomp_release(ctx) }
+        var builder = Builder(ctx: ctx, profile: profile)
+        try builder.addRules()
+
+        let program = try export(ctx, profile: profile, pfc: false)
+        let pfcBytes = try export(ctx, profile: profile, pfc: true)
+        let pseudoCode = String(decoding: pfcBytes, as: UTF8.self)
+        let instructions = stride(from: 0, to: program.count - program.count % 8, by: 8).map { i in
+            BPFInstruction(code: UInt16(program[i]) | UInt16(program[i + 1]) << 8,
+                           jt: program[i + 2], jf: program[i + 3],
+                           k: UInt32(program[i + 4]) | UInt32(program[i + 5]) << 8
+                               | UInt32(program[i + 6]) << 16 | UInt32(program[i + 7]) << 24)
+        }
+        let mdwe = profile.wx.level == .noExecGain && profile.effective(profile.wx.action).blocks
+        return CompiledPolicy(profile: profile, program: instructions, rules: builder.rules,
+                              pseudoCode: pseudoCode, foreignABIRule: builder.foreignRule, kernelMDWE: mdwe)
+    }
+
+    /// seccomp_export_bpf / seccomp_export_pfc into a memfd, read back (libseccomp 2.5 has
+    /// no export to memory).
+    private func export(_ ctx: scmp_filter_ctx, profile: Profile, pfc: Bool) throws(ProfileError) -> [UInt8] {
+        let fail = { (what: String, code: Int32) in
+            ProfileError(file: profile.sources.first ?? profile.name,
+                         message: "\(what) failed: \(String(cString: strerror(code)))")
+        }
+        let fd = strictrun_memfd_create("strictrun-filter")
+        if fd < 0 { throw fail("memfd_create", errno) }
+        defer { close(fd) }
+        let rc = pfc ? seccomp_export_pfc(ctx, fd) : seccomp_export_bpf(ctx, fd)
+        if rc < 0 { throw fail(pfc ? "seccomp_export_pfc" : "seccomp_export_bpf", -rc) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        var offset: off_t = 0
+        while true {
+            let n = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, offset) }
+            if n < 0 { if errno == EINTR { continue }; throw fail("pread", errno) }
+            if n == 0 { break }
+            bytes.append(contentsOf: chunk[0..<n])
+            offset += off_t(n)
+        }
+        return bytes
+    }
+}
+
+/// Adds one profile's rules to a libseccomp context, numbering the traced ones.
+private struct Builder {
+    let ctx: scmp_filter_ctx
+    let profile: Profile
+    var rules: [UInt16: CompiledRule] = [:]
+    var foreignRule: CompiledRule?
+    private var nextID: UInt16 = 1
+
+    init(ctx: scmp_filter_ctx, profile: Profile) {
+        self.ctx = ctx
+        self.profile = profile
+    }
+
+    var file: String { profile.sources.first ?? profile.name }
+
+    mutating func addRules() throws(ProfileError) {
+        let process = profile.process
+        // Threads (CLONE_THREAD) never match: the default action allows them in the kernel.
+        let cloneKind = FilterCompiler.cloneThread | FilterCompiler.cloneVM
+        if let fork = register("process", "fork", process.fork, .always) {
+            try add("fork", fork)
+            try add("clone", fork, [cmp(0, mask: cloneKind, equals: 0)])
+        }
+        if let spawn = register("process", "spawn", process.spawn, .always) {
+            try add("vfork", spawn)
+            try add("clone", spawn, [cmp(0, mask: cloneKind, equals: FilterCompiler.cloneVM)])
+        }
+        if let exec = register("process", "exec", process.exec, .execAfterFirst) {
+            try add("execve", exec)
+            try add("execveat", exec)
+        }
+        let tracesProcesses = [process.fork, process.spawn].contains { profile.effective($0) != .allow }
+        if tracesProcesses {
+            // clone3 passes its flags in memory, where BPF cannot look.
+            try addRaw("clone3", action: FilterCompiler.actErrno(ENOSYS), [], at: nil)
+        }
+
+        let wx = profile.wx
+        let writeExec = FilterCompiler.protWrite | FilterCompiler.protExec
+        switch wx.level {
+        case .off:
+            break
+        case .simultaneous:
+            if let rule = register("wx", "wx-simultaneous", wx.action, .always) {
+                for name in ["mmap", "mprotect", "pkey_mprotect"] {
+                    try add(name, rule, [cmp(2, mask: writeExec, equals: writeExec)])
+                }
+            }
+        case .noExecGain:
+            if let rule = register("wx", "wx-simultaneous", wx.action, .always) {
+                try add("mmap", rule, [cmp(2, mask: writeExec, equals: writeExec)])
+            }
+            if let gain = register("wx", "exec-gain", wx.action, .execGain) {
+                for name in ["mprotect", "pkey_mprotect"] {
+                    try add(name, gain, [cmp(2, mask: FilterCompiler.protExec, equals: FilterCompiler.protExec)])
+                }
+            }
+        }
+
+        // Every other ABI (i386 int 0x80, x32) reaches the bad-arch action.
+        if let foreign = register("escape", "foreign-abi", profile.foreignABI, .always) {
+            foreignRule = foreign
+            let rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, FilterCompiler.actTrace(foreign.id))
+            if rc < 0 { throw ProfileError(file: file, message: "seccomp_attr_set(ACT_BADARCH): \(String(cString: strerror(-rc)))") }
+        }
+
+        for rule in profile.rules {
+            if let compiled = register(rule.category, rule.name, rule.setting, .always) {
+                try add(rule.syscall, compiled)
+            } else {
+                try addRaw(rule.syscall, action: FilterCompiler.actAllow, [], at: rule.setting.location)
+            }
+        }
+    }
+
+    /// Number a rule the tracer must see; nil when its action is a plain allow.
+    mutating func register(_ category: String, _ name: String, _ setting: RuleSetting,
+                           _ check: RuleCheck) -> CompiledRule? {
+        let action = profile.effective(setting)
+        guard action.needsTracer else { return nil }
+        let rule = CompiledRule(id: nextID, category: category, name: name, action: action,
+                                auditedFrom: action == setting.action ? nil : setting.action,
+                                check: check, location: setting.location)
+        rules[nextID] = rule
+        nextID += 1
+        return rule
+    }
+
+    func cmp(_ arg: UInt32, mask: UInt64, equals value: UInt64) -> scmp_arg_cmp {
+        scmp_arg_cmp(arg: arg, op: SCMP_CMP_MASKED_EQ, datum_a: mask, datum_b: value)
+    }
+
+    func add(_ syscall: String, _ rule: CompiledRule, _ conditions: [scmp_arg_cmp] = []) throws(ProfileError) {
+        try addRaw(syscall, action: FilterCompiler.actTrace(rule.id), conditions, at: rule.location)
+    }
+
+    func addRaw(_ syscall: String, action: UInt32, _ conditions: [scmp_arg_cmp],
+                at location: SourceLocation?) throws(ProfileError) {
+        let nr = seccomp_syscall_resolve_name(syscall)
+        guard nr >= 0 else {
+            throw ProfileError(file: location?.file ?? file, line: location?.line, column: location?.column,
+                               message: "unknown syscall '\(syscall)' on x86_64")
+        }
+        let rc = conditions.withUnsafeBufferPointer {
+            seccomp_rule_add_array(ctx, action, nr, UInt32($0.count), $0.baseAddress)
+        }
+        if rc < 0 {
+            let why = rc == -EEXIST ? "conflicts with another rule on the same syscall" : String(cString: strerror(-rc))
+            throw ProfileError(file: location?.file ?? file, line: location?.line, column: location?.column,
+                               message: "cannot add a rule for '\(syscall)': \(why)")
+        }
+    }
+}

@@ -1,0 +1,111 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CSeccomp
+
+/// Flag names for decoding syscall arguments, as tables (strace's xlat style).
+enum FlagTables {
+    static let prot: [(UInt64, String)] = [
+        (0x1, "PROT_READ"), (0x2, "PROT_WRITE"), (0x4, "PROT_EXEC"), (0x8, "PROT_SEM"),
+        (0x0100_0000, "PROT_GROWSDOWN"), (0x0200_0000, "PROT_GROWSUP"),
+    ]
+
+    static let mapFlags: [(UInt64, String)] = [
+        (0x01, "MAP_SHARED"), (0x02, "MAP_PRIVATE"), (0x03, "MAP_SHARED_VALIDATE"),
+    ]
+    static let mapModifiers: [(UInt64, String)] = [
+        (0x10, "MAP_FIXED"), (0x20, "MAP_ANONYMOUS"), (0x40, "MAP_32BIT"), (0x100, "MAP_GROWSDOWN"),
+        (0x800, "MAP_DENYWRITE"), (0x1000, "MAP_EXECUTABLE"), (0x2000, "MAP_LOCKED"),
+        (0x4000, "MAP_NORESERVE"), (0x8000, "MAP_POPULATE"), (0x10000, "MAP_NONBLOCK"),
+        (0x20000, "MAP_STACK"), (0x40000, "MAP_HUGETLB"), (0x80000, "MAP_SYNC"),
+        (0x100000, "MAP_FIXED_NOREPLACE"),
+    ]
+
+    static let clone: [(UInt64, String)] = [
+        (0x0000_0100, "CLONE_VM"), (0x0000_0200, "CLONE_FS"), (0x0000_0400, "CLONE_FILES"),
+        (0x0000_0800, "CLONE_SIGHAND"), (0x0000_1000, "CLONE_PIDFD"), (0x0000_2000, "CLONE_PTRACE"),
+        (0x0000_4000, "CLONE_VFORK"), (0x0000_8000, "CLONE_PARENT"), (0x0001_0000, "CLONE_THREAD"),
+        (0x0002_0000, "CLONE_NEWNS"), (0x0004_0000, "CLONE_SYSVSEM"), (0x0008_0000, "CLONE_SETTLS"),
+        (0x0010_0000, "CLONE_PARENT_SETTID"), (0x0020_0000, "CLONE_CHILD_CLEARTID"),
+        (0x0040_0000, "CLONE_DETACHED"), (0x0080_0000, "CLONE_UNTRACED"),
+        (0x0100_0000, "CLONE_CHILD_SETTID"), (0x0200_0000, "CLONE_NEWCGROUP"),
+        (0x0400_0000, "CLONE_NEWUTS"), (0x0800_0000, "CLONE_NEWIPC"), (0x1000_0000, "CLONE_NEWUSER"),
+        (0x2000_0000, "CLONE_NEWPID"), (0x4000_0000, "CLONE_NEWNET"), (0x8000_0000, "CLONE_IO"),
+    ]
+
+    static let signals: [Int32: String] = [
+        1: "SIGHUP", 2: "SIGINT", 3: "SIGQUIT", 4: "SIGILL", 5: "SIGTRAP", 6: "SIGABRT", 7: "SIGBUS",
+        8: "SIGFPE", 9: "SIGKILL", 10: "SIGUSR1", 11: "SIGSEGV", 12: "SIGUSR2", 13: "SIGPIPE",
+        14: "SIGALRM", 15: "SIGTERM", 16: "SIGSTKFLT", 17: "SIGCHLD", 18: "SIGCONT", 19: "SIGSTOP",
+        20: "SIGTSTP", 21: "SIGTTIN", 22: "SIGTTOU", 23: "SIGURG", 24: "SIGXCPU", 25: "SIGXFSZ",
+        26: "SIGVTALRM", 27: "SIGPROF", 28: "SIGWINCH", 29: "SIGIO", 30: "SIGPWR", 31: "SIGSYS",
+    ]
+
+    /// `PROT_READ|PROT_WRITE`, with any unknown bits as hex; `PROT_NONE` for 0.
+    static func names(_ value: UInt64, _ table: [(UInt64, String)], zero: String = "0") -> String {
+        if value == 0 { return zero }
+        var rest = value
+        var parts: [String] = []
+        for (bit, name) in table where rest & bit == bit {
+            parts.append(name)
+            rest &= ~bit
+        }
+        if rest != 0 { parts.append("0x" + String(rest, radix: 16)) }
+        return parts.joined(separator: "|")
+    }
+
+    static func protNames(_ value: UInt64) -> String { names(value, prot, zero: "PROT_NONE") }
+
+    static func mapFlagNames(_ value: UInt64) -> String {
+        let type = value & 0x0f
+        let kind = mapFlags.first { $0.0 == type }?.1 ?? "0x" + String(type, radix: 16)
+        let rest = value & ~0x0f
+        return rest == 0 ? kind : kind + "|" + names(rest, mapModifiers)
+    }
+
+    /// Clone flags by name, with the exit signal (low byte) last: `CLONE_VM|CLONE_VFORK|SIGCHLD`.
+    static func cloneFlagNames(_ value: UInt64) -> String {
+        let signal = Int32(value & 0xff)
+        var text = value & ~0xff == 0 ? "" : names(value & ~0xff, clone)
+        if signal != 0 {
+            text += (text.isEmpty ? "" : "|") + (signals[signal] ?? String(signal))
+        }
+        return text.isEmpty ? "0" : text
+    }
+
+    static func signalName(_ signal: Int32) -> String { signals[signal] ?? "signal \(signal)" }
+}
+
+/// System call names and numbers, from libseccomp's tables.
+public enum SyscallNames {
+    /// x86_64, i386 and x32 as audit architecture numbers (linux/audit.h).
+    public static let archX86_64: UInt32 = 0xC000_003E
+    public static let archI386: UInt32 = 0x4000_0003
+    public static let x32SyscallBit: UInt64 = 0x4000_0000
+
+    /// Whether `name` is a syscall on x86_64 (seccomp_syscall_resolve_name).
+    public static func exists(_ name: String) -> Bool { seccomp_syscall_resolve_name(name) >= 0 }
+
+    /// The x86_64 number of `name`, nil when unknown.
+    public static func number(_ name: String) -> Int32? {
+        let nr = seccomp_syscall_resolve_name(name)
+        return nr >= 0 ? nr : nil
+    }
+
+    /// The name of syscall `nr` on the audit architecture `arch`
+    /// (seccomp_syscall_resolve_num_arch).
+    public static func name(_ nr: Int32, arch: UInt32) -> String {
+        guard let cString = seccomp_syscall_resolve_num_arch(arch, nr) else { return "syscall_\(nr)" }
+        defer { free(cString) }
+        return String(cString: cString)
+    }
+
+    /// The ABI name of an audit architecture, as events show it.
+    public static func abiName(arch: UInt32, nr: UInt64) -> String {
+        switch arch {
+        case archX86_64: nr & x32SyscallBit != 0 ? "x32" : "x86_64"
+        case archI386: "i386"
+        default: "arch-0x" + String(arch, radix: 16)
+        }
+    }
+}

@@ -1,0 +1,62 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Why a program cannot be run, with the exit status a shell would give (126/127).
+public struct LaunchError: Error, Sendable, CustomStringConvertible {
+    public var program: String
+    public var reason: String
+    /// 127: not found; 126: found but cannot be executed.
+    public var exitStatus: Int32
+    public var description: String { "\(program): \(reason)" }
+}
+
+/// Finds the file `execve` should run, as a shell does: a name with `/` is used as is,
+/// others are searched in `PATH`.
+public enum ProgramResolver {
+    public static func resolve(_ program: String, path: String?) throws(LaunchError) -> String {
+        if program.isEmpty {
+            throw LaunchError(program: program, reason: "empty program name", exitStatus: 127)
+        }
+        if program.contains("/") {
+            try check(program, shownAs: program)
+            return program
+        }
+        let directories = (path ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":", omittingEmptySubsequences: false)
+        var firstUnusable: LaunchError?
+        for directory in directories {
+            let candidate = (directory.isEmpty ? "." : String(directory)) + "/" + program
+            do {
+                try check(candidate, shownAs: program)
+                return candidate
+            } catch where error.exitStatus == 126 {
+                firstUnusable = firstUnusable ?? error
+            } catch {
+                continue
+            }
+        }
+        if let firstUnusable { throw firstUnusable }
+        throw LaunchError(program: program, reason: "command not found", exitStatus: 127)
+    }
+
+    /// stat + access(X_OK): 127 when missing, 126 when a directory or not executable.
+    private static func check(_ file: String, shownAs name: String) throws(LaunchError) {
+        var info = stat()
+        if stat(file, &info) != 0 {
+            let code = errno
+            throw LaunchError(program: name, reason: String(cString: strerror(code)),
+                              exitStatus: code == ENOENT || code == ENOTDIR ? 127 : 126)
+        }
+        if info.st_mode & S_IFMT == S_IFDIR {
+            throw LaunchError(program: name, reason: "is a directory", exitStatus: 126)
+        }
+        if access(file, X_OK) != 0 {
+            throw LaunchError(program: name, reason: String(cString: strerror(errno)), exitStatus: 126)
+        }
+    }
+
+    /// The exit status for an execve errno reported by the child (ENOENT → 127, else 126).
+    public static func exitStatus(forExecErrno code: Int32) -> Int32 {
+        code == ENOENT || code == ENOTDIR ? 127 : 126
+    }
+}

@@ -1,0 +1,207 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CStrictrunShims
+import Foundation
+import StrictrunPolicy
+import StrictrunTrace
+import Synchronization
+
+/// One `strictrun run`: what to run, under which policy, and where the trace goes.
+public struct RunRequest: Sendable {
+    public var program: String
+    public var arguments: [String]
+    public var environment: [String: String]
+    public var policy: CompiledPolicy
+    public var tracePath: String
+    /// Install the filter without a tracer (rules that would trace fail with ENOSYS):
+    /// the plain-filter floor of the benchmarks.
+    public var filterOnly: Bool
+
+    public init(program: String, arguments: [String], environment: [String: String],
+                policy: CompiledPolicy, tracePath: String, filterOnly: Bool = false) {
+        self.program = program
+        self.arguments = arguments
+        self.environment = environment
+        self.policy = policy
+        self.tracePath = tracePath
+        self.filterOnly = filterOnly
+    }
+}
+
+/// Runs programs under a compiled policy: launch, trace, report.
+public enum Sandbox {
+    /// Signals strictrun forwards to the program. Block them in the calling thread before
+    /// any other thread exists (call first thing in `main`), so only the forwarder sees them.
+    public static let forwardedSignals: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT]
+
+    public static func blockForwardedSignals() {
+        _ = forwardedSignals.withUnsafeBufferPointer {
+            strictrun_block_signals($0.baseAddress, Int32($0.count))
+        }
+    }
+
+    /// Run `request` to the end. Throws `LaunchError` when the program cannot be found or
+    /// executed (after writing `start` and `exit` lines to the trace), `TraceError` when the
+    /// trace cannot be created, `SystemError` when the program cannot be traced.
+    public static func run(_ request: RunRequest) throws -> RunOutcome {
+        let result = Locked<Result<RunOutcome, any Error>?>(nil)
+        let rootPid = Locked<pid_t>(0)
+        startSignalForwarder(to: rootPid)
+        // The tracer must be the thread that forks: ptrace answers only to it.
+        let done = DispatchSemaphore(value: 0)
+        let thread = Thread {
+            let outcome = Result { try runOnTracerThread(request, rootPid: rootPid) }
+            result.withLock { $0 = outcome }
+            done.signal()
+        }
+        thread.stackSize = 8 << 20
+        thread.start()
+        done.wait()
+        return try result.withLock { $0! }.get()
+    }
+
+    private static func runOnTracerThread(_ request: RunRequest, rootPid: Locked<pid_t>) throws -> RunOutcome {
+        let writer = try TraceWriter(path: request.tracePath)
+        let argv = [request.program] + request.arguments
+        try writer.write(.start, [
+            ("profile", .string(request.policy.profile.name)),
+            ("profile_files", .array(request.policy.profile.sources.map(JSONValue.string))),
+            ("mode", .string(request.policy.profile.mode.rawValue)),
+            ("argv", .array(argv.map(JSONValue.string))),
+            ("cwd", .string(FileManager.default.currentDirectoryPath)),
+            ("strictrun", .string(strictrunVersion)),
+            ("filter_instructions", .int(Int64(request.policy.program.count))),
+        ])
+        let path: String
+        do {
+            path = try ProgramResolver.resolve(request.program, path: request.environment["PATH"])
+        } catch {
+            try writer.write(.exit, [("pid", .null), ("exit_status", .int(Int64(error.exitStatus))),
+                                     ("final", .bool(true)), ("error", .string(error.description))])
+            throw error
+        }
+        let (pid, errorFD) = try launch(request, path: path)
+        defer { close(errorFD) }
+        rootPid.withLock { $0 = pid }
+
+        if request.filterOnly {
+            var raw: Int32 = 0
+            _ = strictrun_waitpid_all(pid, &raw, 0)
+            if let failure = childFailure(errorFD, program: request.program) {
+                try writer.write(.exit, [("pid", .int(Int64(pid))), ("exit_status", .int(Int64(failure.exitStatus))),
+                                         ("final", .bool(true)), ("error", .string(failure.description))])
+                throw failure
+            }
+            let status = WaitStatus(raw)
+            let exit: Int32 = switch status {
+            case .exited(let code): code
+            case .signaled(let signal): 128 + signal
+            case .stopped: 125
+            }
+            try writer.write(.exit, [("pid", .int(Int64(pid))), ("exit_status", .int(Int64(exit))), ("final", .bool(true))])
+            return RunOutcome(exitStatus: exit, ending: "exited with status \(exit)", counts: [], firstBlocked: nil,
+                              eventsWritten: writer.count, processes: 1, failure: nil)
+        }
+
+        // The child stops itself after PTRACE_TRACEME; set the options before it goes on.
+        var raw: Int32 = 0
+        _ = strictrun_waitpid_all(pid, &raw, 0)
+        guard case .stopped(SIGSTOP, nil) = WaitStatus(raw) else {
+            let failure = childFailure(errorFD, program: request.program)
+            throw failure ?? SystemError("child did not stop for tracing", errno: ECHILD)
+        }
+        do {
+            try Ptrace.setOptions(pid, strictrun_ptrace_default_options())
+        } catch {
+            kill(pid, SIGKILL)
+            throw error
+        }
+        let tracer = Tracer(policy: request.policy, writer: writer, root: pid, exe: path)
+        Ptrace.resume(pid)
+        let outcome = tracer.run()
+        if let failure = childFailure(errorFD, program: request.program) {
+            // execve itself failed (the trace holds start, exit): report it as a shell would.
+            throw failure
+        }
+        return outcome
+    }
+
+    private static func launch(_ request: RunRequest, path: String) throws -> (pid_t, Int32) {
+        let argv = [request.program] + request.arguments
+        let env = request.environment.map { "\($0.key)=\($0.value)" }.sorted()
+        let cArgv = argv.map { strdup($0) } + [nil]
+        let cEnv = env.map { strdup($0) } + [nil]
+        let cPath = strdup(path)
+        defer {
+            cArgv.forEach { free($0) }
+            cEnv.forEach { free($0) }
+            free(cPath)
+        }
+        let filter = request.policy.program.map { sock_filter(code: $0.code, jt: $0.jt, jf: $0.jf, k: $0.k) }
+        var errorFD: Int32 = -1
+        let pid = filter.withUnsafeBufferPointer { filterBuffer in
+            cArgv.withUnsafeBufferPointer { argvBuffer in
+                cEnv.withUnsafeBufferPointer { envBuffer in
+                    var spec = strictrun_launch_spec(
+                        path: cPath, argv: argvBuffer.baseAddress, envp: envBuffer.baseAddress,
+                        filter: filterBuffer.baseAddress, filter_len: UInt16(filterBuffer.count),
+                        set_mdwe: request.policy.kernelMDWE ? 1 : 0, trace: request.filterOnly ? 0 : 1)
+                    return strictrun_launch(&spec, &errorFD)
+                }
+            }
+        }
+        if pid < 0 { throw SystemError("fork") }
+        return (pid, errorFD)
+    }
+
+    /// The {step, errno} the child wrote before `_exit(127)`, as a `LaunchError`.
+    private static func childFailure(_ fd: Int32, program: String) -> LaunchError? {
+        var report: (Int32, Int32) = (0, 0)
+        let n = withUnsafeMutableBytes(of: &report) { read(fd, $0.baseAddress, $0.count) }
+        guard n == 8 else { return nil }
+        let (step, code) = report
+        let message = String(cString: strerror(code))
+        switch Int(step) {
+        case Int(STRICTRUN_STEP_EXEC):
+            return LaunchError(program: program, reason: message,
+                               exitStatus: ProgramResolver.exitStatus(forExecErrno: code))
+        case Int(STRICTRUN_STEP_TRACEME):
+            return LaunchError(program: program, reason: "cannot be traced (PTRACE_TRACEME): \(message)", exitStatus: 125)
+        case Int(STRICTRUN_STEP_SECCOMP):
+            return LaunchError(program: program, reason: "cannot install the seccomp filter: \(message)", exitStatus: 125)
+        default:
+            return LaunchError(program: program, reason: "cannot confine (prctl step \(step)): \(message)", exitStatus: 125)
+        }
+    }
+
+    /// A thread that waits for the forwarded signals and passes those sent to strictrun
+    /// itself on to the program. A terminal's Ctrl-C (si_code SI_KERNEL) already reached
+    /// the program, which shares strictrun's process group: it is not sent twice.
+    private static func startSignalForwarder(to rootPid: Locked<pid_t>) {
+        let thread = Thread {
+            while true {
+                var code: Int32 = 0
+                var sender: pid_t = 0
+                let signal = forwardedSignals.withUnsafeBufferPointer {
+                    strictrun_wait_signal($0.baseAddress, Int32($0.count), &code, &sender)
+                }
+                guard signal > 0 else { continue }
+                let target = rootPid.withLock { $0 }
+                if code == 0x80 /* SI_KERNEL */ { continue }
+                if target > 0 { kill(target, signal) }
+            }
+        }
+        thread.start()
+    }
+}
+
+/// strictrun's version, in `start` lines and `--version`.
+public let strictrunVersion = "0.1.0"
+
+/// A value shared between threads behind a lock.
+final class Locked<Value: Sendable>: Sendable {
+    private let mutex: Mutex<Value>
+    init(_ value: Value) { mutex = Mutex(value) }
+    func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R { try mutex.withLock { try body(&$0) } }
+}

@@ -1,0 +1,337 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CStrictrunShims
+import StrictrunPolicy
+import StrictrunTrace
+
+/// Counts of one rule over a run.
+public struct RuleCount: Sendable, Hashable {
+    public var category: String
+    public var rule: String
+    public var action: String
+    /// The action as written, when `mode: audit` turned it into `log`.
+    public var auditedFrom: String?
+    public var count: Int
+}
+
+/// How the traced program ended, and what the run observed.
+public struct RunOutcome: Sendable {
+    /// What strictrun exits with: the program's status, 128+N for signal N.
+    public var exitStatus: Int32
+    /// `exited 3`, `killed by SIGTRAP`, …
+    public var ending: String
+    public var counts: [RuleCount]
+    /// The first blocked (or, in audit mode, first logged) call, readable.
+    public var firstBlocked: String?
+    public var eventsWritten: Int64
+    public var processes: Int
+    /// A failure of strictrun itself during the run (e.g. the trace could not be written).
+    public var failure: String?
+}
+
+/// The ptrace loop. Lives entirely on the one thread that forked the program: every
+/// ptrace request comes from here. Wakes only for seccomp stops, clone/fork/vfork/exec
+/// events and signals; everything else stays in the kernel.
+final class Tracer {
+    private struct Task {
+        var tgid: pid_t
+        /// False until the auto-attached task's initial SIGSTOP has been seen.
+        var started: Bool
+    }
+    private struct ProcessState {
+        var exe: String
+        var parent: pid_t?
+    }
+
+    private let policy: CompiledPolicy
+    private let writer: TraceWriter
+    private let root: pid_t
+    private var tasks: [pid_t: Task] = [:]
+    private var processes: [pid_t: ProcessState] = [:]
+    private var rootExecSeen = false
+    private var rootStatus: WaitStatus?
+    private var counts: [UInt16: Int] = [:]
+    private var firstBlocked: String?
+    private var failure: String?
+    private var processCount = 1
+    private var killedAll = false
+
+    init(policy: CompiledPolicy, writer: TraceWriter, root: pid_t, exe: String) {
+        self.policy = policy
+        self.writer = writer
+        self.root = root
+        tasks[root] = Task(tgid: root, started: true)
+        processes[root] = ProcessState(exe: exe, parent: nil)
+    }
+
+    /// Runs until every traced task is gone. The root is already resumed.
+    func run() -> RunOutcome {
+        while true {
+            var raw: Int32 = 0
+            let tid = strictrun_waitpid_all(-1, &raw, 0)
+            if tid < 0 {
+                if errno == ECHILD { break }
+                recordFailure("waitpid: \(String(cString: strerror(errno)))")
+                break
+            }
+            handle(tid: tid, status: WaitStatus(raw))
+        }
+        return finish()
+    }
+
+    // MARK: dispatch
+
+    private func handle(tid: pid_t, status: WaitStatus) {
+        switch status {
+        case .exited, .signaled:
+            reaped(tid: tid, status: status)
+        case .stopped(_, .some(.seccomp)):
+            seccompStop(tid: tid)
+        case .stopped(_, .some(let event)) where event == .fork || event == .vfork || event == .clone:
+            let child = pid_t(truncatingIfNeeded: Ptrace.eventMessage(tid))
+            newTask(child, createdBy: tid, event: event)
+            Ptrace.resume(tid)
+        case .stopped(_, .some(.exec)):
+            execEvent(tid: tid)
+            Ptrace.resume(tid)
+        case .stopped(_, .some):
+            Ptrace.resume(tid)
+        case .stopped(let signal, nil):
+            signalStop(tid: tid, signal: signal)
+        }
+    }
+
+    private func signalStop(tid: pid_t, signal: Int32) {
+        if signal == SIGSTOP, tasks[tid]?.started != true {
+            // The initial stop of an auto-attached task; its creator's event may come later.
+            if tasks[tid] == nil {
+                let tgid = TraceeMemory.threadGroup(of: tid) ?? tid
+                tasks[tid] = Task(tgid: tgid, started: true)
+            } else {
+                tasks[tid]?.started = true
+            }
+            Ptrace.resume(tid)
+            return
+        }
+        let stopping = [SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU].contains(signal)
+        if stopping && Ptrace.isGroupStop(tid) {
+            // A group-stop of a non-seized tracee: let it run on (see README, limitations).
+            Ptrace.resume(tid)
+            return
+        }
+        // Every other signal — SIGTRAP from the program's own int3 included — is the
+        // program's: pass it on unchanged.
+        Ptrace.resume(tid, signal: signal)
+    }
+
+    private func newTask(_ child: pid_t, createdBy parent: pid_t, event: Ptrace.Event) {
+        let parentGroup = tasks[parent]?.tgid ?? parent
+        let isThread: Bool
+        if event == .clone {
+            let group = tasks[child]?.tgid ?? TraceeMemory.threadGroup(of: child) ?? child
+            isThread = group != child
+        } else {
+            isThread = false
+        }
+        let tgid = isThread ? parentGroup : child
+        if tasks[child] == nil {
+            tasks[child] = Task(tgid: tgid, started: false)
+        } else {
+            tasks[child]?.tgid = tgid
+        }
+        guard !isThread else { return }
+        processCount += 1
+        let exe = processes[parentGroup]?.exe ?? "?"
+        processes[child] = ProcessState(exe: exe, parent: parentGroup)
+        let via = switch event {
+        case .fork: "fork"
+        case .vfork: "vfork"
+        default: "clone"
+        }
+        emit(.process, [("pid", .int(Int64(child))), ("parent", .int(Int64(parentGroup))),
+                        ("via", .string(via)), ("exe", .string(exe))])
+    }
+
+    private func execEvent(tid: pid_t) {
+        // A non-leader thread that execs takes over the thread group's id.
+        let former = pid_t(truncatingIfNeeded: Ptrace.eventMessage(tid))
+        if former != tid { tasks[former] = nil }
+        let tgid = tasks[tid]?.tgid ?? tid
+        tasks[tid] = Task(tgid: tgid, started: true)
+        // Threads other than the exec'ing one are gone; their exits arrive as reaps.
+        let exe = TraceeMemory.executable(pid: tid) ?? "?"
+        processes[tgid, default: ProcessState(exe: exe, parent: nil)].exe = exe
+        if tgid == root { rootExecSeen = true }
+        let argv = TraceeMemory.procFile("/proc/\(tid)/cmdline")?
+            .split(separator: "\0", omittingEmptySubsequences: false).dropLast().map { JSONValue.string(String($0)) }
+        emit(.exec, [("pid", .int(Int64(tgid))), ("tid", .int(Int64(tid))), ("exe", .string(exe)),
+                     ("argv", .array(argv ?? []))])
+    }
+
+    private func reaped(tid: pid_t, status: WaitStatus) {
+        let task = tasks.removeValue(forKey: tid)
+        let tgid = task?.tgid ?? tid
+        guard tid == tgid else { return }
+        if tid == root {
+            rootStatus = status
+            return  // the root's exit line closes the trace, after every other process
+        }
+        emit(.exit, exitFields(pid: tid, status: status))
+        processes[tid] = nil
+    }
+
+    // MARK: seccomp stops
+
+    private func seccompStop(tid: pid_t) {
+        let info: strictrun_syscall_info
+        do {
+            info = try Ptrace.syscallInfo(tid)
+        } catch {
+            Ptrace.resume(tid)
+            return
+        }
+        let tgid = tasks[tid]?.tgid ?? TraceeMemory.threadGroup(of: tid) ?? tid
+        let foreign = info.arch != SyscallNames.archX86_64 || info.nr & SyscallNames.x32SyscallBit != 0
+        guard var rule = foreign ? policy.foreignABIRule : policy.rules[UInt16(truncatingIfNeeded: info.ret_data)]
+        else {
+            Ptrace.resume(tid)
+            return
+        }
+        let args = withUnsafeBytes(of: info.args) { Array($0.bindMemory(to: UInt64.self)) }
+        switch rule.check {
+        case .always:
+            break
+        case .execAfterFirst:
+            if tgid == root && !rootExecSeen {
+                Ptrace.resume(tid)
+                return
+            }
+        case .execGain:
+            let writeExec = FilterCompiler.protWrite | FilterCompiler.protExec
+            if args[2] & writeExec == writeExec {
+                rule.name = "wx-simultaneous"
+            } else if TraceeMemory.isExecutable(pid: tgid, start: args[0], length: args[1]) {
+                Ptrace.resume(tid)
+                return
+            }
+        }
+        let abi = SyscallNames.abiName(arch: info.arch, nr: info.nr)
+        let number = Int32(truncatingIfNeeded: info.nr & ~SyscallNames.x32SyscallBit)
+        let syscall = SyscallNames.name(number, arch: abi == "i386" ? SyscallNames.archI386 : SyscallNames.archX86_64)
+        act(rule: rule, tid: tid, tgid: tgid, syscall: syscall, abi: abi, nr: info.nr, args: args)
+    }
+
+    private func act(rule: CompiledRule, tid: pid_t, tgid: pid_t, syscall: String, abi: String,
+                     nr: UInt64, args: [UInt64]) {
+        let decoded = ArgumentDecoder.decode(syscall: syscall, args: args, pid: tid)
+        var fields: [(String, JSONValue)] = [
+            ("pid", .int(Int64(tgid))), ("tid", .int(Int64(tid))),
+            ("exe", .string(processes[tgid]?.exe ?? "?")),
+            ("syscall", .string(syscall)), ("nr", .uint(nr)), ("abi", .string(abi)),
+            ("args", .object(decoded)),
+            ("category", .string(rule.category)), ("rule", .string(rule.name)),
+            ("action", .string(rule.action.name)),
+        ]
+        var result = ""
+        if case .deny(let code) = rule.action {
+            fields.append(("errno", .string(ErrnoName.name(of: code))))
+            result = " = -\(ErrnoName.name(of: code))"
+        }
+        if let written = rule.auditedFrom {
+            fields.append(("audited", .string(written.description)))
+        }
+        fields.append(("stack", .null))
+        fields.append(("site", .null))
+        counts[rule.id, default: 0] += 1
+        if firstBlocked == nil && (rule.action.blocks || rule.auditedFrom != nil) {
+            firstBlocked = "pid \(tgid) \(ArgumentDecoder.render(syscall: syscall, decoded: decoded))\(result)"
+                + "  [\(rule.category)/\(rule.name), \(rule.action)]"
+        }
+        emit(.policy, fields)
+
+        switch rule.action {
+        case .allow, .log:
+            Ptrace.resume(tid)
+        case .deny(let code):
+            do {
+                try Ptrace.skipSyscall(tid, errno: code)
+            } catch {
+                // The call must not run unchecked: end the process instead.
+                recordFailure("could not deny \(syscall) in \(tid): \(error); killed the process")
+                kill(tgid, SIGKILL)
+            }
+            Ptrace.resume(tid)
+        case .kill:
+            kill(tgid, SIGKILL)
+            Ptrace.resume(tid)
+        }
+    }
+
+    // MARK: output
+
+    private func emit(_ type: EventType, _ fields: [(String, JSONValue)]) {
+        do {
+            try writer.write(type, fields)
+        } catch {
+            // Nothing may run unobserved: without a trace the run ends.
+            recordFailure("\(error); stopping the program")
+            killEverything()
+        }
+    }
+
+    private func recordFailure(_ message: String) {
+        if failure == nil { failure = message }
+    }
+
+    private func killEverything() {
+        guard !killedAll else { return }
+        killedAll = true
+        for tgid in Set(tasks.values.map(\.tgid)) { kill(tgid, SIGKILL) }
+    }
+
+    private func exitFields(pid: pid_t, status: WaitStatus) -> [(String, JSONValue)] {
+        var fields: [(String, JSONValue)] = [("pid", .int(Int64(pid))),
+                                             ("exe", .string(processes[pid]?.exe ?? "?"))]
+        switch status {
+        case .exited(let code):
+            fields.append(("code", .int(Int64(code))))
+        case .signaled(let signal):
+            fields.append(("signal", .string(FlagTables.signalName(signal))))
+        case .stopped:
+            break
+        }
+        return fields
+    }
+
+    private func finish() -> RunOutcome {
+        let status = rootStatus ?? .signaled(signal: SIGKILL)
+        let (exitStatus, ending): (Int32, String) = switch status {
+        case .exited(let code): (code, "exited with status \(code)")
+        case .signaled(let signal): (128 + signal, "killed by \(FlagTables.signalName(signal))")
+        case .stopped: (125, "lost")
+        }
+        let ruleCounts = counts.keys.sorted().compactMap { id -> RuleCount? in
+            guard let rule = policy.rules[id] ?? (policy.foreignABIRule?.id == id ? policy.foreignABIRule : nil)
+            else { return nil }
+            return RuleCount(category: rule.category, rule: rule.name, action: rule.action.description,
+                             auditedFrom: rule.auditedFrom?.description, count: counts[id] ?? 0)
+        }
+        var fields = exitFields(pid: root, status: status)
+        fields.append(("exit_status", .int(Int64(exitStatus))))
+        fields.append(("final", .bool(true)))
+        fields.append(("processes", .int(Int64(processCount))))
+        fields.append(("counts", .array(ruleCounts.map { count in
+            var members: [(String, JSONValue)] = [
+                ("category", .string(count.category)), ("rule", .string(count.rule)),
+                ("action", .string(count.action)), ("count", .int(Int64(count.count))),
+            ]
+            if let audited = count.auditedFrom { members.append(("audited", .string(audited))) }
+            return .object(members)
+        })))
+        if let failure { fields.append(("error", .string(failure))) }
+        emit(.exit, fields)
+        return RunOutcome(exitStatus: exitStatus, ending: ending, counts: ruleCounts, firstBlocked: firstBlocked,
+                          eventsWritten: writer.count, processes: processCount, failure: failure)
+    }
+}

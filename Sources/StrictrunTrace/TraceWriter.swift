@@ -1,0 +1,99 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The trace schema version written in every line's `v`.
+public let traceSchemaVersion = 1
+
+/// The kinds of trace lines. Lifecycle lines (`start`, `process`, `exec`, `exit`) frame
+/// the `policy` lines, which record one call a rule matched.
+public enum EventType: String, Sendable, CaseIterable {
+    /// The run began: profile, argv, strictrun version.
+    case start
+    /// A new process appeared under the tracer (fork, vfork or clone without CLONE_THREAD).
+    case process
+    /// A process replaced its image (execve).
+    case exec
+    /// A call matched a rule: decoded arguments, category, rule, action, errno, stack, site.
+    case policy
+    /// A process ended; the root process's `exit` closes the trace and carries the counts.
+    case exit
+}
+
+/// A failure to write the trace (e.g. the disk is full).
+public struct TraceError: Error, Sendable, CustomStringConvertible {
+    public var path: String
+    public var operation: String
+    public var errno: Int32
+    public var description: String { "trace \(path): \(operation): \(String(cString: strerror(errno)))" }
+}
+
+/// Writes JSON lines, one `write(2)` per event, so each line reaches the kernel as soon as
+/// it is observed: a crash of the program or of strictrun loses nothing already written.
+/// Not Sendable: owned by the tracer thread.
+public final class TraceWriter {
+    public let path: String
+    private let fd: Int32
+    private var seq: Int64 = 0
+    /// Lines written so far.
+    public var count: Int64 { seq }
+
+    /// Create (or truncate) the trace at `path`. The descriptor is close-on-exec, so the
+    /// traced program never inherits it.
+    public init(path: String) throws(TraceError) {
+        self.path = path
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_APPEND, 0o644)
+        if fd < 0 { throw TraceError(path: path, operation: "open", errno: errno) }
+        self.fd = fd
+    }
+
+    deinit { close(fd) }
+
+    /// Write one event: `v`, `seq`, `time` and `type` first, then `fields` in order.
+    public func write(_ type: EventType, _ fields: [(String, JSONValue)]) throws(TraceError) {
+        seq += 1
+        var members: [(String, JSONValue)] = [
+            ("v", .int(Int64(traceSchemaVersion))), ("seq", .int(seq)),
+            ("time", .string(rfc3339Now())), ("type", .string(type.rawValue)),
+        ]
+        members.append(contentsOf: fields)
+        var line = JSONValue.object(members).serialized()
+        line += "\n"
+        try writeAll(line)
+    }
+
+    private func writeAll(_ line: String) throws(TraceError) {
+        var failure: Int32 = 0
+        var utf8 = line.utf8CString
+        utf8.removeLast()  // the NUL
+        utf8.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let n = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    failure = errno
+                    return
+                }
+                offset += n
+            }
+        }
+        if failure != 0 { throw TraceError(path: path, operation: "write", errno: failure) }
+    }
+}
+
+/// The current time as RFC 3339 UTC with microseconds: `2026-11-25T13:39:00.123456Z`.
+public func rfc3339Now() -> String {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    var seconds = ts.tv_sec
+    var parts = tm()
+    gmtime_r(&seconds, &parts)
+    func pad(_ v: Int32, _ width: Int) -> String {
+        let s = String(v)
+        return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
+    }
+    return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
+        + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2))."
+        + "\(pad(Int32(ts.tv_nsec / 1000), 6))Z"
+}

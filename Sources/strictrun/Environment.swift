@@ -1,0 +1,48 @@
+import Foundation
+import StrictrunPolicy
+import StrictrunSandbox
+
+/// Where strictrun finds its profiles, and how it reports failures.
+enum Environment {
+    /// Profile directories: `$STRICTRUN_PROFILE_PATH` (colon-separated), then
+    /// `PREFIX/share/strictrun/profiles` next to an installed binary, then a `Profiles/`
+    /// directory above the binary (a build in the source tree).
+    static func profileSearchPath() -> [String] {
+        var dirs: [String] = []
+        if let extra = ProcessInfo.processInfo.environment["STRICTRUN_PROFILE_PATH"] {
+            dirs += extra.split(separator: ":").map(String.init)
+        }
+        let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        var dir = exe.deletingLastPathComponent()
+        dirs.append(dir.deletingLastPathComponent().appendingPathComponent("share/strictrun/profiles").path)
+        for _ in 0..<4 {
+            dirs.append(dir.appendingPathComponent("Profiles").path)
+            dir = dir.deletingLastPathComponent()
+        }
+        return dirs.filter { FileManager.default.fileExists(atPath: $0) }
+    }
+
+    static func loader() -> ProfileLoader {
+        ProfileLoader(searchPath: profileSearchPath(), syscallExists: { SyscallNames.exists($0) })
+    }
+
+    /// Load and compile a profile, or print the error and exit with `status`.
+    static func compiledPolicy(_ reference: String, audit: Bool = false, failureStatus: Int32 = 125) -> CompiledPolicy {
+        do {
+            var profile = try loader().load(reference)
+            if audit { profile.mode = .audit }
+            return try FilterCompiler().compile(profile)
+        } catch {
+            fail("bad profile: \(error)", status: failureStatus)
+        }
+    }
+
+    static func fail(_ message: String, status: Int32) -> Never {
+        FileHandle.standardError.write(Data("strictrun: \(message)\n".utf8))
+        exit(status)
+    }
+
+    static func note(_ message: String) {
+        FileHandle.standardError.write(Data("strictrun: \(message)\n".utf8))
+    }
+}
