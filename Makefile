@@ -1,0 +1,59 @@
+# strictrun — build, test, demo, install.
+#   make demo    run built-in examples under the microkernel profile, show summary and trace
+#   make test    the whole test suite (real programs under the real filter and tracer)
+#   make bench   benchmarks (see BENCHMARKS.md)
+PREFIX   ?= /usr/local
+SWIFT    ?= swift
+CONFIG   ?= debug
+APT_PKGS := libseccomp-dev libdw-dev pkg-config gcc make
+BIN       = .build/$(CONFIG)/strictrun
+DEMO_DIR ?= /tmp/strictrun-demo
+
+.PHONY: all deps build examples test demo install bench clean
+
+all: build
+
+# Debian packages the build and tests need (installs only what is missing; needs root).
+deps:
+	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "make deps: installing$$missing"; \
+	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+build: deps examples
+	$(SWIFT) build -c $(CONFIG) --product strictrun
+
+examples:
+	$(MAKE) -C Examples
+
+test: build
+	$(SWIFT) build -c $(CONFIG) --build-tests
+	$(SWIFT) test -c $(CONFIG) --skip-build
+
+demo: build
+	@mkdir -p $(DEMO_DIR)
+	@echo "== 1. A C JIT that maps memory writable and executable at once (Examples/jit_rwx.c)"
+	-$(BIN) run --profile microkernel --trace $(DEMO_DIR)/jit_rwx.jsonl -- Examples/bin/jit_rwx
+	@echo; echo "== 2. The same program under the audit profile (nothing denied, everything logged)"
+	-$(BIN) run --profile audit --trace $(DEMO_DIR)/jit_rwx-audit.jsonl -- Examples/bin/jit_rwx
+	@echo; echo "== 3. A C program that forks (Examples/fork.c)"
+	-$(BIN) run --profile microkernel --trace $(DEMO_DIR)/fork.jsonl -- Examples/bin/fork
+	@echo; echo "== 4. Node.js 20 with its JIT on: V8 asks for PROT_READ|PROT_WRITE|PROT_EXEC"
+	-$(BIN) run --profile microkernel --trace $(DEMO_DIR)/node.jsonl -- node -e 'console.log(1)' 2>&1 | grep -v '^\s*[0-9]*: 0x\|^#\|^$$' || true
+	@echo; echo "== The trace of run 1 ($(DEMO_DIR)/jit_rwx.jsonl):"
+	@cat $(DEMO_DIR)/jit_rwx.jsonl
+
+install:
+	$(SWIFT) build -c release --product strictrun
+	install -D -m 0755 .build/release/strictrun $(DESTDIR)$(PREFIX)/bin/strictrun
+	install -d $(DESTDIR)$(PREFIX)/share/strictrun/profiles
+	install -m 0644 Profiles/*.yaml $(DESTDIR)$(PREFIX)/share/strictrun/profiles/
+
+bench: build
+	Benchmarks/run.sh
+
+clean:
+	$(MAKE) -C Examples clean
+	rm -rf .build
