@@ -1,0 +1,102 @@
+import Foundation
+import StrictrunPolicy
+import StrictrunSandbox
+import Testing
+
+/// The fast tier: each compiled filter run in the BPF simulator, call by call
+/// (arch, syscall, args → action), as libseccomp's own tests do.
+@Suite("Compiled filters")
+struct FilterTests {
+    static func compile(_ name: String, audit: Bool = false) throws -> CompiledPolicy {
+        var profile = try ProfileTests.loader.load(name)
+        if audit { profile.mode = .audit }
+        return try FilterCompiler().compile(profile)
+    }
+
+    static func nr(_ name: String) -> Int32 { SyscallNames.number(name)! }
+
+    /// The verdict for one call, and the rule the tracer would look up.
+    static func verdict(_ policy: CompiledPolicy, _ name: String, _ args: [UInt64] = [],
+                        arch: UInt32 = SyscallNames.archX86_64, nr: Int32? = nil) throws
+        -> (BPFSimulator.Verdict, CompiledRule?) {
+        let v = try BPFSimulator(policy.program).run(arch: arch, nr: nr ?? Self.nr(name), args: args)
+        return (v, v.action == 0x7ff0_0000 ? policy.rules[v.data] : nil)
+    }
+
+    static let forkFlags: UInt64 = 0x0120_0011  // CHILD_SETTID|CHILD_CLEARTID|SIGCHLD (glibc fork)
+    static let threadFlags: UInt64 = 0x003d_0f00  // pthread_create's clone flags
+    static let vforkFlags: UInt64 = 0x4111  // CLONE_VM|CLONE_VFORK|SIGCHLD (posix_spawn)
+    static let rwx: UInt64 = 7, rw: UInt64 = 3, rx: UInt64 = 5
+
+    @Test("microkernel: fork traced, threads and spawn in-kernel ALLOW, clone3 ENOSYS, W+X traced")
+    func microkernel() throws {
+        let p = try Self.compile("microkernel")
+        #expect(try Self.verdict(p, "clone", [Self.forkFlags]).1?.name == "fork")
+        #expect(try Self.verdict(p, "fork").1?.name == "fork")
+        #expect(try Self.verdict(p, "clone", [Self.threadFlags]).0 == .allow)
+        #expect(try Self.verdict(p, "clone", [Self.vforkFlags]).0 == .allow)
+        #expect(try Self.verdict(p, "vfork").0 == .allow)
+        #expect(try Self.verdict(p, "clone3").0 == .errno(ENOSYS))
+        #expect(try Self.verdict(p, "execve").0 == .allow)
+        for call in ["mmap", "mprotect", "pkey_mprotect"] {
+            #expect(try Self.verdict(p, call, [0, 4096, Self.rwx]).1?.name == "wx-simultaneous")
+            #expect(try Self.verdict(p, call, [0, 4096, Self.rx]).0 == .allow)
+            #expect(try Self.verdict(p, call, [0, 4096, Self.rw]).0 == .allow)
+            // PROT_GROWSDOWN etc. in high bits do not hide W+X.
+            #expect(try Self.verdict(p, call, [0, 4096, 0x0100_0007]).1?.name == "wx-simultaneous")
+        }
+        #expect(try Self.verdict(p, "io_uring_setup").1?.category == "escape")
+        // Untouched calls never leave the kernel.
+        for call in ["read", "write", "openat", "futex", "connect", "getpid"] {
+            #expect(try Self.verdict(p, call).0 == .allow)
+        }
+    }
+
+    @Test("every enforcing profile sends other ABIs (i386, x32) to the tracer")
+    func foreign() throws {
+        for name in ["microkernel", "microkernel-strict", "apple-jit", "audit"] {
+            let p = try Self.compile(name)
+            let i386Fork = try Self.verdict(p, "", arch: SyscallNames.archI386, nr: 2)
+            #expect(i386Fork.1?.name == "foreign-abi", "\(name): \(i386Fork.0)")
+            let x32 = try Self.verdict(p, "", nr: Int32(0x4000_0000 | 57))
+            #expect(x32.0.action != 0x7fff_0000, "\(name): x32 fork is not allowed (\(x32.0))")
+        }
+    }
+
+    @Test("microkernel-strict: spawn and exec traced; mprotect(PROT_EXEC) goes to the exec-gain check")
+    func strict() throws {
+        let p = try Self.compile("microkernel-strict")
+        #expect(try Self.verdict(p, "clone", [Self.vforkFlags]).1?.name == "spawn")
+        #expect(try Self.verdict(p, "vfork").1?.name == "spawn")
+        #expect(try Self.verdict(p, "execve").1?.check == .execAfterFirst)
+        #expect(try Self.verdict(p, "execveat").1?.check == .execAfterFirst)
+        #expect(try Self.verdict(p, "clone", [Self.threadFlags]).0 == .allow)
+        #expect(try Self.verdict(p, "mprotect", [0, 4096, Self.rx]).1?.check == .execGain)
+        #expect(try Self.verdict(p, "mprotect", [0, 4096, Self.rw]).0 == .allow)
+        #expect(try Self.verdict(p, "mmap", [0, 4096, Self.rx]).0 == .allow, "mapping RX is not a gain")
+        #expect(try Self.verdict(p, "mmap", [0, 4096, Self.rwx]).1?.name == "wx-simultaneous")
+        #expect(p.kernelMDWE)
+    }
+
+    @Test("audit: the same rules as microkernel-strict, every one logged, kernel MDWE off")
+    func audit() throws {
+        let p = try Self.compile("audit")
+        #expect(!p.rules.isEmpty)
+        for rule in p.rules.values {
+            #expect(rule.action == .log)
+            #expect(rule.auditedFrom != nil)
+        }
+        #expect(!p.kernelMDWE)
+        // --audit on microkernel does the same.
+        let audited = try Self.compile("microkernel", audit: true)
+        #expect(audited.rules.values.allSatisfy { $0.action == .log })
+    }
+
+    @Test("apple-jit: fork is not traced at all")
+    func appleJIT() throws {
+        let p = try Self.compile("apple-jit")
+        #expect(try Self.verdict(p, "clone", [Self.forkFlags]).0 == .allow)
+        #expect(try Self.verdict(p, "clone3").0 == .allow, "no process rule: clone3 need not fall back")
+        #expect(try Self.verdict(p, "mmap", [0, 4096, Self.rwx]).1?.category == "wx")
+    }
+}
