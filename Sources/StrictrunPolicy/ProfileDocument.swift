@@ -48,7 +48,9 @@ struct ProfileDocumentReader {
     func read(yaml text: String) throws(ProfileError) -> ProfileDocument {
         let root: Node?
         do {
-            root = try Yams.compose(yaml: text)
+            // The basic resolver: every scalar is read as a string here, so the default resolver's
+            // regular expressions (ICU, milliseconds at start-up) are never compiled.
+            root = try Yams.compose(yaml: text, .basic)
         } catch let error as YamlError {
             throw yamlError(error)
         } catch {
