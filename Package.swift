@@ -26,7 +26,7 @@ let package = Package(
         .target(name: "StrictrunTrace"),
         .target(name: "StrictrunStacks", dependencies: ["CElfutils", "CStrictrunDemangle"]),
         .target(name: "StrictrunSandbox",
-                dependencies: ["CSeccomp", "CStrictrunShims", "StrictrunPolicy", "StrictrunTrace"]),
+                dependencies: ["CSeccomp", "CStrictrunShims", "StrictrunPolicy", "StrictrunTrace", "StrictrunStacks"]),
         .executableTarget(name: "strictrun", dependencies: [
             "StrictrunPolicy", "StrictrunSandbox", "StrictrunTrace",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

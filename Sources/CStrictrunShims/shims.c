@@ -96,7 +96,8 @@ int strictrun_wptrace_event(int s) { return (s >> 16) & 0xff; }
 pid_t strictrun_waitpid_all(pid_t pid, int *status, int extra_flags) {
     pid_t r;
     do {
-        r = waitpid(pid, status, __WALL | extra_flags);
+        // __WNOTHREAD: only this thread's tracees — the tracer thread owns its own.
+        r = waitpid(pid, status, __WALL | __WNOTHREAD | extra_flags);
     } while (r < 0 && errno == EINTR);
     return r;
 }

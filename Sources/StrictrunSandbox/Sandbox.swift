@@ -17,15 +17,18 @@ public struct RunRequest: Sendable {
     /// Install the filter without a tracer (rules that would trace fail with ENOSYS):
     /// the plain-filter floor of the benchmarks.
     public var filterOnly: Bool
+    public var stacks: StackSettings
 
     public init(program: String, arguments: [String], environment: [String: String],
-                policy: CompiledPolicy, tracePath: String, filterOnly: Bool = false) {
+                policy: CompiledPolicy, tracePath: String, filterOnly: Bool = false,
+                stacks: StackSettings = StackSettings()) {
         self.program = program
         self.arguments = arguments
         self.environment = environment
         self.policy = policy
         self.tracePath = tracePath
         self.filterOnly = filterOnly
+        self.stacks = stacks
     }
 }
 
@@ -117,7 +120,11 @@ public enum Sandbox {
             kill(pid, SIGKILL)
             throw error
         }
-        let tracer = Tracer(policy: request.policy, writer: writer, root: pid, exe: path)
+        // libdw would ask debuginfod servers for symbols when this is set: never stall the
+        // tracer on the network (the program keeps its own environment).
+        unsetenv("DEBUGINFOD_URLS")
+        let tracer = Tracer(policy: request.policy, writer: writer, stacks: StackRecorder(settings: request.stacks),
+                            root: pid, exe: path)
         Ptrace.resume(pid)
         let outcome = tracer.run()
         if let failure = childFailure(errorFD, program: request.program) {

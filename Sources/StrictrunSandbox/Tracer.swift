@@ -28,6 +28,10 @@ public struct RunOutcome: Sendable {
     public var processes: Int
     /// A failure of strictrun itself during the run (e.g. the trace could not be written).
     public var failure: String?
+    /// Call sites by category, most hit first (empty without stacks).
+    public var sites: [SiteSummary] = []
+    /// Every process id the run traced, the root first.
+    public var processIDs: [pid_t] = []
 }
 
 /// The ptrace loop. Lives entirely on the one thread that forked the program: every
@@ -46,6 +50,7 @@ final class Tracer {
 
     private let policy: CompiledPolicy
     private let writer: TraceWriter
+    private let stacks: StackRecorder
     private let root: pid_t
     private var tasks: [pid_t: Task] = [:]
     private var processes: [pid_t: ProcessState] = [:]
@@ -54,13 +59,15 @@ final class Tracer {
     private var counts: [UInt16: Int] = [:]
     private var firstBlocked: String?
     private var failure: String?
-    private var processCount = 1
+    private var processIDs: [pid_t]
     private var killedAll = false
 
-    init(policy: CompiledPolicy, writer: TraceWriter, root: pid_t, exe: String) {
+    init(policy: CompiledPolicy, writer: TraceWriter, stacks: StackRecorder, root: pid_t, exe: String) {
         self.policy = policy
         self.writer = writer
+        self.stacks = stacks
         self.root = root
+        processIDs = [root]
         tasks[root] = Task(tgid: root, started: true)
         processes[root] = ProcessState(exe: exe, parent: nil)
     }
@@ -141,7 +148,7 @@ final class Tracer {
             tasks[child]?.tgid = tgid
         }
         guard !isThread else { return }
-        processCount += 1
+        processIDs.append(child)
         let exe = processes[parentGroup]?.exe ?? "?"
         processes[child] = ProcessState(exe: exe, parent: parentGroup)
         let via = switch event {
@@ -163,6 +170,7 @@ final class Tracer {
         let exe = TraceeMemory.executable(pid: tid) ?? "?"
         processes[tgid, default: ProcessState(exe: exe, parent: nil)].exe = exe
         if tgid == root { rootExecSeen = true }
+        stacks.forget(pid: tgid)
         let argv = TraceeMemory.procFile("/proc/\(tid)/cmdline")?
             .split(separator: "\0", omittingEmptySubsequences: false).dropLast().map { JSONValue.string(String($0)) }
         emit(.exec, [("pid", .int(Int64(tgid))), ("tid", .int(Int64(tid))), ("exe", .string(exe)),
@@ -173,6 +181,7 @@ final class Tracer {
         let task = tasks.removeValue(forKey: tid)
         let tgid = task?.tgid ?? tid
         guard tid == tgid else { return }
+        stacks.forget(pid: tgid)
         if tid == root {
             rootStatus = status
             return  // the root's exit line closes the trace, after every other process
@@ -241,8 +250,7 @@ final class Tracer {
         if let written = rule.auditedFrom {
             fields.append(("audited", .string(written.description)))
         }
-        fields.append(("stack", .null))
-        fields.append(("site", .null))
+        fields.append(contentsOf: stacks.capture(pid: tgid, tid: tid, category: rule.category, rule: rule.name))
         counts[rule.id, default: 0] += 1
         if firstBlocked == nil && (rule.action.blocks || rule.auditedFrom != nil) {
             firstBlocked = "pid \(tgid) \(ArgumentDecoder.render(syscall: syscall, decoded: decoded))\(result)"
@@ -320,7 +328,7 @@ final class Tracer {
         var fields = exitFields(pid: root, status: status)
         fields.append(("exit_status", .int(Int64(exitStatus))))
         fields.append(("final", .bool(true)))
-        fields.append(("processes", .int(Int64(processCount))))
+        fields.append(("processes", .int(Int64(processIDs.count))))
         fields.append(("counts", .array(ruleCounts.map { count in
             var members: [(String, JSONValue)] = [
                 ("category", .string(count.category)), ("rule", .string(count.rule)),
@@ -332,6 +340,7 @@ final class Tracer {
         if let failure { fields.append(("error", .string(failure))) }
         emit(.exit, fields)
         return RunOutcome(exitStatus: exitStatus, ending: ending, counts: ruleCounts, firstBlocked: firstBlocked,
-                          eventsWritten: writer.count, processes: processCount, failure: failure)
+                          eventsWritten: writer.count, processes: processIDs.count, failure: failure,
+                          sites: stacks.summaries, processIDs: processIDs)
     }
 }

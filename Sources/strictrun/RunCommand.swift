@@ -21,6 +21,21 @@ struct Run: ParsableCommand {
     @Flag(name: .shortAndLong, help: "No summary on stderr.")
     var quiet = false
 
+    @Flag(help: "Do not unwind stacks (events carry no `stack` and no `site`).")
+    var noStacks = false
+
+    @Option(help: "Frames kept per stack.")
+    var stackDepth = 64
+
+    @Option(help: "Events of one call site that carry a full stack; later ones are counted with their site only.")
+    var siteCap = 20
+
+    @Option(help: "Symbolized top frames that identify a call site.")
+    var siteFrames = 5
+
+    @Flag(help: "Name JIT frames of Node.js: adds --perf-basic-prof to a node program, so V8 writes /tmp/perf-PID.map.")
+    var jsFrames = false
+
     @Flag(help: .hidden)
     var filterOnly = false
 
@@ -33,11 +48,28 @@ struct Run: ParsableCommand {
         guard let program = command.first else {
             Environment.fail("no program given (usage: strictrun run [--profile P] -- PROGRAM [ARGS...])", status: 125)
         }
+        guard stackDepth > 0, siteCap >= 0, siteFrames > 0 else {
+            Environment.fail("--stack-depth and --site-frames must be positive, --site-cap not negative", status: 125)
+        }
         let policy = Environment.compiledPolicy(profile, audit: audit)
         let tracePath = trace ?? "strictrun-trace-\(getpid()).jsonl"
-        let request = RunRequest(program: program, arguments: Array(command.dropFirst()),
+        var arguments = Array(command.dropFirst())
+        var jsLogDirectory: String?
+        if jsFrames, ["node", "nodejs"].contains(URL(fileURLWithPath: program).lastPathComponent) {
+            // V8 writes its perf map to /tmp/perf-PID.map; its isolate log goes to a directory
+            // strictrun removes afterwards, not into the program's working directory.
+            let directory = FileManager.default.temporaryDirectory
+                .appendingPathComponent("strictrun-v8-\(getpid())").path
+            try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            jsLogDirectory = directory
+            arguments = ["--perf-basic-prof", "--interpreted-frames-native-stack", "--no-logfile-per-isolate", "--logfile=\(directory)/v8.log"] + arguments
+        }
+        defer { if let jsLogDirectory { try? FileManager.default.removeItem(atPath: jsLogDirectory) } }
+        let request = RunRequest(program: program, arguments: arguments,
                                  environment: ProcessInfo.processInfo.environment, policy: policy,
-                                 tracePath: tracePath, filterOnly: filterOnly)
+                                 tracePath: tracePath, filterOnly: filterOnly,
+                                 stacks: StackSettings(enabled: !noStacks, depth: stackDepth,
+                                                       siteFrames: siteFrames, siteCap: siteCap))
         let outcome: RunOutcome
         do {
             outcome = try Sandbox.run(request)
@@ -45,6 +77,10 @@ struct Run: ParsableCommand {
             Environment.fail(error.description, status: error.exitStatus)
         } catch {
             Environment.fail("\(error)", status: 125)
+        }
+        if jsLogDirectory != nil {
+            // The perf maps V8 wrote because strictrun asked: their names are in the trace now.
+            for pid in outcome.processIDs { try? FileManager.default.removeItem(atPath: "/tmp/perf-\(pid).map") }
         }
         if !quiet { Summary(outcome: outcome, policy: policy, program: program, tracePath: tracePath).print() }
         if let failure = outcome.failure { Environment.note("error: \(failure)") }
@@ -82,10 +118,38 @@ struct Summary {
             lines.append(format(header))
             lines += rows.map(format)
         }
+        let byCategory = Dictionary(grouping: outcome.sites, by: \.category)
+        for category in byCategory.keys.sorted() {
+            let sites = byCategory[category]!
+            lines.append("strictrun: top \(category) sites (\(sites.count) in all):")
+            for site in sites.prefix(3) {
+                let names = site.names.isEmpty ? "(no symbols)"
+                    : site.names.map(Summary.shortName).joined(separator: " ← ")
+                lines.append("  \(site.count)× \(site.rule) \(site.site)  \(names)")
+            }
+        }
         if let first = outcome.firstBlocked {
             lines.append("strictrun: first \(profile.mode == .audit ? "would-block" : "blocked"): \(first)")
         }
         lines.append("strictrun: trace: \(tracePath) (\(outcome.eventsWritten) events)")
         FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+    }
+
+    /// `v8::base::OS::SetPermissions(void*, unsigned long)` → `v8::base::OS::SetPermissions`:
+    /// the parameter list of a demangled C++ name, cut for the terminal (the trace keeps it).
+    static func shortName(_ symbol: String) -> String {
+        var depth = 0
+        for index in symbol.indices {
+            switch symbol[index] {
+            case "<": depth += 1
+            case ">": depth = max(0, depth - 1)
+            case "(" where depth == 0 && index > symbol.startIndex:
+                if symbol[..<index].hasSuffix("operator") { continue }
+                if symbol[index...].hasPrefix("(anonymous namespace)") { continue }
+                return String(symbol[..<index])
+            default: break
+            }
+        }
+        return symbol
     }
 }

@@ -51,7 +51,7 @@ int strictrun_wifstopped(int status);
 int strictrun_wstopsig(int status);
 /// The PTRACE_EVENT_* in a stop status (status >> 16), 0 when none.
 int strictrun_wptrace_event(int status);
-/// waitpid(pid, &status, __WALL | extra), retrying on EINTR.
+/// waitpid(pid, &status, __WALL | __WNOTHREAD | extra), retrying on EINTR.
 pid_t strictrun_waitpid_all(pid_t pid, int *status, int extra_flags);
 
 // ---- memory of a stopped tracee ----------------------------------------------
