@@ -25,6 +25,7 @@ struct ExampleTests {
         ("jit_rwx", { _ in [Fixture.example("jit_rwx")] }),
         ("jit_flip", { _ in [Fixture.example("jit_flip")] }),
         ("int80", { _ in [Fixture.example("int80")] }),
+        ("jit_elsewhere", { _ in [Fixture.example("jit_elsewhere")] }),
         ("node_spawn.js", { p in ["/usr/bin/node"] + ExampleTests.nodeFlags(p) + [Fixture.script("node_spawn.js")] }),
         ("node_worker.js", { p in ["/usr/bin/node"] + ExampleTests.nodeFlags(p) + [Fixture.script("node_worker.js")] }),
         ("python_fork.py", { _ in [Fixture.python, Fixture.script("python_fork.py")] }),
@@ -52,6 +53,10 @@ struct ExampleTests {
                 continue
             }
             let outcomes = got[op] ?? []
+            if want == "none" {
+                #expect(outcomes.isEmpty, "\(name) under \(profile): \(op) should not run, gave \(outcomes)")
+                continue
+            }
             #expect(!outcomes.isEmpty, "\(name) under \(profile): no RESULT for \(op)\n\(result.stdout)")
             for outcome in outcomes {
                 #expect(outcome == want, "\(name) under \(profile): \(op) gave \(outcome), expected \(want)")
