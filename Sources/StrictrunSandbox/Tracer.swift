@@ -337,6 +337,15 @@ final class Tracer {
             if let audited = count.auditedFrom { members.append(("audited", .string(audited))) }
             return .object(members)
         })))
+        let unwinding = stacks.stats
+        if unwinding.unwinds > 0 {
+            fields.append(("stacks", .object([
+                ("unwinds", .int(Int64(unwinding.unwinds))),
+                ("unwind_ms", .double(Double(unwinding.unwindNanoseconds) / 1e6)),
+                ("symbol_index_ms", .double(Double(unwinding.symbolIndexNanoseconds) / 1e6)),
+                ("symbol_indexes", .int(Int64(unwinding.symbolIndexBuilds))),
+            ])))
+        }
         if let failure { fields.append(("error", .string(failure))) }
         emit(.exit, fields)
         return RunOutcome(exitStatus: exitStatus, ending: ending, counts: ruleCounts, firstBlocked: firstBlocked,

@@ -57,16 +57,16 @@ public final class TraceWriter {
             ("time", .string(rfc3339Now())), ("type", .string(type.rawValue)),
         ]
         members.append(contentsOf: fields)
-        var line = JSONValue.object(members).serialized()
-        line += "\n"
+        var line: [UInt8] = []
+        line.reserveCapacity(1024)
+        JSONValue.object(members).write(to: &line)
+        line.append(0x0A)
         try writeAll(line)
     }
 
-    private func writeAll(_ line: String) throws(TraceError) {
+    private func writeAll(_ line: [UInt8]) throws(TraceError) {
         var failure: Int32 = 0
-        var utf8 = line.utf8CString
-        utf8.removeLast()  // the NUL
-        utf8.withUnsafeBytes { raw in
+        line.withUnsafeBytes { raw in
             var offset = 0
             while offset < raw.count {
                 let n = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
