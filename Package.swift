@@ -10,6 +10,11 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.0"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.0"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.0"),
     ],
     targets: [
         // System libraries (Debian: libseccomp-dev, libdw-dev).
@@ -27,14 +32,31 @@ let package = Package(
         .target(name: "StrictrunStacks", dependencies: ["CElfutils", "CStrictrunDemangle"]),
         .target(name: "StrictrunSandbox",
                 dependencies: ["CSeccomp", "CStrictrunShims", "StrictrunPolicy", "StrictrunTrace", "StrictrunStacks"]),
+        // The mediated TLS broker (issue 4): SwiftNIO + swift-nio-ssl + swift-certificates.
+        .target(name: "StrictrunBroker", dependencies: [
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "X509", package: "swift-certificates"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "SwiftASN1", package: "swift-asn1"),
+        ]),
+        // Test-suite runs (issue 5) and porting reports (issue 6): read traces, never ptrace.
+        .target(name: "StrictrunConformance", dependencies: [
+            "StrictrunTrace", .product(name: "Yams", package: "Yams"),
+        ]),
+        .target(name: "StrictrunReport", dependencies: ["StrictrunTrace", "StrictrunConformance"]),
         .executableTarget(name: "strictrun", dependencies: [
-            "StrictrunPolicy", "StrictrunSandbox", "StrictrunTrace",
+            "StrictrunPolicy", "StrictrunSandbox", "StrictrunTrace", "StrictrunConformance", "StrictrunReport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .testTarget(name: "StrictrunTests",
                     dependencies: ["StrictrunPolicy", "StrictrunSandbox", "StrictrunTrace", "strictrun"]),
         .testTarget(name: "StrictrunStacksTests", dependencies: ["StrictrunStacks", "CStrictrunShims"]),
+        .testTarget(name: "StrictrunBrokerTests", dependencies: ["StrictrunBroker"]),
+        .testTarget(name: "StrictrunReportTests",
+                    dependencies: ["StrictrunConformance", "StrictrunReport", "StrictrunTrace", "strictrun"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -14,7 +14,7 @@ struct Strictrun: ParsableCommand {
             126 when the program cannot be executed; 127 when it is not found.
             """,
         version: strictrunVersion,
-        subcommands: [Run.self, ProfileCommand.self])
+        subcommands: [Run.self, ProfileCommand.self, ConformanceCommand.self, ReportCommand.self])
 
     static func main() {
         // Before any thread exists: only the forwarder thread may receive these.
