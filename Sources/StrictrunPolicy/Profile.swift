@@ -56,6 +56,27 @@ public struct WXPolicy: Sendable, Hashable {
     public var action: RuleSetting
 }
 
+/// The `escape` section: side doors out of the emulated target, closed by default.
+public struct EscapePolicy: Sendable, Hashable {
+    /// A syscall from another ABI (i386 `int 0x80`, x32).
+    public var foreignABI: RuleSetting
+    /// clone(2) with CLONE_UNTRACED: a child the tracer would not follow.
+    public var untracedClone: RuleSetting
+    /// ptrace(2) from the program (PTRACE_TRACEME, attaching to a sibling).
+    public var ptrace: RuleSetting
+    /// process_vm_writev(2): writing into another process's memory.
+    public var processVMWrite: RuleSetting
+    /// personality(READ_IMPLIES_EXEC): every readable mapping executable.
+    public var readImpliesExec: RuleSetting
+    /// seccomp(2) and prctl calls that touch seccomp, no_new_privs, MDWE or the ptracer
+    /// (they cannot loosen anything; logged by default).
+    public var seccompChange: RuleSetting
+
+    /// Profile keys under `escape:`, in order.
+    public static let keys = ["foreign-abi", "untraced-clone", "ptrace", "process-vm-writev",
+                              "read-implies-exec", "seccomp"]
+}
+
 /// An extra rule on one syscall, from the profile's `rules:` list.
 public struct SyscallRule: Sendable, Hashable {
     public var syscall: String
@@ -75,8 +96,8 @@ public struct Profile: Sendable, Hashable {
     public var mode: Mode
     public var process: ProcessPolicy
     public var wx: WXPolicy
-    /// A syscall from another ABI (i386 `int 0x80`, x32): category `escape`.
-    public var foreignABI: RuleSetting
+    /// Side doors (category `escape`).
+    public var escape: EscapePolicy
     public var rules: [SyscallRule]
 
     /// The profile that allows everything and logs nothing (the baseline of a run).
@@ -85,7 +106,10 @@ public struct Profile: Sendable, Hashable {
         process: ProcessPolicy(fork: RuleSetting(.allow), spawn: RuleSetting(.allow),
                                exec: RuleSetting(.allow)),
         wx: WXPolicy(level: .off, action: RuleSetting(.deny(errno: EACCES))),
-        foreignABI: RuleSetting(.allow), rules: [])
+        escape: EscapePolicy(foreignABI: RuleSetting(.allow), untracedClone: RuleSetting(.allow),
+                             ptrace: RuleSetting(.allow), processVMWrite: RuleSetting(.allow),
+                             readImpliesExec: RuleSetting(.allow), seccompChange: RuleSetting(.allow)),
+        rules: [])
 
     /// The action in force for a setting, after `mode`.
     public func effective(_ setting: RuleSetting) -> Action { setting.action.audited(mode) }
@@ -99,5 +123,6 @@ public enum ProfileDefaults {
     /// EACCES is what the kernel's own W^X (PR_SET_MDWE) answers.
     public static let wxErrno = EACCES
     public static let foreignABIErrno = ENOSYS
+    public static let escapeErrno = EPERM
     public static let ruleErrno = EPERM
 }

@@ -13,7 +13,8 @@ struct ProfileDocument: Sendable {
     var exec: RuleSetting?
     var wxLevel: WXLevel?
     var wxAction: RuleSetting?
-    var foreignABI: RuleSetting?
+    /// `escape:` settings by key (EscapePolicy.keys).
+    var escape: [String: RuleSetting] = [:]
     var rules: [SyscallRule] = []
 
     /// `self` over `base`: every value `self` sets wins; rules add up, a later rule for the
@@ -30,7 +31,7 @@ struct ProfileDocument: Sendable {
         out.exec = exec ?? base.exec
         out.wxLevel = wxLevel ?? base.wxLevel
         out.wxAction = wxAction ?? base.wxAction
-        out.foreignABI = foreignABI ?? base.foreignABI
+        out.escape = base.escape.merging(escape) { _, mine in mine }
         for rule in rules {
             out.rules.removeAll { $0.syscall == rule.syscall && $0.category == rule.category }
             out.rules.append(rule)
@@ -114,11 +115,11 @@ struct ProfileDocumentReader {
         for (keyNode, value) in try mapping(node, key: "escape") {
             let key = try keyName(keyNode, parent: "escape")
             let path = "escape.\(key)"
-            switch key {
-            case "foreign-abi":
-                doc.foreignABI = try setting(value, key: path, defaultErrno: ProfileDefaults.foreignABIErrno)
-            default: throw unknownKey(keyNode, key: path, known: ["foreign-abi"])
+            guard EscapePolicy.keys.contains(key) else {
+                throw unknownKey(keyNode, key: path, known: EscapePolicy.keys)
             }
+            let errno = key == "foreign-abi" ? ProfileDefaults.foreignABIErrno : ProfileDefaults.escapeErrno
+            doc.escape[key] = try setting(value, key: path, defaultErrno: errno)
         }
     }
 

@@ -109,7 +109,13 @@ public struct ProfileLoader: Sendable {
             process: ProcessPolicy(fork: doc.fork ?? RuleSetting(.allow), spawn: spawn, exec: exec),
             wx: WXPolicy(level: doc.wxLevel ?? .off,
                          action: doc.wxAction ?? RuleSetting(.deny(errno: ProfileDefaults.wxErrno))),
-            foreignABI: doc.foreignABI ?? RuleSetting(.deny(errno: ProfileDefaults.foreignABIErrno)),
+            escape: EscapePolicy(
+                foreignABI: doc.escape["foreign-abi"] ?? RuleSetting(.deny(errno: ProfileDefaults.foreignABIErrno)),
+                untracedClone: doc.escape["untraced-clone"] ?? RuleSetting(.deny(errno: ProfileDefaults.escapeErrno)),
+                ptrace: doc.escape["ptrace"] ?? RuleSetting(.deny(errno: ProfileDefaults.escapeErrno)),
+                processVMWrite: doc.escape["process-vm-writev"] ?? RuleSetting(.deny(errno: ProfileDefaults.escapeErrno)),
+                readImpliesExec: doc.escape["read-implies-exec"] ?? RuleSetting(.deny(errno: ProfileDefaults.escapeErrno)),
+                seccompChange: doc.escape["seccomp"] ?? RuleSetting(.log)),
             rules: doc.rules)
     }
 }

@@ -6,9 +6,10 @@ public enum RuleCheck: Sendable, Hashable {
     case always
     /// execve/execveat: the program's own first exec passes silently.
     case execAfterFirst
-    /// mprotect/pkey_mprotect with PROT_EXEC under no-exec-gain: W+X breaks
-    /// `simultaneous`; X alone breaks `exec-gain` unless the range was already executable.
-    case execGain
+    /// A W^X call the filter could not judge alone: the tracer names the rule from the
+    /// arguments and the program's mappings (`wx-simultaneous`, `shared-exec`, `exec-gain`),
+    /// or lets the call pass (an mprotect(PROT_EXEC) that gains nothing at this level).
+    case wx(StrictrunPolicy.WXLevel)
 }
 
 /// One rule the filter can hand to the tracer, by the 16-bit SECCOMP_RET_DATA id.

@@ -18,6 +18,7 @@ public struct FilterCompiler {
     static let cloneVM: UInt64 = 0x100
     static let cloneVFork: UInt64 = 0x4000
     static let cloneThread: UInt64 = 0x10000
+    static let cloneUntraced: UInt64 = 0x80_0000
     static let protWrite: UInt64 = 0x2
     static let protExec: UInt64 = 0x4
 
@@ -90,8 +91,12 @@ private struct Builder {
 
     mutating func addRules() throws(ProfileError) {
         let process = profile.process
+        let escape = profile.escape
         // Threads (CLONE_THREAD) never match: the default action allows them in the kernel.
-        let cloneKind = FilterCompiler.cloneThread | FilterCompiler.cloneVM
+        // The three clone rules are disjoint (CLONE_UNTRACED set, or clear with a fork or a
+        // spawn shape), so libseccomp's order among them does not matter.
+        let untraced = FilterCompiler.cloneUntraced
+        let cloneKind = FilterCompiler.cloneThread | FilterCompiler.cloneVM | untraced
         if let fork = register("process", "fork", process.fork, .always) {
             try add("fork", fork)
             try add("clone", fork, [cmp(0, mask: cloneKind, equals: 0)])
@@ -100,11 +105,15 @@ private struct Builder {
             try add("vfork", spawn)
             try add("clone", spawn, [cmp(0, mask: cloneKind, equals: FilterCompiler.cloneVM)])
         }
+        if let rule = register("escape", "untraced-clone", escape.untracedClone, .always) {
+            try add("clone", rule, [cmp(0, mask: untraced, equals: untraced)])
+        }
         if let exec = register("process", "exec", process.exec, .execAfterFirst) {
             try add("execve", exec)
             try add("execveat", exec)
         }
-        let tracesProcesses = [process.fork, process.spawn].contains { profile.effective($0) != .allow }
+        let tracesProcesses = [process.fork, process.spawn, escape.untracedClone]
+            .contains { profile.effective($0) != .allow }
         if tracesProcesses {
             // clone3 passes its flags in memory, where BPF cannot look.
             try addRaw("clone3", action: FilterCompiler.actErrno(ENOSYS), [], at: nil)
@@ -112,28 +121,47 @@ private struct Builder {
 
         let wx = profile.wx
         let writeExec = FilterCompiler.protWrite | FilterCompiler.protExec
-        switch wx.level {
-        case .off:
-            break
-        case .simultaneous:
-            if let rule = register("wx", "wx-simultaneous", wx.action, .always) {
-                for name in ["mmap", "mprotect", "pkey_mprotect"] {
-                    try add(name, rule, [cmp(2, mask: writeExec, equals: writeExec)])
-                }
+        let exec = FilterCompiler.protExec
+        if wx.level != .off, let rule = register("wx", "wx", wx.action, .wx(wx.level)) {
+            // mmap: W+X at once, or an executable MAP_SHARED view (another view of the same
+            // object can write it). Disjoint conditions again.
+            try add("mmap", rule, [cmp(2, mask: writeExec, equals: writeExec)])
+            try add("mmap", rule, [cmp(2, mask: writeExec, equals: exec), cmp(3, mask: 0x1, equals: 0x1)])
+            // mprotect(PROT_EXEC): W+X, a shared mapping, or (no-exec-gain) a gain — the tracer
+            // reads the program's mappings to tell.
+            for name in ["mprotect", "pkey_mprotect"] {
+                try add(name, rule, [cmp(2, mask: exec, equals: exec)])
             }
-        case .noExecGain:
-            if let rule = register("wx", "wx-simultaneous", wx.action, .always) {
-                try add("mmap", rule, [cmp(2, mask: writeExec, equals: writeExec)])
+            // shmat(SHM_EXEC), remap_file_pages: other ways to executable shared memory.
+            let shmExec: UInt64 = 0o100000
+            if let shm = register("wx", "shm-exec", wx.action, .always) {
+                try add("shmat", shm, [cmp(2, mask: shmExec, equals: shmExec)])
             }
-            if let gain = register("wx", "exec-gain", wx.action, .execGain) {
-                for name in ["mprotect", "pkey_mprotect"] {
-                    try add(name, gain, [cmp(2, mask: FilterCompiler.protExec, equals: FilterCompiler.protExec)])
-                }
+            if let remap = register("wx", "remap-file-pages", wx.action, .always) {
+                try add("remap_file_pages", remap)
+            }
+        }
+
+        // Leaving the tracer, writing into another process, executable-by-default memory.
+        if let rule = register("escape", "ptrace", escape.ptrace, .always) { try add("ptrace", rule) }
+        if let rule = register("escape", "process-vm-writev", escape.processVMWrite, .always) {
+            try add("process_vm_writev", rule)
+        }
+        if let rule = register("escape", "read-implies-exec", escape.readImpliesExec, .always) {
+            let readImpliesExec: UInt64 = 0x0400000
+            // personality(0xffffffff) only queries: bit 31 (never a personality flag) tells it apart.
+            try add("personality", rule, [cmp(0, mask: readImpliesExec | 0x8000_0000, equals: readImpliesExec)])
+        }
+        if let rule = register("escape", "seccomp", escape.seccompChange, .always) {
+            try add("seccomp", rule)
+            // PR_SET_SECCOMP, PR_SET_NO_NEW_PRIVS, PR_SET_MDWE, PR_SET_PTRACER.
+            for option: UInt64 in [22, 38, 65, 0x5961_6d61] {
+                try add("prctl", rule, [cmp(0, mask: 0xffff_ffff, equals: option)])
             }
         }
 
         // Every other ABI (i386 int 0x80, x32) reaches the bad-arch action.
-        if let foreign = register("escape", "foreign-abi", profile.foreignABI, .always) {
+        if let foreign = register("escape", "foreign-abi", profile.escape.foreignABI, .always) {
             foreignRule = foreign
             let rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, FilterCompiler.actTrace(foreign.id))
             if rc < 0 { throw ProfileError(file: file, message: "seccomp_attr_set(ACT_BADARCH): \(String(cString: strerror(-rc)))") }

@@ -146,11 +146,14 @@ enum TraceeMemory {
         return nil
     }
 
-    /// Whether every mapped page of [start, start+length) is already executable
-    /// (/proc/PID/maps). Unmapped parts do not count: the kernel answers ENOMEM for them.
-    static func isExecutable(pid: pid_t, start: UInt64, length: UInt64) -> Bool {
-        guard let maps = procFile("/proc/\(pid)/maps") else { return false }
+    /// What the mappings over [start, start+length) are (/proc/PID/maps): whether every
+    /// mapped part is already executable, and whether any part is shared memory. Unmapped
+    /// parts do not count: the kernel answers ENOMEM for them.
+    static func regionFlags(pid: pid_t, start: UInt64, length: UInt64) -> (allExecutable: Bool, shared: Bool) {
+        guard let maps = procFile("/proc/\(pid)/maps") else { return (false, false) }
         let end = start &+ ((length + 4095) & ~4095)
+        var allExecutable = true
+        var shared = false
         for line in maps.split(separator: "\n") {
             let fields = line.split(separator: " ", maxSplits: 2)
             guard fields.count >= 2 else { continue }
@@ -158,9 +161,13 @@ enum TraceeMemory {
             guard range.count == 2, let lo = UInt64(range[0], radix: 16), let hi = UInt64(range[1], radix: 16)
             else { continue }
             if hi <= start || lo >= end { continue }
-            if !fields[1].contains("x") { return false }
+            let perms = Array(fields[1].utf8)
+            if perms.count >= 4 {
+                if perms[2] != UInt8(ascii: "x") { allExecutable = false }
+                if perms[3] == UInt8(ascii: "s") { shared = true }
+            }
         }
-        return true
+        return (allExecutable, shared)
     }
 }
 

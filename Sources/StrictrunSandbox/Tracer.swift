@@ -56,7 +56,10 @@ final class Tracer {
     private var processes: [pid_t: ProcessState] = [:]
     private var rootExecSeen = false
     private var rootStatus: WaitStatus?
-    private var counts: [UInt16: Int] = [:]
+    /// Events per rule as named in events (the tracer may refine a compiled rule's name),
+    /// in first-seen order.
+    private var counts: [RuleCount] = []
+    private var countIndex: [String: Int] = [:]
     private var firstBlocked: String?
     private var failure: String?
     private var processIDs: [pid_t]
@@ -216,19 +219,33 @@ final class Tracer {
                 Ptrace.resume(tid)
                 return
             }
-        case .execGain:
-            let writeExec = FilterCompiler.protWrite | FilterCompiler.protExec
-            if args[2] & writeExec == writeExec {
-                rule.name = "wx-simultaneous"
-            } else if TraceeMemory.isExecutable(pid: tgid, start: args[0], length: args[1]) {
+        case .wx(let level):
+            guard let name = Self.wxRuleName(syscall: info.nr, args: args, level: level, pid: tgid) else {
                 Ptrace.resume(tid)
                 return
             }
+            rule.name = name
         }
         let abi = SyscallNames.abiName(arch: info.arch, nr: info.nr)
         let number = Int32(truncatingIfNeeded: info.nr & ~SyscallNames.x32SyscallBit)
         let syscall = SyscallNames.name(number, arch: abi == "i386" ? SyscallNames.archI386 : SyscallNames.archX86_64)
         act(rule: rule, tid: tid, tgid: tgid, syscall: syscall, abi: abi, nr: info.nr, args: args)
+    }
+
+    /// Which W^X rule a traced mmap/mprotect/pkey_mprotect breaks, nil when none: W+X at
+    /// once; an executable view of shared memory; or (no-exec-gain) memory that gains exec.
+    static func wxRuleName(syscall nr: UInt64, args: [UInt64], level: WXLevel, pid: pid_t) -> String? {
+        let prot = args[2]
+        let writeExec = FilterCompiler.protWrite | FilterCompiler.protExec
+        if prot & writeExec == writeExec { return "wx-simultaneous" }
+        guard prot & FilterCompiler.protExec != 0 else { return nil }
+        if nr == 9 /* mmap */ {
+            return args[3] & 0x1 != 0 ? "shared-exec" : nil
+        }
+        let region = TraceeMemory.regionFlags(pid: pid, start: args[0], length: args[1])
+        if region.shared { return "shared-exec" }
+        if level == .noExecGain && !region.allExecutable { return "exec-gain" }
+        return nil
     }
 
     private func act(rule: CompiledRule, tid: pid_t, tgid: pid_t, syscall: String, abi: String,
@@ -251,7 +268,14 @@ final class Tracer {
             fields.append(("audited", .string(written.description)))
         }
         fields.append(contentsOf: stacks.capture(pid: tgid, tid: tid, category: rule.category, rule: rule.name))
-        counts[rule.id, default: 0] += 1
+        let countKey = "\(rule.category)\u{1}\(rule.name)\u{1}\(rule.action)"
+        if let index = countIndex[countKey] {
+            counts[index].count += 1
+        } else {
+            countIndex[countKey] = counts.count
+            counts.append(RuleCount(category: rule.category, rule: rule.name, action: rule.action.description,
+                                    auditedFrom: rule.auditedFrom?.description, count: 1))
+        }
         if firstBlocked == nil && (rule.action.blocks || rule.auditedFrom != nil) {
             firstBlocked = "pid \(tgid) \(ArgumentDecoder.render(syscall: syscall, decoded: decoded))\(result)"
                 + "  [\(rule.category)/\(rule.name), \(rule.action)]"
@@ -319,12 +343,7 @@ final class Tracer {
         case .signaled(let signal): (128 + signal, "killed by \(FlagTables.signalName(signal))")
         case .stopped: (125, "lost")
         }
-        let ruleCounts = counts.keys.sorted().compactMap { id -> RuleCount? in
-            guard let rule = policy.rules[id] ?? (policy.foreignABIRule?.id == id ? policy.foreignABIRule : nil)
-            else { return nil }
-            return RuleCount(category: rule.category, rule: rule.name, action: rule.action.description,
-                             auditedFrom: rule.auditedFrom?.description, count: counts[id] ?? 0)
-        }
+        let ruleCounts = counts
         var fields = exitFields(pid: root, status: status)
         fields.append(("exit_status", .int(Int64(exitStatus))))
         fields.append(("final", .bool(true)))

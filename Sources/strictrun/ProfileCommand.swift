@@ -94,7 +94,9 @@ enum ProfileRendering {
             "process:", line("fork", p.process.fork), line("spawn", p.process.spawn), line("exec", p.process.exec),
             "  threads: allow   # always",
             "wx:", "  level: \(p.wx.level.rawValue)", line("action", p.wx.action),
-            "escape:", line("foreign-abi", p.foreignABI),
+            "escape:", line("foreign-abi", p.escape.foreignABI), line("untraced-clone", p.escape.untracedClone),
+            line("ptrace", p.escape.ptrace), line("process-vm-writev", p.escape.processVMWrite),
+            line("read-implies-exec", p.escape.readImpliesExec), line("seccomp", p.escape.seccompChange),
         ]
         if !p.rules.isEmpty {
             lines.append("rules:")

@@ -38,14 +38,33 @@ struct FilterTests {
         #expect(try Self.verdict(p, "vfork").0 == .allow)
         #expect(try Self.verdict(p, "clone3").0 == .errno(ENOSYS))
         #expect(try Self.verdict(p, "execve").0 == .allow)
+        let privateAnon: UInt64 = 0x22, shared: UInt64 = 0x01
         for call in ["mmap", "mprotect", "pkey_mprotect"] {
-            #expect(try Self.verdict(p, call, [0, 4096, Self.rwx]).1?.name == "wx-simultaneous")
-            #expect(try Self.verdict(p, call, [0, 4096, Self.rx]).0 == .allow)
-            #expect(try Self.verdict(p, call, [0, 4096, Self.rw]).0 == .allow)
+            #expect(try Self.verdict(p, call, [0, 4096, Self.rwx, privateAnon]).1?.check == .wx(.simultaneous))
+            #expect(try Self.verdict(p, call, [0, 4096, Self.rw, privateAnon]).0 == .allow)
             // PROT_GROWSDOWN etc. in high bits do not hide W+X.
-            #expect(try Self.verdict(p, call, [0, 4096, 0x0100_0007]).1?.name == "wx-simultaneous")
+            #expect(try Self.verdict(p, call, [0, 4096, 0x0100_0007, privateAnon]).1?.category == "wx")
         }
+        // A fresh private RX mapping is fine; an executable shared view is not.
+        #expect(try Self.verdict(p, "mmap", [0, 4096, Self.rx, privateAnon]).0 == .allow)
+        #expect(try Self.verdict(p, "mmap", [0, 4096, Self.rx, shared]).1?.category == "wx")
+        // mprotect(RX) reaches the tracer, which reads the mappings (shared? gain?).
+        #expect(try Self.verdict(p, "mprotect", [0, 4096, Self.rx]).1?.check == .wx(.simultaneous))
+        #expect(try Self.verdict(p, "shmat", [1, 0, 0o100000]).1?.name == "shm-exec")
+        #expect(try Self.verdict(p, "shmat", [1, 0, 0]).0 == .allow)
+        #expect(try Self.verdict(p, "remap_file_pages").1?.category == "wx")
         #expect(try Self.verdict(p, "io_uring_setup").1?.category == "escape")
+        // Side doors out of the tracer.
+        #expect(try Self.verdict(p, "clone", [Self.threadFlags | 0x80_0000]).1?.name == "untraced-clone")
+        #expect(try Self.verdict(p, "clone", [Self.forkFlags | 0x80_0000]).1?.name == "untraced-clone")
+        #expect(try Self.verdict(p, "ptrace", [0]).1?.name == "ptrace")
+        #expect(try Self.verdict(p, "process_vm_writev").1?.name == "process-vm-writev")
+        #expect(try Self.verdict(p, "personality", [0x0400000]).1?.name == "read-implies-exec")
+        #expect(try Self.verdict(p, "personality", [0xffff_ffff]).0 == .allow, "a query")
+        #expect(try Self.verdict(p, "personality", [0]).0 == .allow)
+        #expect(try Self.verdict(p, "seccomp", [1]).1?.action == .log)
+        #expect(try Self.verdict(p, "prctl", [38]).1?.name == "seccomp")
+        #expect(try Self.verdict(p, "prctl", [15]).0 == .allow, "PR_SET_NAME")
         // Untouched calls never leave the kernel.
         for call in ["read", "write", "openat", "futex", "connect", "getpid"] {
             #expect(try Self.verdict(p, call).0 == .allow)
@@ -71,10 +90,10 @@ struct FilterTests {
         #expect(try Self.verdict(p, "execve").1?.check == .execAfterFirst)
         #expect(try Self.verdict(p, "execveat").1?.check == .execAfterFirst)
         #expect(try Self.verdict(p, "clone", [Self.threadFlags]).0 == .allow)
-        #expect(try Self.verdict(p, "mprotect", [0, 4096, Self.rx]).1?.check == .execGain)
+        #expect(try Self.verdict(p, "mprotect", [0, 4096, Self.rx]).1?.check == .wx(.noExecGain))
         #expect(try Self.verdict(p, "mprotect", [0, 4096, Self.rw]).0 == .allow)
-        #expect(try Self.verdict(p, "mmap", [0, 4096, Self.rx]).0 == .allow, "mapping RX is not a gain")
-        #expect(try Self.verdict(p, "mmap", [0, 4096, Self.rwx]).1?.name == "wx-simultaneous")
+        #expect(try Self.verdict(p, "mmap", [0, 4096, Self.rx, 0x22]).0 == .allow, "mapping RX is not a gain")
+        #expect(try Self.verdict(p, "mmap", [0, 4096, Self.rwx, 0x22]).1?.check == .wx(.noExecGain))
         #expect(p.kernelMDWE)
     }
 
@@ -84,7 +103,8 @@ struct FilterTests {
         #expect(!p.rules.isEmpty)
         for rule in p.rules.values {
             #expect(rule.action == .log)
-            #expect(rule.auditedFrom != nil)
+            // Every rule that would block elsewhere says so; seccomp changes are logged anyway.
+            #expect((rule.auditedFrom != nil) == (rule.name != "seccomp"), "\(rule.name)")
         }
         #expect(!p.kernelMDWE)
         // --audit on microkernel does the same.
@@ -96,7 +116,7 @@ struct FilterTests {
     func appleJIT() throws {
         let p = try Self.compile("apple-jit")
         #expect(try Self.verdict(p, "clone", [Self.forkFlags]).0 == .allow)
-        #expect(try Self.verdict(p, "clone3").0 == .allow, "no process rule: clone3 need not fall back")
+        #expect(try Self.verdict(p, "clone3").0 == .errno(ENOSYS), "untraced-clone needs clone's flags")
         #expect(try Self.verdict(p, "mmap", [0, 4096, Self.rwx]).1?.category == "wx")
     }
 }
