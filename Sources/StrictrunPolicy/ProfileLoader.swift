@@ -64,17 +64,21 @@ public struct ProfileLoader: Sendable {
         return try finish(doc, sources: chain)
     }
 
-    private func document(at path: String, chain: inout [String]) throws(ProfileError) -> ProfileDocument {
+    /// `extendedFrom`: where the `extends` that led here was written (for errors).
+    private func document(at path: String, chain: inout [String],
+                          extendedFrom: SourceLocation? = nil) throws(ProfileError) -> ProfileDocument {
         let canonical = URL(fileURLWithPath: path).standardizedFileURL.path
         if chain.contains(canonical) {
-            throw ProfileError(file: path, message: "'extends' cycle: \((chain + [canonical]).joined(separator: " → "))")
+            throw ProfileError(at: extendedFrom, file: path, key: "extends",
+                               "'extends' cycle: \((chain + [canonical]).joined(separator: " → "))")
         }
         chain.append(canonical)
         let text: String
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
-            throw ProfileError(file: path, message: "cannot read: \(error.localizedDescription)")
+            throw ProfileError(at: extendedFrom, file: path, key: extendedFrom == nil ? nil : "extends",
+                               "cannot read: \(error.localizedDescription)")
         }
         var doc = try ProfileDocumentReader(file: path, syscallExists: syscallExists).read(yaml: text)
         if doc.name == nil { doc.name = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent }
@@ -88,7 +92,7 @@ public struct ProfileLoader: Sendable {
             throw ProfileError(at: parent.location, file: path, key: "extends",
                                "no such profile '\(parent.name)'")
         }
-        let base = try document(at: parentPath, chain: &chain)
+        let base = try document(at: parentPath, chain: &chain, extendedFrom: parent.location)
         return doc.merged(over: base)
     }
 

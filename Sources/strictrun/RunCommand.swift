@@ -84,7 +84,8 @@ struct Run: ParsableCommand {
         }
         if !quiet { Summary(outcome: outcome, policy: policy, program: program, tracePath: tracePath).print() }
         if let failure = outcome.failure { Environment.note("error: \(failure)") }
-        throw ExitCode(outcome.failure != nil && outcome.exitStatus == 0 ? 125 : outcome.exitStatus)
+        // strictrun's own failure (e.g. the trace could not be written) outranks the program's status.
+        throw ExitCode(outcome.failure != nil ? 125 : outcome.exitStatus)
     }
 }
 

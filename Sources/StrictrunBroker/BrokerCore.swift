@@ -1,0 +1,109 @@
+import NIOCore
+import NIOSSL
+import Synchronization
+
+/// A client-certificate rule with its files already loaded (the key never leaves this process).
+struct LoadedClientRule: Sendable {
+    var rule: ClientCertificateRule
+    var chain: [NIOSSLCertificate]
+    var key: NIOSSLPrivateKey
+
+    init(_ rule: ClientCertificateRule) throws {
+        self.rule = rule
+        do {
+            chain = try NIOSSLCertificate.fromPEMFile(rule.certificateChainPath)
+        } catch {
+            throw BrokerError.cannotLoadClientCertificate(path: rule.certificateChainPath, reason: String(describing: error))
+        }
+        guard !chain.isEmpty else {
+            throw BrokerError.cannotLoadClientCertificate(path: rule.certificateChainPath, reason: "no certificate in the file")
+        }
+        do {
+            key = try NIOSSLPrivateKey(file: rule.privateKeyPath, format: .pem)
+        } catch {
+            throw BrokerError.cannotLoadClientCertificate(path: rule.privateKeyPath, reason: String(describing: error))
+        }
+    }
+}
+
+/// Set from a NIOSSL callback, read on the connection's event loop.
+final class Flag: Sendable {
+    private let value = Mutex(false)
+    func set() { value.withLock { $0 = true } }
+    var isSet: Bool { value.withLock { $0 } }
+}
+
+/// What every connection of one broker shares: configuration, CA, verifier, registry and TLS contexts.
+final class BrokerCore: Sendable {
+    let configuration: BrokerConfiguration
+    let authority: CertificateAuthority
+    let verifier: ChainVerifier
+    /// Verifies a mirrored chain as an app trusting only the per-run CA would, to be sure the mirror fails.
+    let mirrorChecker: ChainVerifier
+    let registry = Registry()
+    let clientRules: [LoadedClientRule]
+    let emit: @Sendable (BrokerEvent) -> Void
+
+    private struct AppContextKey: Hashable {
+        var name: String
+        var alpn: String?
+    }
+
+    private let appContexts = Mutex<[AppContextKey: NIOSSLContext]>([:])
+
+    init(configuration: BrokerConfiguration, authority: CertificateAuthority, trust: TrustStore,
+         clientRules: [LoadedClientRule], emit: @escaping @Sendable (BrokerEvent) -> Void) throws {
+        self.configuration = configuration
+        self.authority = authority
+        self.verifier = ChainVerifier(trust: trust)
+        self.mirrorChecker = ChainVerifier(trust: TrustStore([authority.certificate]))
+        self.clientRules = clientRules
+        self.emit = emit
+    }
+
+    /// The index of the first client-certificate rule matching the SNI name, else the hostname, else the IP.
+    func clientRule(sni: String?, destination: Destination) -> Int? {
+        let name = sni ?? destination.hostname ?? destination.ip
+        return clientRules.firstIndex { $0.rule.matches(name) }
+    }
+
+    /// Server context toward the app: the per-run CA's leaf for `name`, offering exactly the upstream's ALPN result.
+    func appContext(name: String, alpn: String?) throws -> NIOSSLContext {
+        let key = AppContextKey(name: name.lowercased(), alpn: alpn)
+        if let context = appContexts.withLock({ $0[key] }) { return context }
+        let leaf = try authority.leaf(for: key.name)
+        var configuration = TLSConfiguration.makeServerConfiguration(
+            certificateChain: [.certificate(leaf)], privateKey: .privateKey(authority.leafNIOKey))
+        configuration.applicationProtocols = alpn.map { [$0] } ?? []
+        let context = try NIOSSLContext(configuration: configuration)
+        appContexts.withLock { $0[key] = context }
+        return context
+    }
+
+    /// Server context toward the app presenting a mirrored chain (never cached: failures are rare).
+    func mirrorContext(chain: [NIOSSLCertificate], key: NIOSSLPrivateKey) throws -> NIOSSLContext {
+        let configuration = TLSConfiguration.makeServerConfiguration(
+            certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+        return try NIOSSLContext(configuration: configuration)
+    }
+
+    /// Client context toward the upstream, made per connection (about 20 µs) so that its certificate callback can
+    /// tell this connection's `certificateRequested`: BoringSSL calls a client's certificate callback only when the
+    /// server sent a CertificateRequest. Verification is done by ``ChainVerifier`` in NIOSSL's custom callback, so
+    /// BoringSSL loads no trust store.
+    func upstreamContext(alpn: [String], rule: Int?, certificateRequested: Flag) throws -> NIOSSLContext {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.certificateVerification = .noHostnameVerification
+        configuration.trustRoots = .certificates([])
+        configuration.applicationProtocols = alpn
+        if let rule {
+            configuration.certificateChain = clientRules[rule].chain.map { .certificate($0) }
+            configuration.privateKey = .privateKey(clientRules[rule].key)
+        }
+        configuration.sslContextCallback = { _, promise in
+            certificateRequested.set()
+            promise.succeed(.noChanges)
+        }
+        return try NIOSSLContext(configuration: configuration)
+    }
+}

@@ -1,0 +1,147 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// The mediated-TLS broker: the "trusted component" of the emulated OS that holds every key and does the TLS on
+/// behalf of the app.
+///
+/// It listens on loopback only (`127.0.0.1` and `::1`, the same port on both when it can get it). strictrun's
+/// tracer connects each routed app socket to it and announces the original destination with
+/// ``register(appLocal:destination:connectionID:)``; the broker then terminates the app's TLS with a certificate
+/// of its per-run CA, opens verified TLS to the destination (presenting a client certificate where configured)
+/// and relays the plaintext. All of it runs on the broker's own SwiftNIO threads; every method here is
+/// thread-safe.
+public final class TLSBroker: Sendable {
+    /// The port on 127.0.0.1.
+    public let ipv4Port: Int
+    /// The port on ::1 (`nil` when the machine has no IPv6 loopback); equal to `ipv4Port` when it was free.
+    public let ipv6Port: Int?
+    /// PEM of the per-run CA certificate alone (for `NODE_EXTRA_CA_CERTS`, which adds to Node's own roots).
+    public let caCertificatePath: String
+    /// PEM bundle: the system roots followed by the per-run CA (for variables that *replace* the trust store:
+    /// `SSL_CERT_FILE`, `REQUESTS_CA_BUNDLE`, `CURL_CA_BUNDLE`), so that the app still trusts the servers it reaches
+    /// without the broker.
+    public let combinedBundlePath: String
+
+    private let core: BrokerCore
+    private let group: MultiThreadedEventLoopGroup
+    private let listeners: [Channel]
+    private let stopped = Mutex(false)
+
+    /// The system trust bundle (Debian `ca-certificates`).
+    public static let systemBundlePath = "/etc/ssl/certs/ca-certificates.crt"
+
+    private init(core: BrokerCore, group: MultiThreadedEventLoopGroup, listeners: [Channel], ipv4Port: Int,
+                 ipv6Port: Int?, caCertificatePath: String, combinedBundlePath: String) {
+        self.core = core
+        self.group = group
+        self.listeners = listeners
+        self.ipv4Port = ipv4Port
+        self.ipv6Port = ipv6Port
+        self.caCertificatePath = caCertificatePath
+        self.combinedBundlePath = combinedBundlePath
+    }
+
+    /// The variables that make the common TLS stacks trust the per-run CA.
+    public var appEnvironment: [String: String] {
+        [
+            "NODE_EXTRA_CA_CERTS": caCertificatePath,
+            "SSL_CERT_FILE": combinedBundlePath,
+            "REQUESTS_CA_BUNDLE": combinedBundlePath,
+            "CURL_CA_BUNDLE": combinedBundlePath,
+        ]
+    }
+
+    /// Loads the trust roots and client certificates, creates the per-run CA (P-256, in memory only), writes its
+    /// certificate and the combined bundle into `workDirectory`, and starts listening. Blocks until listening.
+    /// `onEvent` is called on broker threads and must not block.
+    public static func start(_ configuration: BrokerConfiguration,
+                             onEvent: @escaping @Sendable (BrokerEvent) -> Void) throws -> TLSBroker {
+        let trustPath: String
+        switch configuration.trustRoots {
+        case .system: trustPath = systemBundlePath
+        case .file(let path): trustPath = path
+        }
+        let trust = try TrustStore.load(path: trustPath)
+        let rules = try configuration.clientCertificates.map(LoadedClientRule.init)
+        let authority = try CertificateAuthority()
+
+        let caPath = (configuration.workDirectory as NSString).appendingPathComponent("strictrun-ca.pem")
+        let bundlePath = (configuration.workDirectory as NSString).appendingPathComponent("strictrun-ca-bundle.pem")
+        let systemBundle = (try? String(contentsOfFile: systemBundlePath, encoding: .utf8)) ?? ""
+        try write(authority.certificatePEM + "\n", to: caPath, directory: configuration.workDirectory)
+        try write(systemBundle + (systemBundle.hasSuffix("\n") || systemBundle.isEmpty ? "" : "\n")
+                    + "# strictrun per-run CA\n" + authority.certificatePEM + "\n",
+                  to: bundlePath, directory: configuration.workDirectory)
+
+        let core = try BrokerCore(configuration: configuration, authority: authority, trust: trust,
+                                  clientRules: rules, emit: onEvent)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.threads))
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    guard let peer = channel.remoteAddress.flatMap(SocketAddressKey.init) else {
+                        channel.close(promise: nil)
+                        return
+                    }
+                    try BrokeredConnection(core: core, app: channel, peer: peer).start()
+                }
+            }
+
+        var listeners: [Channel] = []
+        do {
+            let v4: Channel
+            do {
+                v4 = try bootstrap.bind(host: "127.0.0.1", port: 0).wait()
+            } catch {
+                throw BrokerError.cannotListen(address: "127.0.0.1:0", reason: String(describing: error))
+            }
+            listeners.append(v4)
+            let port = v4.localAddress?.port ?? 0
+            var v6Port: Int? = nil
+            if let v6 = (try? bootstrap.bind(host: "::1", port: port).wait())
+                ?? (try? bootstrap.bind(host: "::1", port: 0).wait()) {
+                listeners.append(v6)
+                v6Port = v6.localAddress?.port
+            }
+            return TLSBroker(core: core, group: group, listeners: listeners, ipv4Port: port, ipv6Port: v6Port,
+                             caCertificatePath: caPath, combinedBundlePath: bundlePath)
+        } catch {
+            for listener in listeners { try? listener.close().wait() }
+            try? group.syncShutdownGracefully()
+            throw error
+        }
+    }
+
+    /// The tracer connected the app socket whose local address is `appLocal` to the broker; the app meant
+    /// `destination`. Call it before or after that connection reaches the broker: an accepted connection waits up to
+    /// ``BrokerConfiguration/registrationTimeout`` for it. `connectionID` tags every event of the connection.
+    public func register(appLocal: SocketAddressKey, destination: Destination, connectionID: UInt64) {
+        core.registry.register(appLocal, Registration(destination: destination, id: connectionID, registeredAt: .now()))
+    }
+
+    /// Stops listening and closes every connection (each still reports `closed`). Blocks until the broker's threads
+    /// are gone; do not call it from an `onEvent` handler. Safe to call twice.
+    public func shutdown() {
+        let already = stopped.withLock { stopped -> Bool in
+            defer { stopped = true }
+            return stopped
+        }
+        guard !already else { return }
+        for listener in listeners { try? listener.close().wait() }
+        try? group.syncShutdownGracefully()
+    }
+
+    private static func write(_ text: String, to path: String, directory: String) throws {
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+        } catch {
+            throw BrokerError.cannotWrite(path: path, reason: String(describing: error))
+        }
+    }
+}

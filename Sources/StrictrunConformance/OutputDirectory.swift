@@ -1,0 +1,180 @@
+import Foundation
+import Synchronization
+
+/// Errors of a conformance run that are not the tests' own: bad input, unusable output.
+public enum ConformanceError: Error, Sendable, CustomStringConvertible {
+    case suite(SuiteError)
+    /// The command of a test cannot be run (not found, not executable).
+    case command(String)
+    /// No test to run (empty suite, filter or shard).
+    case noTests(String)
+    case output(String)
+    /// A results directory that cannot be read (`--baseline`, `merge`, `report`).
+    case results(String)
+    case expectations(String)
+    case merge(String)
+
+    public var description: String {
+        switch self {
+        case .suite(let error): "\(error)"
+        case .command(let message), .noTests(let message), .output(let message), .results(let message),
+             .expectations(let message), .merge(let message):
+            message
+        }
+    }
+}
+
+/// The output directory of a run (layout in `OUTPUT.md`): `runs.jsonl` grows one line per
+/// finished run, so a crash or Ctrl-C loses nothing finished; `results.json`, `junit.xml` and
+/// `summary.md` are written from it at the end.
+public final class OutputDirectory: Sendable {
+    public let path: String
+    private let runsHandle: Mutex<FileHandle?>
+
+    public static let runsFile = "runs.jsonl"
+    public static let resultsFile = "results.json"
+    public static let junitFile = "junit.xml"
+    public static let summaryFile = "summary.md"
+    /// What a run writes, and all a fresh run removes from a directory it reuses.
+    static let ownEntries = [runsFile, resultsFile, junitFile, summaryFile, "traces", "logs", "tmp"]
+
+    /// Create `path` (or empty a previous run's files from it) and start `runs.jsonl` with `header`.
+    public init(creating path: String, header: RunHeader) throws(ConformanceError) {
+        self.path = path
+        let manager = FileManager.default
+        do {
+            try manager.createDirectory(atPath: path, withIntermediateDirectories: true)
+            for entry in Self.ownEntries where manager.fileExists(atPath: path + "/" + entry) {
+                try manager.removeItem(atPath: path + "/" + entry)
+            }
+            for directory in ["traces", "logs", "tmp"] {
+                try manager.createDirectory(atPath: path + "/" + directory, withIntermediateDirectories: true)
+            }
+        } catch {
+            throw .output("\(path): \(error.localizedDescription)")
+        }
+        guard manager.createFile(atPath: path + "/" + Self.runsFile, contents: nil),
+              let handle = FileHandle(forWritingAtPath: path + "/" + Self.runsFile) else {
+            throw .output("\(path)/\(Self.runsFile): cannot create")
+        }
+        runsHandle = Mutex(handle)
+        try appendLine(Line(kind: "header", header: header, run: nil))
+    }
+
+    /// One line of `runs.jsonl`.
+    struct Line: Codable {
+        var kind: String
+        var header: RunHeader?
+        var run: RunRecord?
+    }
+
+    /// Append one finished run (one `write(2)` of one line).
+    public func append(_ record: RunRecord) throws(ConformanceError) {
+        try appendLine(Line(kind: "run", header: nil, run: record))
+    }
+
+    private func appendLine(_ line: Line) throws(ConformanceError) {
+        var data: Data
+        do {
+            data = try ResultsCoding.encoder(pretty: false).encode(line)
+        } catch {
+            throw .output("cannot encode a run record: \(error)")
+        }
+        data.append(0x0A)
+        let failure: String? = runsHandle.withLock { handle in
+            guard let handle else { return "closed" }
+            do {
+                try handle.seekToEnd()
+                try handle.write(contentsOf: data)
+                return nil
+            } catch {
+                return error.localizedDescription
+            }
+        }
+        if let failure { throw .output("\(path)/\(Self.runsFile): \(failure)") }
+    }
+
+    /// `traces/<id>[.retryN].jsonl` or `logs/<id>.<mode>[.retryN].log`, relative, parents created.
+    public func relativePath(test id: String, mode: RunMode, attempt: Int, kind: String) -> String {
+        let retry = attempt > 1 ? ".retry\(attempt - 1 > 1 ? String(attempt - 1) : "")" : ""
+        let name = Self.safeName(id)
+        let relative = kind == "trace" ? "traces/\(name)\(retry).jsonl" : "logs/\(name).\(mode.rawValue)\(retry).log"
+        let parent = URL(fileURLWithPath: path + "/" + relative).deletingLastPathComponent().path
+        try? FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
+        return relative
+    }
+
+    /// A test id as a relative path: `/` kept (so `parallel/test-x` mirrors the suite), other
+    /// unusual characters and `..` replaced.
+    static func safeName(_ id: String) -> String {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-+/")
+        let mapped = String(id.map { allowed.contains($0) ? $0 : "_" })
+        let parts = mapped.split(separator: "/").map { $0 == ".." || $0 == "." ? "_" : String($0) }
+        return parts.isEmpty ? "_" : parts.joined(separator: "/")
+    }
+
+    /// Write `results.json`, `junit.xml` and `summary.md` for `results`; remove `tmp/`.
+    public func finish(_ results: ConformanceResults) throws(ConformanceError) {
+        runsHandle.withLock { handle in
+            try? handle?.close()
+            handle = nil
+        }
+        try Self.writeReports(results, to: path)
+        try? FileManager.default.removeItem(atPath: path + "/tmp")
+    }
+
+    /// Write the three report files of `results` into `directory`.
+    public static func writeReports(_ results: ConformanceResults, to directory: String) throws(ConformanceError) {
+        do {
+            let json = try ResultsCoding.encoder().encode(results)
+            try json.write(to: URL(fileURLWithPath: directory + "/" + resultsFile), options: .atomic)
+            try Data(JUnitWriter.xml(results, outputDirectory: directory).utf8).write(to: URL(fileURLWithPath: directory + "/" + junitFile), options: .atomic)
+            try Data(SummaryWriter.markdown(results).utf8).write(to: URL(fileURLWithPath: directory + "/" + summaryFile), options: .atomic)
+        } catch {
+            throw .output("\(directory): cannot write results: \(error.localizedDescription)")
+        }
+    }
+
+    /// The results in `directory`: `results.json`, or, when a run died before writing it, the
+    /// results rebuilt from `runs.jsonl` (marked incomplete).
+    public static func load(_ directory: String) throws(ConformanceError) -> ConformanceResults {
+        let resultsPath = directory + "/" + resultsFile
+        if FileManager.default.fileExists(atPath: resultsPath) {
+            do {
+                let data = try Data(contentsOf: URL(fileURLWithPath: resultsPath))
+                let results = try ResultsCoding.decoder.decode(ConformanceResults.self, from: data)
+                guard results.schema == conformanceSchema else {
+                    throw ConformanceError.results("\(resultsPath): schema '\(results.schema)', expected '\(conformanceSchema)'")
+                }
+                return results
+            } catch let error as ConformanceError {
+                throw error
+            } catch {
+                throw .results("\(resultsPath): not a strictrun conformance result: \(error)")
+            }
+        }
+        let (header, records) = try loadRuns(directory)
+        return Classifier.results(header: header, records: records, finished: header.started, complete: false,
+                                  interrupted: true, wall: WallTimes())
+    }
+
+    /// The header and run records of `directory/runs.jsonl` (a truncated last line is skipped).
+    public static func loadRuns(_ directory: String) throws(ConformanceError) -> (RunHeader, [RunRecord]) {
+        let runsPath = directory + "/" + runsFile
+        guard let text = try? String(contentsOfFile: runsPath, encoding: .utf8) else {
+            throw .results("\(directory): not a conformance output directory (no \(resultsFile) or \(runsFile))")
+        }
+        var header: RunHeader?
+        var records: [RunRecord] = []
+        for (number, line) in text.split(separator: "\n").enumerated() {
+            guard let decoded = try? ResultsCoding.decoder.decode(Line.self, from: Data(line.utf8)) else {
+                if number == 0 { throw .results("\(runsPath): line 1 is not a run header") }
+                continue
+            }
+            if let value = decoded.header { header = value }
+            if let value = decoded.run { records.append(value) }
+        }
+        guard let header else { throw .results("\(runsPath): no header line") }
+        return (header, records)
+    }
+}

@@ -1,0 +1,376 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Synchronization
+
+/// How to run a suite: which profile (through which `strictrun` executable), how many tests at
+/// once, where results go, and what to reuse.
+public struct RunOptions: Sendable {
+    /// The profile's name, for results and messages.
+    public var profileName: String
+    /// The profile as `strictrun run --profile` takes it (a name, or an absolute path).
+    public var profileReference: String
+    /// The `strictrun` executable that runs each constrained test (`/proc/self/exe`).
+    public var strictrunExecutable: String
+    public var strictrunVersion: String
+    /// Extra options for `strictrun run` (e.g. `--no-stacks`, `--js-frames`).
+    public var runArguments: [String]
+    public var jobs: Int
+    /// The output directory, absolute.
+    public var output: String
+    public var shard: Shard?
+    /// Native results to reuse (`--baseline DIR`), and where they came from.
+    public var baseline: ConformanceResults?
+    public var baselinePath: String?
+    /// Replaces every test's timeout.
+    public var timeout: Double?
+    /// Replaces the suite's `retries`.
+    public var retries: Int?
+    /// The caller's environment: it passes through to every test, in both modes.
+    public var environment: [String: String]
+
+    public init(profileName: String, profileReference: String, strictrunExecutable: String, strictrunVersion: String,
+                runArguments: [String] = [], jobs: Int, output: String, shard: Shard? = nil,
+                baseline: ConformanceResults? = nil, baselinePath: String? = nil, timeout: Double? = nil,
+                retries: Int? = nil, environment: [String: String]) {
+        self.profileName = profileName
+        self.profileReference = profileReference
+        self.strictrunExecutable = strictrunExecutable
+        self.strictrunVersion = strictrunVersion
+        self.runArguments = runArguments
+        self.jobs = jobs
+        self.output = output
+        self.shard = shard
+        self.baseline = baseline
+        self.baselinePath = baselinePath
+        self.timeout = timeout
+        self.retries = retries
+        self.environment = environment
+    }
+}
+
+/// Runs a suite's tests natively and under a profile: a native pass, a constrained pass (same
+/// `--jobs`, each test through `strictrun run` with its own trace), then one retry of every run
+/// that failed. Serial groups run one test at a time after the concurrent ones. Each finished
+/// run is appended to `runs.jsonl` at once; `stop()` (Ctrl-C) kills the running tests' process
+/// groups and the results of what finished are still written.
+public final class ConformanceRunner: Sendable {
+    public let suite: Suite
+    public let tests: [PlannedTest]
+    public let options: RunOptions
+    let progress: ProgressReporter
+    let output: OutputDirectory
+    let header: RunHeader
+    private let state = Mutex(State())
+
+    struct State {
+        var stopping = false
+        var running: Set<pid_t> = []
+        var records: [RunRecord] = []
+        var writeFailure: ConformanceError?
+    }
+
+    /// One run to make.
+    struct WorkItem: Sendable {
+        var test: PlannedTest
+        var mode: RunMode
+        var attempt: Int
+    }
+
+    /// Check every test's command, prepare the output directory and write the header line.
+    public init(suite: Suite, tests: [PlannedTest], options: RunOptions, progress: ProgressReporter) throws(ConformanceError) {
+        guard !tests.isEmpty else { throw .noTests("no tests to run") }
+        self.suite = suite
+        self.tests = tests
+        self.options = options
+        self.progress = progress
+        // A missing program is bad input, found before anything runs.
+        var checked = Set<String>()
+        for test in tests {
+            let (argv, environment, directory) = Self.command(suite: suite, test: test, worker: 0, mode: .native,
+                                                              options: options)
+            guard let program = argv.first, checked.insert(program + "\u{0}" + directory).inserted else { continue }
+            do {
+                _ = try ProcessControl.resolve(program, path: environment["PATH"], directory: directory)
+            } catch {
+                throw .command("the command of test '\(test.id)' cannot run: \(error) "
+                               + "(command: \(argv.joined(separator: " ")); suite key 'command' at \(suite.commandLocation.map(String.init(describing:)) ?? suite.file))")
+            }
+        }
+        var recorded: [String: String] = [:]
+        for name in suite.recordEnvironment { recorded[name] = options.environment[name] ?? "" }
+        header = RunHeader(
+            schema: conformanceSchema,
+            suite: SuiteInfo(name: suite.name, description: suite.description, file: suite.file, root: suite.root),
+            profile: options.profileName, profileReference: options.profileReference,
+            strictrun: options.strictrunVersion, started: ResultsCoding.timestamp(), jobs: options.jobs,
+            retries: options.retries ?? suite.retries, shard: options.shard, environment: recorded, tests: tests)
+        output = try OutputDirectory(creating: options.output, header: header)
+    }
+
+    /// Stop: start no more runs and kill the running ones (SIGTERM to each process group, SIGKILL
+    /// two seconds later). `run()` then returns the results of what finished.
+    /// With `force`, SIGKILL at once.
+    public func stop(force: Bool = false) {
+        let running = state.withLock { state -> Set<pid_t> in
+            state.stopping = true
+            return state.running
+        }
+        for pid in running { ProcessControl.killGroup(pid, force ? SIGKILL : SIGTERM) }
+    }
+
+    var stopping: Bool { state.withLock { $0.stopping } }
+
+    /// Run everything; write and return the results.
+    public func run() throws(ConformanceError) -> ConformanceResults {
+        var wall = WallTimes()
+        let retries = header.retries
+        // Native pass (or the baseline's native runs).
+        var nativeItems: [WorkItem] = []
+        for test in tests {
+            if let reused = options.baseline?.test(test.id)?.native, Classifier.settled(reused, retries: retries) {
+                for var reusedRecord in reused.attempts {
+                    reusedRecord.reusedFrom = options.baselinePath
+                    if let log = reusedRecord.log, let base = options.baselinePath, !log.hasPrefix("/") {
+                        reusedRecord.log = base + "/" + log
+                    }
+                    try record(reusedRecord)
+                }
+            } else {
+                nativeItems.append(WorkItem(test: test, mode: .native, attempt: 1))
+            }
+        }
+        wall.native = pass("native", nativeItems)
+        wall.profile = pass("profile (\(options.profileName))", tests.map { WorkItem(test: $0, mode: .profile, attempt: 1) })
+        // Retries: natively first, then under the profile for tests that do pass natively.
+        let retryStart = ContinuousClock.now
+        for attempt in stride(from: 2, through: 1 + retries, by: 1) where !stopping {
+            let byTest = Dictionary(grouping: state.withLock { $0.records }, by: \.test)
+            var items: [WorkItem] = []
+            for test in tests {
+                let native = Classifier.modeResult(byTest[test.id, default: []].filter { $0.mode == .native })
+                if let native, native.outcome != .pass, native.attempts.count == attempt - 1 {
+                    items.append(WorkItem(test: test, mode: .native, attempt: attempt))
+                }
+            }
+            _ = pass("native retry", items)
+            let after = Dictionary(grouping: state.withLock { $0.records }, by: \.test)
+            items = []
+            for test in tests {
+                let records = after[test.id, default: []]
+                let native = Classifier.modeResult(records.filter { $0.mode == .native })
+                let profile = Classifier.modeResult(records.filter { $0.mode == .profile })
+                guard native?.passed == true, let profile, profile.outcome != .pass,
+                      profile.attempts.count == attempt - 1 else { continue }
+                items.append(WorkItem(test: test, mode: .profile, attempt: attempt))
+            }
+            _ = pass("profile retry", items)
+        }
+        wall.retries = ProgressReporter.seconds(retryStart.duration(to: .now))
+
+        let (records, failure, interrupted) = state.withLock { ($0.records, $0.writeFailure, $0.stopping) }
+        let results = Classifier.results(header: header, records: records, finished: ResultsCoding.timestamp(),
+                                         complete: !interrupted, interrupted: interrupted, wall: wall)
+        try output.finish(results)
+        if let failure { throw failure }
+        return results
+    }
+
+    private func record(_ record: RunRecord) throws(ConformanceError) {
+        state.withLock { $0.records.append(record) }
+        try output.append(record)
+    }
+
+    /// Run `items`: the concurrent ones on `jobs` workers, then the serial ones one at a time.
+    /// Returns the wall time in seconds.
+    private func pass(_ phase: String, _ items: [WorkItem]) -> Double {
+        guard !items.isEmpty, !stopping else { return 0 }
+        let start = ContinuousClock.now
+        progress.begin(phase: phase, total: items.count)
+        // Longest first when a baseline knows durations: the pass ends sooner.
+        let ordered = items.sorted { a, b in
+            let da = options.baseline?.test(a.test.id)?.native?.attempts.first?.seconds ?? 0
+            let db = options.baseline?.test(b.test.id)?.native?.attempts.first?.seconds ?? 0
+            return da != db ? da > db : a.test.id < b.test.id
+        }
+        runConcurrently(ordered.filter { !$0.test.serial }, workers: options.jobs)
+        runConcurrently(ordered.filter { $0.test.serial }, workers: 1)
+        progress.end()
+        return ProgressReporter.seconds(start.duration(to: .now))
+    }
+
+    private func runConcurrently(_ items: [WorkItem], workers: Int) {
+        guard !items.isEmpty else { return }
+        let next = Counter()
+        let group = DispatchGroup()
+        for worker in 0..<max(1, min(workers, items.count)) {
+            group.enter()
+            let thread = Thread { [self] in
+                defer { group.leave() }
+                while !stopping {
+                    let index = next.take()
+                    guard index < items.count else { break }
+                    guard let record = execute(items[index], worker: worker) else { continue }
+                    do throws(ConformanceError) {
+                        try self.record(record)
+                    } catch {
+                        state.withLock { state in
+                            if state.writeFailure == nil { state.writeFailure = error }
+                            state.stopping = true
+                        }
+                    }
+                    progress.runFinished(record)
+                }
+            }
+            thread.stackSize = 1 << 20
+            thread.start()
+        }
+        group.wait()
+    }
+
+    /// The argv, environment and working directory of `test` on `worker` (before the profile
+    /// wrapping): the suite's templates filled in, the caller's environment passed through.
+    static func command(suite: Suite, test: PlannedTest, worker: Int, mode: RunMode,
+                        options: RunOptions) -> ([String], [String: String], String) {
+        var values = suite.variables
+        values["root"] = suite.root
+        values["file"] = suite.root + "/" + (test.path ?? test.id)
+        values["path"] = test.path ?? test.id
+        values["name"] = test.id
+        values["worker"] = String(worker)
+        values["tmp"] = options.output + "/tmp"
+        values["out"] = options.output
+        values["profile"] = options.profileName
+        values["mode"] = mode.rawValue
+        let lists = ["flags": test.flags]
+        let argv = suite.command.expand(values, lists: lists)
+        var environment = options.environment
+        for (name, value) in suite.environment { environment[name] = value.expandValue(values, lists: lists) }
+        let directory = suite.directory.expandValue(values, lists: lists)
+        return (argv, environment, directory)
+    }
+
+    /// Run one item to its end (or its timeout); nil when stopped before it finished.
+    private func execute(_ item: WorkItem, worker: Int) -> RunRecord? {
+        let (argv, environment, directory) = Self.command(suite: suite, test: item.test, worker: worker,
+                                                          mode: item.mode, options: options)
+        let log = output.relativePath(test: item.test.id, mode: item.mode, attempt: item.attempt, kind: "log")
+        var trace: String?
+        var spawned = argv
+        if item.mode == .profile {
+            let relative = output.relativePath(test: item.test.id, mode: item.mode, attempt: item.attempt, kind: "trace")
+            trace = relative
+            spawned = [options.strictrunExecutable, "run", "--profile", options.profileReference,
+                       "--trace", options.output + "/" + relative, "--quiet"] + options.runArguments + ["--"] + argv
+        }
+        var record = RunRecord(test: item.test.id, mode: item.mode, attempt: item.attempt, outcome: .error,
+                               exitCode: nil, signal: nil, seconds: 0, started: ResultsCoding.timestamp(),
+                               worker: worker, command: spawned, log: log, trace: trace, digest: nil, message: nil,
+                               reusedFrom: nil)
+        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let start = ContinuousClock.now
+        let pid: pid_t
+        do {
+            let executable = try ProcessControl.resolve(spawned[0], path: environment["PATH"], directory: directory)
+            pid = try ProcessControl.spawn(SpawnRequest(executable: executable, argv: spawned, environment: environment,
+                                                        directory: directory, outputPath: options.output + "/" + log))
+        } catch {
+            record.message = "\(error)"
+            return record
+        }
+        let registered = state.withLock { state -> Bool in
+            state.running.insert(pid)
+            return !state.stopping
+        }
+        progress.runStarted()
+        defer { state.withLock { _ = $0.running.remove(pid) } }
+        if !registered { ProcessControl.killGroup(pid, SIGTERM) }
+        let deadline = ContinuousClock.now.advanced(by: .milliseconds(Int64((options.timeout ?? item.test.timeout) * 1000)))
+        var termination: Termination?
+        var timedOut = false
+        switch ProcessControl.wait(for: pid, deadline: deadline, stop: { self.stopping }) {
+        case .ended(let ended):
+            termination = ended
+        case .deadline:
+            timedOut = true
+            termination = terminate(pid)
+        case .stopped:
+            _ = terminate(pid)
+            return nil
+        }
+        record.seconds = ProgressReporter.seconds(start.duration(to: .now))
+        if item.mode == .profile, let trace {
+            record.digest = try? TraceDigest.read(path: options.output + "/" + trace)
+        }
+        decide(&record, termination: termination, timedOut: timedOut)
+        return record
+    }
+
+    /// SIGTERM to the group (strictrun forwards it and closes its trace), SIGKILL after 2 s.
+    private func terminate(_ pid: pid_t) -> Termination? {
+        ProcessControl.killGroup(pid, SIGTERM)
+        let grace = ContinuousClock.now.advanced(by: .seconds(2))
+        if case .ended(let ended) = ProcessControl.wait(for: pid, deadline: grace, stop: { false }) { return ended }
+        ProcessControl.killGroup(pid, SIGKILL)
+        return ProcessControl.reap(pid)
+    }
+
+    /// The outcome of a finished run: natively from the exit status; under the profile from the
+    /// trace's final `exit` line (the program's own status or signal), else strictrun's status.
+    private func decide(_ record: inout RunRecord, termination: Termination?, timedOut: Bool) {
+        if timedOut {
+            record.outcome = .timeout
+            record.message = "killed after \(Int(options.timeout ?? tests.first { $0.id == record.test }?.timeout ?? 0)) s"
+            return
+        }
+        if record.mode == .profile {
+            if let digest = record.digest, digest.complete {
+                if let error = digest.error {
+                    record.outcome = .error
+                    record.message = "strictrun: \(error)"
+                } else if let signal = digest.signal {
+                    record.outcome = .crash
+                    record.signal = signal
+                } else {
+                    record.exitCode = digest.exitStatus
+                    record.outcome = digest.exitStatus == 0 ? .pass : .fail
+                }
+                return
+            }
+            switch termination {
+            case .exited(let code)?:
+                record.exitCode = Int(code)
+                record.outcome = .error
+                record.message = "strictrun exited with \(code) without closing its trace (see the log)"
+            case .signaled(let signal)?:
+                record.outcome = .error
+                record.message = "strictrun was killed by \(ProcessControl.signalName(signal))"
+            case nil:
+                record.outcome = .error
+            }
+            return
+        }
+        switch termination {
+        case .exited(let code)?:
+            record.exitCode = Int(code)
+            record.outcome = code == 0 ? .pass : .fail
+        case .signaled(let signal)?:
+            record.outcome = .crash
+            record.signal = ProcessControl.signalName(signal)
+        case nil:
+            record.outcome = .error
+        }
+    }
+}
+
+/// A shared counter: each `take()` returns the next integer from 0.
+final class Counter: Sendable {
+    private let value = Mutex(0)
+    func take() -> Int {
+        value.withLock { value in
+            defer { value += 1 }
+            return value
+        }
+    }
+}

@@ -1,0 +1,171 @@
+import Foundation
+
+/// `summary.md`: the seed's table ("N of M tests passed unmodified under P; of the F new
+/// failures: process …, wx …, tls …, unattributed …"), the top sites by the number of tests
+/// they break, and the lists a reader acts on.
+public enum SummaryWriter {
+    /// The categories the summary sentence always names, in this order (the seed's three).
+    public static let headlineCategories = ["process", "wx", "tls"]
+
+    /// The one-sentence summary.
+    public static func headline(_ results: ConformanceResults) -> String {
+        let t = results.totals
+        let primary = Dictionary(uniqueKeysWithValues: t.newFailuresByPrimary.map { ($0.category, $0.tests) })
+        var parts = headlineCategories.map { "\($0) \(primary[$0] ?? 0)" }
+        for count in t.newFailuresByPrimary where !headlineCategories.contains(count.category)
+            && count.category != Attribution.unattributed {
+            parts.append("\(count.category) \(count.tests)")
+        }
+        parts.append("unattributed \(primary[Attribution.unattributed] ?? 0)")
+        return "\(t.pass) of \(t.tests) tests passed unmodified under \(results.profile); "
+            + "of the \(t.newFailure) new failure\(t.newFailure == 1 ? "" : "s"): \(parts.joined(separator: ", "))."
+    }
+
+    /// A site and the new failures whose traces blocked a call there.
+    public struct SiteBreakage: Sendable {
+        public var site: String
+        public var category: String
+        public var rules: [String]
+        public var tests: [String]
+        /// Tests whose first blocked call was at this site.
+        public var primaryTests: Int
+        public var frames: [Frame]
+    }
+
+    /// Sites ranked by the number of new failures they appear in (then by first-blocked-call count).
+    public static func sitesByTests(_ results: ConformanceResults) -> [SiteBreakage] {
+        var sites: [String: SiteBreakage] = [:]
+        for test in results.tests where test.status == .newFailure {
+            guard let attribution = test.attribution else { continue }
+            for hit in attribution.categories {
+                for site in hit.sites {
+                    var entry = sites[site] ?? SiteBreakage(site: site, category: hit.category, rules: [], tests: [],
+                                                            primaryTests: 0, frames: [])
+                    if !entry.tests.contains(test.id) { entry.tests.append(test.id) }
+                    for rule in hit.rules where !entry.rules.contains(rule) { entry.rules.append(rule) }
+                    sites[site] = entry
+                }
+            }
+            if let first = attribution.first, let site = first.site {
+                sites[site]?.primaryTests += 1
+                if sites[site]?.frames.isEmpty == true { sites[site]?.frames = first.frames }
+            }
+        }
+        return sites.values.sorted {
+            $0.tests.count != $1.tests.count ? $0.tests.count > $1.tests.count
+                : $0.primaryTests != $1.primaryTests ? $0.primaryTests > $1.primaryTests : $0.site < $1.site
+        }
+    }
+
+    public static func markdown(_ results: ConformanceResults, topSites: Int = 15) -> String {
+        let t = results.totals
+        let p = "`\(results.profile)`"
+        var out: [String] = []
+        out.append("# strictrun conformance: \(results.suite.name) under \(results.profile)")
+        out.append("")
+        if !results.complete { out.append("> **Incomplete run** (interrupted): the numbers cover the tests that finished.\n") }
+        out.append("**\(headline(results))**")
+        out.append("")
+        out.append("| | tests |")
+        out.append("|---|---:|")
+        out.append("| tests | \(t.tests) |")
+        out.append("| pass natively | \(t.nativePass) |")
+        out.append("| pass unmodified under \(p) | \(t.pass) |")
+        out.append("| new failures (pass natively, fail under \(p)) | \(t.newFailure) |")
+        out.append("| fail natively too (baseline-fail, excluded) | \(t.baselineFail) |")
+        out.append("| flaky (passed on retry) | \(t.flaky) |")
+        if t.incomplete > 0 { out.append("| not finished | \(t.incomplete) |") }
+        out.append("")
+
+        out.append("## New failures by category")
+        out.append("")
+        out.append("| category | tests (first blocked call) | tests (any blocked call) |")
+        out.append("|---|---:|---:|")
+        let primary = Dictionary(uniqueKeysWithValues: t.newFailuresByPrimary.map { ($0.category, $0.tests) })
+        let any = Dictionary(uniqueKeysWithValues: t.newFailuresByCategory.map { ($0.category, $0.tests) })
+        var categories = headlineCategories
+        for count in t.newFailuresByPrimary + t.newFailuresByCategory
+            where !categories.contains(count.category) && count.category != Attribution.unattributed {
+            categories.append(count.category)
+        }
+        for category in categories {
+            out.append("| \(category) | \(primary[category] ?? 0) | \(any[category] ?? 0) |")
+        }
+        out.append("| unattributed | \(primary[Attribution.unattributed] ?? 0) | — |")
+        if t.newFailureTimeouts + t.newFailureCrashes > 0 {
+            out.append("")
+            out.append("Of the new failures, \(t.newFailureCrashes) crashed (a signal) and \(t.newFailureTimeouts) timed out under \(p).")
+        }
+        out.append("")
+
+        let sites = sitesByTests(results)
+        if !sites.isEmpty {
+            out.append("## Top sites by tests they break")
+            out.append("")
+            out.append("| site | category / rule | tests | first blocked there | top frames |")
+            out.append("|---|---|---:|---:|---|")
+            for site in sites.prefix(topSites) {
+                let frames = site.frames.prefix(4).map { "`\(cell($0.symbol ?? $0.brief))`" }.joined(separator: " ← ")
+                out.append("| `\(site.site)` | \(site.category) / \(site.rules.joined(separator: ", ")) | "
+                           + "\(site.tests.count) | \(site.primaryTests) | \(frames.isEmpty ? "—" : frames) |")
+            }
+            if sites.count > topSites { out.append("\n\(sites.count - topSites) more site(s) in `results.json`.") }
+            out.append("")
+        }
+
+        let failures = results.tests.filter { $0.status == .newFailure }
+        if !failures.isEmpty {
+            out.append("## New failures")
+            out.append("")
+            out.append("| test | under \(p) | first blocked call | categories |")
+            out.append("|---|---|---|---|")
+            for test in failures {
+                let first = test.attribution?.first.map { "`\(cell($0.oneLine))`" } ?? "unattributed"
+                let categories = test.attribution?.categories.map(\.category).joined(separator: ", ") ?? ""
+                out.append("| \(cell(test.id)) | \(JUnitWriter.describe(test.profile?.attempts.first)) | \(first) | "
+                           + "\(categories.isEmpty ? "—" : categories) |")
+            }
+            out.append("")
+        }
+        let flaky = results.tests.filter { $0.status == .flaky }
+        if !flaky.isEmpty {
+            out.append("## Flaky (failed, then passed on retry)")
+            out.append("")
+            for test in flaky {
+                let modes = [test.native?.flaky == true ? "natively" : nil,
+                             test.profile?.flaky == true ? "under \(p)" : nil].compactMap { $0 }
+                out.append("- \(cell(test.id)) (\(modes.joined(separator: " and ")))")
+            }
+            out.append("")
+        }
+        let baseline = results.tests.filter { $0.status == .baselineFail }
+        if !baseline.isEmpty {
+            out.append("## Fail natively too (excluded)")
+            out.append("")
+            for test in baseline {
+                out.append("- \(cell(test.id)): natively \(JUnitWriter.describe(test.native?.attempts.first)), "
+                           + "under \(p) \(JUnitWriter.describe(test.profile?.attempts.first))")
+            }
+            out.append("")
+        }
+        let w = results.wallSeconds
+        var timing = String(format: "Wall time: native pass %.1f s, constrained pass %.1f s", w.native, w.profile)
+        if w.native > 0 && w.profile > 0 { timing += String(format: " (%.2f×)", w.profile / w.native) }
+        timing += String(format: ", retries %.1f s; --jobs %d", w.retries, results.jobs)
+        if let shard = results.shard { timing += "; shard \(shard)" }
+        if let merged = results.mergedFrom { timing += "; merged from \(merged.count) result sets (times added up)" }
+        out.append(timing + ".")
+        if !results.environment.isEmpty {
+            out.append("")
+            out.append("Environment: " + results.environment.sorted { $0.key < $1.key }
+                .map { "`\($0.key)=\($0.value)`" }.joined(separator: ", "))
+        }
+        return out.joined(separator: "\n") + "\n"
+    }
+
+    /// Text safe inside a Markdown table cell.
+    static func cell(_ text: String) -> String {
+        text.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "\n", with: " ")
+            .replacingOccurrences(of: "`", with: "'")
+    }
+}

@@ -1,0 +1,87 @@
+import Foundation
+import StrictrunTrace
+
+extension TraceDigest {
+    /// Frames kept with the first blocked call.
+    public static let frameLimit = 12
+    /// Sites kept per category.
+    public static let siteLimit = 20
+
+    /// Stream the trace at `path` (one line in memory at a time) and summarize it.
+    public static func read(path: String) throws -> TraceDigest {
+        var digest = TraceDigest(blocked: 0, logged: 0, first: nil, categories: [], processes: nil, exitStatus: nil,
+                                 signal: nil, error: nil, complete: false, truncatedLastLine: false, malformedLines: 0)
+        var index: [String: Int] = [:]
+        let problems = try TraceReader.forEach(path: path) { event in
+            switch event["type"]?.stringValue {
+            case "policy":
+                guard isBlocked(event) else {
+                    digest.logged += 1
+                    return
+                }
+                digest.blocked += 1
+                let category = event["category"]?.stringValue ?? "?"
+                let rule = event["rule"]?.stringValue ?? "?"
+                let site = event["site"]?.stringValue
+                if digest.first == nil { digest.first = blockedEvent(event) }
+                let position: Int
+                if let known = index[category] {
+                    position = known
+                } else {
+                    position = digest.categories.count
+                    index[category] = position
+                    digest.categories.append(CategoryHit(category: category, events: 0, rules: [], sites: []))
+                }
+                digest.categories[position].events += 1
+                if !digest.categories[position].rules.contains(rule) { digest.categories[position].rules.append(rule) }
+                if let site, digest.categories[position].sites.count < siteLimit,
+                   !digest.categories[position].sites.contains(site) {
+                    digest.categories[position].sites.append(site)
+                }
+            case "exit" where event["final"]?.boolValue == true:
+                digest.complete = true
+                digest.exitStatus = event["exit_status"]?.intValue.map(Int.init)
+                digest.signal = event["signal"]?.stringValue
+                digest.error = event["error"]?.stringValue
+                digest.processes = event["processes"]?.intValue.map(Int.init)
+            default:
+                break
+            }
+        }
+        digest.truncatedLastLine = problems.truncatedLastLine
+        digest.malformedLines = problems.malformedLines.count
+        return digest
+    }
+
+    /// Denied or killed, or (audit mode) logged in place of a deny or kill.
+    public static func isBlocked(_ event: JSONValue) -> Bool {
+        switch event["action"]?.stringValue {
+        case "deny", "kill": return true
+        default:
+            guard let audited = event["audited"]?.stringValue else { return false }
+            return audited.hasPrefix("deny") || audited.hasPrefix("kill")
+        }
+    }
+
+    /// The fields of a policy event a failure message and a report need.
+    public static func blockedEvent(_ event: JSONValue, frameLimit: Int = frameLimit) -> BlockedEvent {
+        BlockedEvent(
+            seq: Int(event["seq"]?.intValue ?? 0), pid: event["pid"]?.intValue.map(Int.init),
+            exe: event["exe"]?.stringValue, syscall: event["syscall"]?.stringValue ?? "?",
+            args: event["args"].map(JSONArgument.init),
+            category: event["category"]?.stringValue ?? "?", rule: event["rule"]?.stringValue ?? "?",
+            action: event["audited"]?.stringValue ?? event["action"]?.stringValue ?? "?",
+            errno: event["errno"]?.stringValue, site: event["site"]?.stringValue,
+            frames: frames(event["stack"], limit: frameLimit))
+    }
+
+    /// The frames of a `stack` value (null or absent: none).
+    public static func frames(_ stack: JSONValue?, limit: Int = .max) -> [Frame] {
+        guard let items = stack?.arrayValue else { return [] }
+        return items.prefix(limit).map { frame in
+            Frame(symbol: frame["symbol"]?.stringValue, module: frame["module"]?.stringValue,
+                  offset: frame["offset"]?.stringValue, file: frame["file"]?.stringValue,
+                  line: frame["line"]?.intValue.map(Int.init))
+        }
+    }
+}
