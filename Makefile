@@ -5,7 +5,7 @@
 PREFIX   ?= /usr/local
 SWIFT    ?= swift
 CONFIG   ?= debug
-APT_PKGS := libseccomp-dev libdw-dev pkg-config gcc make curl chromium
+APT_PKGS := libseccomp-dev libdw-dev pkg-config gcc make curl openssl chromium
 BIN       = .build/$(CONFIG)/strictrun
 DEMO_DIR ?= /tmp/strictrun-demo
 

@@ -36,6 +36,7 @@ let package = Package(
         .target(name: "StrictrunBroker", dependencies: [
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOTLS", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "X509", package: "swift-certificates"),
             .product(name: "Crypto", package: "swift-crypto"),
@@ -48,13 +49,23 @@ let package = Package(
         .target(name: "StrictrunReport", dependencies: ["StrictrunTrace", "StrictrunConformance"]),
         .executableTarget(name: "strictrun", dependencies: [
             "StrictrunPolicy", "StrictrunSandbox", "StrictrunTrace", "StrictrunConformance", "StrictrunReport",
+            "StrictrunBroker",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .testTarget(name: "StrictrunTests",
                     dependencies: ["StrictrunPolicy", "StrictrunSandbox", "StrictrunTrace", "strictrun"]),
         .testTarget(name: "StrictrunStacksTests", dependencies: ["StrictrunStacks", "CStrictrunShims"]),
-        .testTarget(name: "StrictrunBrokerTests", dependencies: ["StrictrunBroker"]),
+        .testTarget(name: "StrictrunBrokerTests", dependencies: [
+            "StrictrunBroker",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOTLS", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "X509", package: "swift-certificates"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "SwiftASN1", package: "swift-asn1"),
+        ]),
         .testTarget(name: "StrictrunReportTests",
                     dependencies: ["StrictrunConformance", "StrictrunReport", "StrictrunTrace", "strictrun"]),
     ],

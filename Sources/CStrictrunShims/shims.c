@@ -108,6 +108,12 @@ ssize_t strictrun_read_memory(pid_t pid, uint64_t remote, void *local, size_t le
     return process_vm_readv(pid, &l, 1, &r, 1, 0);
 }
 
+ssize_t strictrun_write_memory(pid_t pid, uint64_t remote, const void *local, size_t len) {
+    struct iovec l = {.iov_base = (void *)local, .iov_len = len};
+    struct iovec r = {.iov_base = (void *)(uintptr_t)remote, .iov_len = len};
+    return process_vm_writev(pid, &l, 1, &r, 1, 0);
+}
+
 int strictrun_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
 int strictrun_pidfd_getfd(int pidfd, int targetfd) {
     return (int)syscall(SYS_pidfd_getfd, pidfd, targetfd, 0);

@@ -12,6 +12,8 @@ public enum Action: Sendable, Hashable, CustomStringConvertible {
     case deny(errno: Int32)
     /// The calling process is killed (SIGKILL) and the call is recorded.
     case kill
+    /// connect() only: the connection goes to the TLS broker instead, and is recorded.
+    case route
 
     /// The action name used in profiles and events.
     public var name: String {
@@ -20,6 +22,7 @@ public enum Action: Sendable, Hashable, CustomStringConvertible {
         case .log: "log"
         case .deny: "deny"
         case .kill: "kill"
+        case .route: "route"
         }
     }
 
@@ -27,7 +30,7 @@ public enum Action: Sendable, Hashable, CustomStringConvertible {
     public var blocks: Bool {
         switch self {
         case .deny, .kill: true
-        case .allow, .log: false
+        case .allow, .log, .route: false
         }
     }
 

@@ -77,6 +77,34 @@ public struct EscapePolicy: Sendable, Hashable {
                               "read-implies-exec", "seccomp"]
 }
 
+/// The `tls` section: connect() to a TLS port is routed to the key-holding broker (or
+/// denied, logged, allowed). Absent from a profile, connect() is never traced.
+public struct TLSPolicy: Sendable, Hashable {
+    /// The ports whose connections are TLS.
+    public var ports: [UInt16]
+    /// `route`, `deny` (an errno), `log` or `allow`.
+    public var action: RuleSetting
+    /// Terminate the app's TLS in the broker, or relay bytes (for apps that pin certificates).
+    public var relay: Bool
+    /// A CA bundle for verifying upstream servers; nil: the system's trust store.
+    public var trustBundle: String?
+    /// Client certificates the broker presents upstream; the program may not open their keys.
+    public var clientCertificates: [ClientCertificate]
+    /// Added latency per TLS record toward the app, in milliseconds (crypto as IPC).
+    public var latencyPerRecordMs: Double
+
+    public static let defaultPorts: [UInt16] = [443, 465, 636, 853, 993, 995, 8443]
+}
+
+/// One client certificate of the `tls` section: for hosts matching `host` (a glob such as
+/// `*.corp.example`), the broker presents `certificate` signed with `key`.
+public struct ClientCertificate: Sendable, Hashable {
+    public var host: String
+    public var certificate: String
+    public var key: String
+    public var location: SourceLocation?
+}
+
 /// An extra rule on one syscall, from the profile's `rules:` list.
 public struct SyscallRule: Sendable, Hashable {
     public var syscall: String
@@ -98,6 +126,8 @@ public struct Profile: Sendable, Hashable {
     public var wx: WXPolicy
     /// Side doors (category `escape`).
     public var escape: EscapePolicy
+    /// Mediated TLS; nil when the profile has no `tls` section.
+    public var tls: TLSPolicy?
     public var rules: [SyscallRule]
 
     /// The profile that allows everything and logs nothing (the baseline of a run).
@@ -109,7 +139,7 @@ public struct Profile: Sendable, Hashable {
         escape: EscapePolicy(foreignABI: RuleSetting(.allow), untracedClone: RuleSetting(.allow),
                              ptrace: RuleSetting(.allow), processVMWrite: RuleSetting(.allow),
                              readImpliesExec: RuleSetting(.allow), seccompChange: RuleSetting(.allow)),
-        rules: [])
+        tls: nil, rules: [])
 
     /// The action in force for a setting, after `mode`.
     public func effective(_ setting: RuleSetting) -> Action { setting.action.audited(mode) }

@@ -1,3 +1,4 @@
+import Foundation
 import Yams
 
 /// One profile file as written: every value optional, each with its location. `extends`
@@ -16,6 +17,7 @@ struct ProfileDocument: Sendable {
     /// `escape:` settings by key (EscapePolicy.keys).
     var escape: [String: RuleSetting] = [:]
     var rules: [SyscallRule] = []
+    var tls: TLSDocument?
 
     /// `self` over `base`: every value `self` sets wins; rules add up, a later rule for the
     /// same syscall and category replacing an earlier one.
@@ -32,6 +34,7 @@ struct ProfileDocument: Sendable {
         out.wxLevel = wxLevel ?? base.wxLevel
         out.wxAction = wxAction ?? base.wxAction
         out.escape = base.escape.merging(escape) { _, mine in mine }
+        out.tls = tls.map { $0.merged(over: base.tls) } ?? base.tls
         for rule in rules {
             out.rules.removeAll { $0.syscall == rule.syscall && $0.category == rule.category }
             out.rules.append(rule)
@@ -71,9 +74,11 @@ struct ProfileDocumentReader {
             case "wx": try readWX(value, into: &doc)
             case "escape": try readEscape(value, into: &doc)
             case "rules": doc.rules = try readRules(value)
+            case "tls": doc.tls = try readTLS(value)
             default:
                 throw unknownKey(keyNode, key: key,
-                                 known: ["name", "description", "extends", "mode", "process", "wx", "escape", "rules"])
+                                 known: ["name", "description", "extends", "mode", "process", "wx", "escape",
+                                         "tls", "rules"])
             }
         }
         return doc
@@ -121,6 +126,79 @@ struct ProfileDocumentReader {
             let errno = key == "foreign-abi" ? ProfileDefaults.foreignABIErrno : ProfileDefaults.escapeErrno
             doc.escape[key] = try setting(value, key: path, defaultErrno: errno)
         }
+    }
+
+    private func readTLS(_ node: Node) throws(ProfileError) -> TLSDocument {
+        var tls = TLSDocument()
+        for (keyNode, value) in try mapping(node, key: "tls") {
+            let key = try keyName(keyNode, parent: "tls")
+            let path = "tls.\(key)"
+            switch key {
+            case "ports":
+                guard case .sequence(let items) = value else { throw typeError(value, key: path, expected: "a list of ports") }
+                tls.ports = try items.enumerated().map { (index, item) throws(ProfileError) -> UInt16 in
+                    let text = try string(item, key: "\(path)[\(index)]")
+                    guard let port = UInt16(text), port > 0 else {
+                        throw ProfileError(at: location(item), file: file, key: "\(path)[\(index)]",
+                                           "not a TCP port: '\(text)'")
+                    }
+                    return port
+                }
+            case "action":
+                tls.action = try setting(value, key: path, defaultErrno: ECONNREFUSED, allowRoute: true)
+            case "mode":
+                let word = try string(value, key: path)
+                guard word == "terminate" || word == "relay" else {
+                    throw ProfileError(at: location(value), file: file, key: path,
+                                       "unknown value '\(word)' (expected terminate or relay)")
+                }
+                tls.relay = word == "relay"
+            case "trust":
+                let word = try string(value, key: path)
+                tls.trustBundle = word == "system" ? .some(nil) : .some(word)
+            case "latency-per-record":
+                let text = try string(value, key: path)
+                let number = text.hasSuffix("ms") ? String(text.dropLast(2)) : text
+                guard let ms = Double(number.trimmingCharacters(in: .whitespaces)), ms >= 0 else {
+                    throw ProfileError(at: location(value), file: file, key: path,
+                                       "expected milliseconds, e.g. 2ms: '\(text)'")
+                }
+                tls.latencyPerRecordMs = ms
+            case "client-certificates":
+                tls.clientCertificates = try readClientCertificates(value, key: path)
+            default:
+                throw unknownKey(keyNode, key: path, known: ["ports", "action", "mode", "trust",
+                                                            "latency-per-record", "client-certificates"])
+            }
+        }
+        return tls
+    }
+
+    private func readClientCertificates(_ node: Node, key: String) throws(ProfileError) -> [ClientCertificate] {
+        guard case .sequence(let items) = node else { throw typeError(node, key: key, expected: "a list") }
+        var out: [ClientCertificate] = []
+        for (index, item) in items.enumerated() {
+            let base = "\(key)[\(index)]"
+            var fields: [String: String] = [:]
+            for (keyNode, value) in try mapping(item, key: base) {
+                let name = try keyName(keyNode, parent: base)
+                guard ["host", "certificate", "key"].contains(name) else {
+                    throw unknownKey(keyNode, key: "\(base).\(name)", known: ["host", "certificate", "key"])
+                }
+                fields[name] = try string(value, key: "\(base).\(name)")
+            }
+            for required in ["host", "certificate", "key"] where fields[required] == nil {
+                throw ProfileError(at: location(item), file: file, key: "\(base).\(required)", "missing")
+            }
+            // Paths are relative to the profile file.
+            let directory = (file as NSString).deletingLastPathComponent
+            func absolute(_ path: String) -> String {
+                path.hasPrefix("/") ? path : (directory as NSString).appendingPathComponent(path)
+            }
+            out.append(ClientCertificate(host: fields["host"]!, certificate: absolute(fields["certificate"]!),
+                                         key: absolute(fields["key"]!), location: location(item)))
+        }
+        return out
     }
 
     private func readRules(_ node: Node) throws(ProfileError) -> [SyscallRule] {
@@ -175,10 +253,11 @@ struct ProfileDocumentReader {
     // MARK: values
 
     /// `allow` | `log` | `kill` | `deny` | `{action: deny, errno: EPERM}`.
-    private func setting(_ node: Node, key: String, defaultErrno: Int32) throws(ProfileError) -> RuleSetting {
+    private func setting(_ node: Node, key: String, defaultErrno: Int32,
+                         allowRoute: Bool = false) throws(ProfileError) -> RuleSetting {
         let at = location(node)
         if case .scalar = node {
-            return RuleSetting(try actionWord(node, key: key, errno: defaultErrno), at: at)
+            return RuleSetting(try actionWord(node, key: key, errno: defaultErrno, allowRoute: allowRoute), at: at)
         }
         var actionNode: Node?
         var errno: Int32?
@@ -193,16 +272,21 @@ struct ProfileDocumentReader {
         guard let actionNode else {
             throw ProfileError(at: at, file: file, key: "\(key).action", "missing")
         }
-        let action = try actionWord(actionNode, key: "\(key).action", errno: errno ?? defaultErrno)
+        let action = try actionWord(actionNode, key: "\(key).action", errno: errno ?? defaultErrno,
+                                    allowRoute: allowRoute)
         if errno != nil, case .deny = action {} else if errno != nil {
             throw ProfileError(at: at, file: file, key: "\(key).errno", "only a 'deny' action takes an errno")
         }
         return RuleSetting(action, at: at)
     }
 
-    private func actionWord(_ node: Node, key: String, errno: Int32) throws(ProfileError) -> Action {
+    private func actionWord(_ node: Node, key: String, errno: Int32,
+                            allowRoute: Bool = false) throws(ProfileError) -> Action {
         let word = try string(node, key: key)
         switch word {
+        case "route" where allowRoute: return .route
+        case "route":
+            throw ProfileError(at: location(node), file: file, key: key, "'route' applies to tls.action only")
         case "allow": return .allow
         case "log": return .log
         case "kill": return .kill
@@ -284,5 +368,30 @@ struct ProfileDocumentReader {
         default:
             return ProfileError(file: file, message: "YAML: \(error)")
         }
+    }
+}
+
+/// The `tls` section as written (values optional, merged over an extended profile's).
+struct TLSDocument: Sendable {
+    var ports: [UInt16]?
+    var action: RuleSetting?
+    var relay: Bool?
+    /// `.some(nil)`: `trust: system` written explicitly.
+    var trustBundle: String??
+    var latencyPerRecordMs: Double?
+    var clientCertificates: [ClientCertificate]?
+
+    func merged(over base: TLSDocument?) -> TLSDocument {
+        guard let base else { return self }
+        return TLSDocument(ports: ports ?? base.ports, action: action ?? base.action, relay: relay ?? base.relay,
+                           trustBundle: trustBundle ?? base.trustBundle,
+                           latencyPerRecordMs: latencyPerRecordMs ?? base.latencyPerRecordMs,
+                           clientCertificates: clientCertificates ?? base.clientCertificates)
+    }
+
+    func resolved() -> TLSPolicy {
+        TLSPolicy(ports: ports ?? TLSPolicy.defaultPorts, action: action ?? RuleSetting(.route),
+                  relay: relay ?? false, trustBundle: trustBundle ?? nil,
+                  clientCertificates: clientCertificates ?? [], latencyPerRecordMs: latencyPerRecordMs ?? 0)
     }
 }

@@ -120,6 +120,7 @@ public struct ProfileLoader: Sendable {
                 processVMWrite: doc.escape["process-vm-writev"] ?? RuleSetting(.deny(errno: ProfileDefaults.escapeErrno)),
                 readImpliesExec: doc.escape["read-implies-exec"] ?? RuleSetting(.deny(errno: ProfileDefaults.escapeErrno)),
                 seccompChange: doc.escape["seccomp"] ?? RuleSetting(.log)),
+            tls: doc.tls?.resolved(),
             rules: doc.rules)
     }
 }

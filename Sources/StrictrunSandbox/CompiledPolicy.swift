@@ -10,6 +10,13 @@ public enum RuleCheck: Sendable, Hashable {
     /// arguments and the program's mappings (`wx-simultaneous`, `shared-exec`, `exec-gain`),
     /// or lets the call pass (an mprotect(PROT_EXEC) that gains nothing at this level).
     case wx(StrictrunPolicy.WXLevel)
+    /// connect(): the tracer reads the sockaddr; TLS ports get the rule's action (route…),
+    /// other ports pass with the checked address pinned.
+    case tlsConnect
+    /// sendto(MSG_FASTOPEN): a connect in disguise; denied toward TLS ports.
+    case tlsFastOpen
+    /// open/openat/openat2 while client-certificate keys exist: their keys are the broker's.
+    case clientKeyOpen
 }
 
 /// One rule the filter can hand to the tracer, by the 16-bit SECCOMP_RET_DATA id.

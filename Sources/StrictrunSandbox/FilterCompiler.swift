@@ -160,6 +160,22 @@ private struct Builder {
             }
         }
 
+        // Mediated TLS: BPF cannot read a sockaddr, so every connect() reaches the tracer
+        // when a tls rule is active (and none does without one).
+        if let tls = profile.tls, let rule = register("tls", "tls-port", tls.action, .tlsConnect) {
+            try add("connect", rule)
+            let fastOpen: UInt64 = 0x2000_0000
+            if let sendto = register("tls", "fastopen", RuleSetting(.deny(errno: EOPNOTSUPP), at: tls.action.location),
+                                     .tlsFastOpen) {
+                try add("sendto", sendto, [cmp(3, mask: fastOpen, equals: fastOpen)])
+            }
+            if !tls.clientCertificates.isEmpty,
+               let keys = register("tls", "client-key", RuleSetting(.deny(errno: EACCES), at: tls.clientCertificates[0].location),
+                                   .clientKeyOpen) {
+                for name in ["open", "openat", "openat2"] { try add(name, keys) }
+            }
+        }
+
         // Every other ABI (i386 int 0x80, x32) reaches the bad-arch action.
         if let foreign = register("escape", "foreign-abi", profile.escape.foreignABI, .always) {
             foreignRule = foreign

@@ -137,6 +137,13 @@ enum TraceeMemory {
         return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
+    /// realpath(3): the canonical path, nil when it does not exist.
+    static func realPath(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
     /// The thread group of a task (/proc/TID/status `Tgid:`).
     static func threadGroup(of tid: pid_t) -> pid_t? {
         guard let status = procFile("/proc/\(tid)/status") else { return nil }

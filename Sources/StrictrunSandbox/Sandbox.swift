@@ -13,20 +13,24 @@ public struct RunRequest: Sendable {
     public var arguments: [String]
     public var environment: [String: String]
     public var policy: CompiledPolicy
-    public var tracePath: String
+    /// The trace to write (the TLS broker's events go to the same one).
+    public var trace: TraceWriter
+    /// Where connect() calls the policy routes go; nil without a `tls` route rule.
+    public var router: (any ConnectionRouter)?
     /// Install the filter without a tracer (rules that would trace fail with ENOSYS):
     /// the plain-filter floor of the benchmarks.
     public var filterOnly: Bool
     public var stacks: StackSettings
 
     public init(program: String, arguments: [String], environment: [String: String],
-                policy: CompiledPolicy, tracePath: String, filterOnly: Bool = false,
-                stacks: StackSettings = StackSettings()) {
+                policy: CompiledPolicy, trace: TraceWriter, router: (any ConnectionRouter)? = nil,
+                filterOnly: Bool = false, stacks: StackSettings = StackSettings()) {
         self.program = program
         self.arguments = arguments
         self.environment = environment
         self.policy = policy
-        self.tracePath = tracePath
+        self.trace = trace
+        self.router = router
         self.filterOnly = filterOnly
         self.stacks = stacks
     }
@@ -65,7 +69,7 @@ public enum Sandbox {
     }
 
     private static func runOnTracerThread(_ request: RunRequest, rootPid: Locked<pid_t>) throws -> RunOutcome {
-        let writer = try TraceWriter(path: request.tracePath)
+        let writer = request.trace
         let argv = [request.program] + request.arguments
         try writer.write(.start, [
             ("profile", .string(request.policy.profile.name)),
@@ -124,7 +128,7 @@ public enum Sandbox {
         // tracer on the network (the program keeps its own environment).
         unsetenv("DEBUGINFOD_URLS")
         let tracer = Tracer(policy: request.policy, writer: writer, stacks: StackRecorder(settings: request.stacks),
-                            root: pid, exe: path)
+                            router: request.router, root: pid, exe: path)
         Ptrace.resume(pid)
         let outcome = tracer.run()
         if let failure = childFailure(errorFD, program: request.program) {

@@ -51,6 +51,10 @@ final class Tracer {
     private let policy: CompiledPolicy
     private let writer: TraceWriter
     private let stacks: StackRecorder
+    private let tls: TLSPolicy?
+    private let interceptor: ConnectInterceptor?
+    /// Real paths of the client-certificate keys the program may not open.
+    private let keyFiles: Set<String>
     private let root: pid_t
     private var tasks: [pid_t: Task] = [:]
     private var processes: [pid_t: ProcessState] = [:]
@@ -65,10 +69,14 @@ final class Tracer {
     private var processIDs: [pid_t]
     private var killedAll = false
 
-    init(policy: CompiledPolicy, writer: TraceWriter, stacks: StackRecorder, root: pid_t, exe: String) {
+    init(policy: CompiledPolicy, writer: TraceWriter, stacks: StackRecorder, router: (any ConnectionRouter)?,
+         root: pid_t, exe: String) {
         self.policy = policy
         self.writer = writer
         self.stacks = stacks
+        tls = policy.profile.tls
+        interceptor = router.map(ConnectInterceptor.init)
+        keyFiles = Set((policy.profile.tls?.clientCertificates ?? []).map { TraceeMemory.realPath($0.key) ?? $0.key })
         self.root = root
         processIDs = [root]
         tasks[root] = Task(tgid: root, started: true)
@@ -174,6 +182,7 @@ final class Tracer {
         processes[tgid, default: ProcessState(exe: exe, parent: nil)].exe = exe
         if tgid == root { rootExecSeen = true }
         stacks.forget(pid: tgid)
+        interceptor?.forget(pid: tgid)
         let argv = TraceeMemory.procFile("/proc/\(tid)/cmdline")?
             .split(separator: "\0", omittingEmptySubsequences: false).dropLast().map { JSONValue.string(String($0)) }
         emit(.exec, [("pid", .int(Int64(tgid))), ("tid", .int(Int64(tid))), ("exe", .string(exe)),
@@ -185,6 +194,7 @@ final class Tracer {
         let tgid = task?.tgid ?? tid
         guard tid == tgid else { return }
         stacks.forget(pid: tgid)
+        interceptor?.forget(pid: tgid)
         if tid == root {
             rootStatus = status
             return  // the root's exit line closes the trace, after every other process
@@ -225,11 +235,106 @@ final class Tracer {
                 return
             }
             rule.name = name
+        case .tlsConnect:
+            connectStop(rule: rule, tid: tid, tgid: tgid, nr: info.nr, args: args, addressArgument: 1)
+            return
+        case .tlsFastOpen:
+            connectStop(rule: rule, tid: tid, tgid: tgid, nr: info.nr, args: args, addressArgument: 4)
+            return
+        case .clientKeyOpen:
+            openStop(rule: rule, tid: tid, tgid: tgid, nr: info.nr, args: args)
+            return
         }
         let abi = SyscallNames.abiName(arch: info.arch, nr: info.nr)
         let number = Int32(truncatingIfNeeded: info.nr & ~SyscallNames.x32SyscallBit)
         let syscall = SyscallNames.name(number, arch: abi == "i386" ? SyscallNames.archI386 : SyscallNames.archX86_64)
         act(rule: rule, tid: tid, tgid: tgid, syscall: syscall, abi: abi, nr: info.nr, args: args)
+    }
+
+    /// connect() (or sendto(MSG_FASTOPEN)) with a tls rule: TLS ports get the rule's action,
+    /// others go on with the checked address pinned (see ArgumentPinning).
+    private func connectStop(rule: CompiledRule, tid: pid_t, tgid: pid_t, nr: UInt64, args: [UInt64],
+                             addressArgument: Int) {
+        let lengthArgument = addressArgument == 1 ? 2 : 5
+        guard let tls, let address = DecodedSockaddr.read(pid: tid, address: args[addressArgument],
+                                                          length: args[lengthArgument]) else {
+            Ptrace.resume(tid)  // not an IP socket address (AF_UNIX, AF_NETLINK…) or none at all
+            return
+        }
+        let syscall = addressArgument == 1 ? "connect" : "sendto"
+        let decoded: [(String, JSONValue)] = [
+            ("fd", .int(Int64(Int32(truncatingIfNeeded: args[0])))),
+            ("address", .string(address.endpoint.description)),
+            ("family", .string(address.family == AF_INET6 ? "AF_INET6" : "AF_INET")),
+        ]
+        let pass = {
+            if !ArgumentPinning.pin(tid: tid, pid: tgid, argument: addressArgument, bytes: address.bytes) {
+                // The checked address could not be pinned: do not let an unchecked one through.
+                _ = try? Ptrace.skipSyscall(tid, errno: EACCES)
+            }
+            Ptrace.resume(tid)
+        }
+        guard tls.ports.contains(UInt16(truncatingIfNeeded: address.endpoint.port)) else {
+            pass()
+            return
+        }
+        let destination: [(String, JSONValue)] = [("destination", .string(address.endpoint.description))]
+        guard rule.action == .route, addressArgument == 1 else {
+            record(rule: rule, tid: tid, tgid: tgid, syscall: syscall, abi: "x86_64", nr: nr, args: args,
+                   decoded: decoded, extra: destination)
+            if rule.action.blocks { perform(rule.action, tid: tid, tgid: tgid, syscall: syscall) } else { pass() }
+            return
+        }
+        guard let interceptor else {
+            record(rule: rule, tid: tid, tgid: tgid, syscall: syscall, abi: "x86_64", nr: nr, args: args,
+                   decoded: decoded, extra: destination + [("outcome", .string("failed")),
+                                                           ("reason", .string("no broker is running"))])
+            perform(.deny(errno: ECONNREFUSED), tid: tid, tgid: tgid, syscall: syscall)
+            return
+        }
+        switch interceptor.route(pid: tgid, fd: Int32(truncatingIfNeeded: args[0]), destination: address) {
+        case .connected(let result, let id, let local):
+            record(rule: rule, tid: tid, tgid: tgid, syscall: syscall, abi: "x86_64", nr: nr, args: args,
+                   decoded: decoded, extra: destination + [("outcome", .string("routed")),
+                                                           ("connection", .uint(id)),
+                                                           ("broker_local", .string(local.description))])
+            perform(.deny(errno: -result), tid: tid, tgid: tgid, syscall: syscall)  // skip: 0 or EINPROGRESS
+        case .notStream:
+            record(rule: rule, tid: tid, tgid: tgid, syscall: syscall, abi: "x86_64", nr: nr, args: args,
+                   decoded: decoded, extra: destination + [("outcome", .string("not routed: not a TCP socket"))])
+            pass()
+        case .failed(let code, let reason):
+            record(rule: rule, tid: tid, tgid: tgid, syscall: syscall, abi: "x86_64", nr: nr, args: args,
+                   decoded: decoded, extra: destination + [("outcome", .string("failed")), ("reason", .string(reason))])
+            perform(.deny(errno: code), tid: tid, tgid: tgid, syscall: syscall)
+        }
+    }
+
+    /// open/openat/openat2 while client-certificate keys exist: those files are the broker's.
+    private func openStop(rule: CompiledRule, tid: pid_t, tgid: pid_t, nr: UInt64, args: [UInt64]) {
+        let pathArgument = nr == 2 /* open */ ? 0 : 1
+        guard let path = TraceeMemory.string(pid: tid, at: args[pathArgument]) else {
+            Ptrace.resume(tid)
+            return
+        }
+        var absolute = path
+        if !path.hasPrefix("/") {
+            let dirfd = pathArgument == 0 ? -100 : Int32(truncatingIfNeeded: args[0])
+            let base = dirfd == -100 ? "/proc/\(tgid)/cwd" : "/proc/\(tgid)/fd/\(dirfd)"
+            absolute = (TraceeMemory.realPath(base) ?? base) + "/" + path
+        }
+        if keyFiles.contains(TraceeMemory.realPath(absolute) ?? absolute) {
+            let syscall = pathArgument == 0 ? "open" : (nr == 257 ? "openat" : "openat2")
+            record(rule: rule, tid: tid, tgid: tgid, syscall: syscall, abi: "x86_64", nr: nr, args: args,
+                   decoded: [("path", .string(path))], extra: [("reason", .string("a client-certificate key of the broker"))])
+            perform(rule.action, tid: tid, tgid: tgid, syscall: syscall)
+            return
+        }
+        // Pin the checked path so that another thread cannot swap in a key's path now.
+        if !ArgumentPinning.pin(tid: tid, pid: tgid, argument: pathArgument, bytes: Array(path.utf8) + [0]) {
+            _ = try? Ptrace.skipSyscall(tid, errno: EACCES)
+        }
+        Ptrace.resume(tid)
     }
 
     /// Which W^X rule a traced mmap/mprotect/pkey_mprotect breaks, nil when none: W+X at
@@ -250,7 +355,15 @@ final class Tracer {
 
     private func act(rule: CompiledRule, tid: pid_t, tgid: pid_t, syscall: String, abi: String,
                      nr: UInt64, args: [UInt64]) {
-        let decoded = ArgumentDecoder.decode(syscall: syscall, args: args, pid: tid)
+        record(rule: rule, tid: tid, tgid: tgid, syscall: syscall, abi: abi, nr: nr, args: args)
+        perform(rule.action, tid: tid, tgid: tgid, syscall: syscall)
+    }
+
+    /// Writes the policy event of one call (with its stack) and counts it.
+    private func record(rule: CompiledRule, tid: pid_t, tgid: pid_t, syscall: String, abi: String,
+                        nr: UInt64, args: [UInt64], decoded given: [(String, JSONValue)]? = nil,
+                        extra: [(String, JSONValue)] = []) {
+        let decoded = given ?? ArgumentDecoder.decode(syscall: syscall, args: args, pid: tid)
         var fields: [(String, JSONValue)] = [
             ("pid", .int(Int64(tgid))), ("tid", .int(Int64(tid))),
             ("exe", .string(processes[tgid]?.exe ?? "?")),
@@ -267,6 +380,7 @@ final class Tracer {
         if let written = rule.auditedFrom {
             fields.append(("audited", .string(written.description)))
         }
+        fields.append(contentsOf: extra)
         fields.append(contentsOf: stacks.capture(pid: tgid, tid: tid, category: rule.category, rule: rule.name))
         let countKey = "\(rule.category)\u{1}\(rule.name)\u{1}\(rule.action)"
         if let index = countIndex[countKey] {
@@ -281,9 +395,12 @@ final class Tracer {
                 + "  [\(rule.category)/\(rule.name), \(rule.action)]"
         }
         emit(.policy, fields)
+    }
 
-        switch rule.action {
-        case .allow, .log:
+    /// Carries out an action at a seccomp stop and resumes the thread.
+    private func perform(_ action: Action, tid: pid_t, tgid: pid_t, syscall: String) {
+        switch action {
+        case .allow, .log, .route:
             Ptrace.resume(tid)
         case .deny(let code):
             do {

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Synchronization
 
 /// The trace schema version written in every line's `v`.
 public let traceSchemaVersion = 1
@@ -16,6 +17,8 @@ public enum EventType: String, Sendable, CaseIterable {
     case exec
     /// A call matched a rule: decoded arguments, category, rule, action, errno, stack, site.
     case policy
+    /// What the TLS broker did with a routed connection (handshake, verification failure…).
+    case tls
     /// A process ended; the root process's `exit` closes the trace and carries the counts.
     case exit
 }
@@ -30,13 +33,14 @@ public struct TraceError: Error, Sendable, CustomStringConvertible {
 
 /// Writes JSON lines, one `write(2)` per event, so each line reaches the kernel as soon as
 /// it is observed: a crash of the program or of strictrun loses nothing already written.
-/// Not Sendable: owned by the tracer thread.
-public final class TraceWriter {
+/// Thread-safe: the tracer thread and the TLS broker's threads write to one trace; a lock
+/// keeps `seq` in file order and lines whole.
+public final class TraceWriter: Sendable {
     public let path: String
     private let fd: Int32
-    private var seq: Int64 = 0
+    private let seq = Mutex<Int64>(0)
     /// Lines written so far.
-    public var count: Int64 { seq }
+    public var count: Int64 { seq.withLock { $0 } }
 
     /// Create (or truncate) the trace at `path`. The descriptor is close-on-exec, so the
     /// traced program never inherits it.
@@ -51,17 +55,25 @@ public final class TraceWriter {
 
     /// Write one event: `v`, `seq`, `time` and `type` first, then `fields` in order.
     public func write(_ type: EventType, _ fields: [(String, JSONValue)]) throws(TraceError) {
-        seq += 1
-        var members: [(String, JSONValue)] = [
-            ("v", .int(Int64(traceSchemaVersion))), ("seq", .int(seq)),
-            ("time", .string(rfc3339Now())), ("type", .string(type.rawValue)),
-        ]
-        members.append(contentsOf: fields)
-        var line: [UInt8] = []
-        line.reserveCapacity(1024)
-        JSONValue.object(members).write(to: &line)
-        line.append(0x0A)
-        try writeAll(line)
+        var body: [UInt8] = []
+        body.reserveCapacity(1024)
+        for (key, value) in fields {
+            body.append(UInt8(ascii: ","))
+            JSONValue.writeString(key, to: &body)
+            body.append(UInt8(ascii: ":"))
+            value.write(to: &body)
+        }
+        body.append(contentsOf: "}\n".utf8)
+        let result: Result<Void, TraceError> = seq.withLock { seq in
+            seq += 1
+            var line: [UInt8] = []
+            line.reserveCapacity(body.count + 96)
+            line.append(contentsOf: "{\"v\":\(traceSchemaVersion),\"seq\":\(seq),\"time\":\"\(rfc3339Now())\",\"type\":".utf8)
+            JSONValue.writeString(type.rawValue, to: &line)
+            line.append(contentsOf: body)
+            return Result { () throws(TraceError) in try writeAll(line) }
+        }
+        try result.get()
     }
 
     private func writeAll(_ line: [UInt8]) throws(TraceError) {

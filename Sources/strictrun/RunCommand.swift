@@ -65,9 +65,27 @@ struct Run: ParsableCommand {
             arguments = ["--perf-basic-prof", "--interpreted-frames-native-stack", "--no-logfile-per-isolate", "--logfile=\(directory)/v8.log"] + arguments
         }
         defer { if let jsLogDirectory { try? FileManager.default.removeItem(atPath: jsLogDirectory) } }
+        let writer: TraceWriter
+        do {
+            writer = try TraceWriter(path: tracePath)
+        } catch {
+            Environment.fail("\(error)", status: 125)
+        }
+        var environment = ProcessInfo.processInfo.environment
+        // The key-holding TLS broker, when the profile routes TLS connections to it.
+        var bridge: BrokerBridge?
+        if let tls = policy.profile.tls, policy.profile.effective(tls.action) == .route, !filterOnly {
+            do {
+                bridge = try BrokerBridge(tls: tls, trace: writer)
+            } catch {
+                Environment.fail("cannot start the TLS broker: \(error)", status: 125)
+            }
+            environment.merge(bridge!.environment) { _, broker in broker }
+        }
+        defer { bridge?.shutdown() }
         let request = RunRequest(program: program, arguments: arguments,
-                                 environment: ProcessInfo.processInfo.environment, policy: policy,
-                                 tracePath: tracePath, filterOnly: filterOnly,
+                                 environment: environment, policy: policy,
+                                 trace: writer, router: bridge, filterOnly: filterOnly,
                                  stacks: StackSettings(enabled: !noStacks, depth: stackDepth,
                                                        siteFrames: siteFrames, siteCap: siteCap))
         let outcome: RunOutcome

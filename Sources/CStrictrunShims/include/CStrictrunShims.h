@@ -58,6 +58,9 @@ pid_t strictrun_waitpid_all(pid_t pid, int *status, int extra_flags);
 /// process_vm_readv of `len` bytes at `remote`. Returns bytes read, -1 with errno.
 ssize_t strictrun_read_memory(pid_t pid, uint64_t remote, void *local, size_t len);
 
+/// process_vm_writev of `len` bytes to `remote`. Returns bytes written, -1 with errno.
+ssize_t strictrun_write_memory(pid_t pid, uint64_t remote, const void *local, size_t len);
+
 // ---- pidfds ------------------------------------------------------------------
 int strictrun_pidfd_open(pid_t pid);
 int strictrun_pidfd_getfd(int pidfd, int targetfd);

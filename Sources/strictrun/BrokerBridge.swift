@@ -1,0 +1,99 @@
+import Foundation
+import StrictrunBroker
+import StrictrunPolicy
+import StrictrunSandbox
+import StrictrunTrace
+import Synchronization
+
+/// Starts the TLS broker for a profile whose `tls` rule routes, connects it to the tracer
+/// (as its `ConnectionRouter`) and to the trace (its events become `tls` lines).
+final class BrokerBridge: ConnectionRouter, Sendable {
+    let broker: TLSBroker
+    let workDirectory: String
+
+    var ipv4Port: Int { broker.ipv4Port }
+    var ipv6Port: Int? { broker.ipv6Port }
+
+    /// The per-run CA's trust variables for the program's environment.
+    var environment: [String: String] { broker.appEnvironment }
+
+    init(tls: TLSPolicy, trace: TraceWriter) throws {
+        let directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("strictrun-tls-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o755])
+        workDirectory = directory
+        var configuration = BrokerConfiguration(workDirectory: directory)
+        configuration.trustRoots = tls.trustBundle.map { .file($0) } ?? .system
+        configuration.mode = tls.relay ? .relay : .terminate
+        configuration.addedLatencyPerRecord = .microseconds(Int64(tls.latencyPerRecordMs * 1000))
+        configuration.clientCertificates = tls.clientCertificates.map {
+            ClientCertificateRule(hostPattern: $0.host, certificateChainPath: $0.certificate, privateKeyPath: $0.key)
+        }
+        let owners = Owners()
+        self.owners = owners
+        broker = try TLSBroker.start(configuration) { event in
+            let (id, fields) = BrokerBridge.fields(of: event)
+            let pid = id.flatMap(owners.pid)
+            try? trace.write(.tls, (pid.map { [("pid", JSONValue.int(Int64($0)))] } ?? []) + fields)
+        }
+    }
+
+    /// Which process each connection came from, for the `tls` lines.
+    private final class Owners: Sendable {
+        private let map = Mutex<[UInt64: pid_t]>([:])
+        func set(_ id: UInt64, _ pid: pid_t) { map.withLock { $0[id] = pid } }
+        func pid(_ id: UInt64) -> pid_t? { map.withLock { $0[id] } }
+    }
+    private let owners: Owners
+
+    func register(appLocal: SocketEndpoint, destination: SocketEndpoint, connectionID: UInt64, pid: pid_t) {
+        owners.set(connectionID, pid)
+        broker.register(appLocal: SocketAddressKey(ip: appLocal.ip, port: appLocal.port),
+                        destination: Destination(ip: destination.ip, port: destination.port),
+                        connectionID: connectionID)
+    }
+
+    func shutdown() {
+        broker.shutdown()
+        try? FileManager.default.removeItem(atPath: workDirectory)
+    }
+
+    /// A broker event as trace fields (connection id first).
+    static func fields(of event: BrokerEvent) -> (UInt64?, [(String, JSONValue)]) {
+        func common(_ id: UInt64, _ what: String, _ destination: Destination, _ sni: String?) -> [(String, JSONValue)] {
+            var out: [(String, JSONValue)] = [("connection", .uint(id)), ("event", .string(what)),
+                                              ("destination", .string(destination.description))]
+            if let sni { out.append(("sni", .string(sni))) }
+            return out
+        }
+        switch event {
+        case .handshake(let id, let destination, let sni, let verified, let clientCertificate, let alpn, let ms):
+            var out = common(id, "handshake", destination, sni) + [
+                ("upstream_verified", .bool(verified)), ("client_certificate", .bool(clientCertificate)),
+                ("milliseconds", .double(ms)),
+            ]
+            if let alpn { out.append(("alpn", .string(alpn))) }
+            return (id, out)
+        case .verificationFailed(let id, let destination, let sni, let reason, let alert, let appAlert, let response):
+            var out = common(id, "verification-failed", destination, sni) + [
+                ("reason", .string(reason)), ("alert", .string(alert)), ("app_response", .string(response)),
+            ]
+            if let appAlert { out.append(("app_alert", .string(appAlert))) }
+            return (id, out)
+        case .upstreamFailed(let id, let destination, let sni, let reason, let alert):
+            var out = common(id, "upstream-failed", destination, sni) + [("reason", .string(reason))]
+            if let alert { out.append(("alert_to_app", .string(alert))) }
+            return (id, out)
+        case .appFailed(let id, let destination, let sni, let reason):
+            return (id, common(id, "app-failed", destination, sni) + [("reason", .string(reason))])
+        case .relayed(let id, let destination, let reason):
+            return (id, common(id, "relayed", destination, nil) + [("reason", .string(reason))])
+        case .closed(let id, let destination, let up, let down):
+            return (id, common(id, "closed", destination, nil) + [("bytes_up", .int(Int64(up))),
+                                                                  ("bytes_down", .int(Int64(down)))])
+        case .unregistered(let peer):
+            return (nil, [("event", .string("unregistered")), ("peer", .string(peer.description))])
+        }
+    }
+}
