@@ -21,13 +21,13 @@ public enum Classifier {
     static func modeResult(_ records: [RunRecord]) -> ModeResult? {
         let attempts = records.sorted { $0.attempt < $1.attempt }
         guard let last = attempts.last else { return nil }
-        return ModeResult(outcome: last.outcome, flaky: last.outcome == .pass && attempts.count > 1, attempts: attempts)
+        return ModeResult(outcome: last.outcome, flaky: !last.outcome.isFailure && attempts.count > 1, attempts: attempts)
     }
 
-    /// Whether a mode needs no more runs: it passed, or failed on every run `retries` allows.
+    /// Whether a mode needs no more runs: it passed (or skipped), or failed on every run `retries` allows.
     static func settled(_ mode: ModeResult?, retries: Int) -> Bool {
         guard let mode else { return false }
-        return mode.outcome == .pass || mode.attempts.count >= 1 + retries
+        return !mode.outcome.isFailure || mode.attempts.count >= 1 + retries
     }
 
     static func classify(_ planned: PlannedTest, records: [RunRecord], retries: Int) -> TestResult {
@@ -37,6 +37,10 @@ public enum Classifier {
                                 flags: planned.flags, status: .incomplete, native: native, profile: profile,
                                 attribution: nil)
         guard let native, settled(native, retries: retries) else { return result }
+        if native.outcome == .skip {
+            result.status = .skipped
+            return result
+        }
         if !native.passed {
             result.status = .baselineFail
             return result
@@ -83,7 +87,7 @@ public enum Classifier {
         }
         return Totals(
             tests: tests.count, pass: count(.pass), newFailure: failures.count, baselineFail: count(.baselineFail),
-            flaky: count(.flaky), incomplete: count(.incomplete),
+            flaky: count(.flaky), skipped: count(.skipped), incomplete: count(.incomplete),
             nativePass: tests.filter { $0.native?.passed == true }.count,
             newFailuresByPrimary: ordered(primary), newFailuresByCategory: ordered(any),
             newFailureTimeouts: failures.filter { $0.profile?.attempts.first?.outcome == .timeout }.count,

@@ -71,6 +71,7 @@ public struct Expectations: Sendable {
 
     /// A difference between a run and the file.
     public struct Mismatch: Sendable, CustomStringConvertible {
+        /// Which way the run differs from the file.
         public enum Kind: String, Sendable {
             /// Not listed, and does not pass under the profile.
             case newFailure = "new failure"
@@ -100,7 +101,7 @@ public struct Expectations: Sendable {
                                                detail: "passes natively and under \(results.profile)"
                                                    + (entry?.reason.map { " (listed: \($0))" } ?? "")))
                 }
-            case .flaky, .incomplete:
+            case .flaky, .skipped, .incomplete:
                 break
             }
         }
@@ -123,7 +124,7 @@ public struct Expectations: Sendable {
             switch test.status {
             case .newFailure, .baselineFail: kind = .fail
             case .flaky: kind = .flaky
-            case .pass: continue
+            case .pass, .skipped: continue
             case .incomplete:
                 if let existing = self.entries[test.id] { entries.append(existing) }
                 continue
@@ -160,7 +161,7 @@ public struct Expectations: Sendable {
             }?.symbol.map { " at \($0.split(separator: "(").first.map(String.init) ?? $0)" } ?? ""
             return "\(first.category)/\(first.rule): \(first.syscall)\(first.errno.map { " → \($0)" } ?? "")\(at)"
         case .flaky: return "flaky"
-        case .pass, .incomplete: return ""
+        case .pass, .skipped, .incomplete: return ""
         }
     }
 }

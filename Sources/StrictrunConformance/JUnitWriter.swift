@@ -8,7 +8,7 @@ public enum JUnitWriter {
         let cases = results.tests.map { testcase($0, results: results, outputDirectory: outputDirectory) }
         let failures = results.tests.filter { $0.status == .newFailure && !isError($0) }.count
         let errors = results.tests.filter { $0.status == .newFailure && isError($0) }.count
-        let skipped = results.tests.filter { $0.status == .baselineFail || $0.status == .incomplete }.count
+        let skipped = results.tests.filter { [.baselineFail, .skipped, .incomplete].contains($0.status) }.count
         let time = results.tests.reduce(0.0) { $0 + seconds($1) }
         let title = "\(results.suite.name) under \(results.profile)"
         var lines = [
@@ -58,6 +58,8 @@ public enum JUnitWriter {
             body.append("      <skipped message=\"\(escape("fails natively too (\(outcome)): excluded from the constraint analysis"))\"/>")
         case .incomplete:
             body.append("      <skipped message=\"not finished (the run was interrupted)\"/>")
+        case .skipped:
+            body.append("      <skipped message=\"\(escape("skipped itself natively (\(describe(test.native?.attempts.first)))"))\"/>")
         case .newFailure:
             let attempt = test.profile?.attempts.first
             let attribution = test.attribution
@@ -65,7 +67,7 @@ public enum JUnitWriter {
             var message = "\(describe(attempt)) under \(results.profile)"
             var details: [String] = []
             if let first = attribution?.first {
-                let top = first.frames.prefix(3).map { $0.symbol ?? $0.brief }.joined(separator: " ← ")
+                let top = first.frames.prefix(3).map(\.shortName).joined(separator: " ← ")
                 message += "; first blocked call: \(first.oneLine)" + (top.isEmpty ? "" : " at \(top)")
                 details.append("first blocked call (pid \(first.pid.map(String.init) ?? "?"), \(first.exe ?? "?")): \(first.oneLine)")
                 if let site = first.site { details.append("site: \(site)") }
@@ -99,6 +101,7 @@ public enum JUnitWriter {
         guard let record else { return "not run" }
         switch record.outcome {
         case .pass: return "passed"
+        case .skip: return "skipped (exit \(record.exitCode.map(String.init) ?? "?"))"
         case .fail: return "failed (exit \(record.exitCode.map(String.init) ?? "?"))"
         case .crash: return "crashed (\(record.signal ?? "signal"))"
         case .timeout: return "timed out"

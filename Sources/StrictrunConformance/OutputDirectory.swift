@@ -30,11 +30,15 @@ public enum ConformanceError: Error, Sendable, CustomStringConvertible {
 public final class OutputDirectory: Sendable {
     public let path: String
     private let runsHandle: Mutex<FileHandle?>
+    /// Holds the directory's lock until `finish`.
+    private let lock: Mutex<Int32>
 
     public static let runsFile = "runs.jsonl"
     public static let resultsFile = "results.json"
     public static let junitFile = "junit.xml"
     public static let summaryFile = "summary.md"
+    /// Locked (`flock`) while a run or merge writes the directory.
+    static let lockFile = ".lock"
     /// What a run writes, and all a fresh run removes from a directory it reuses.
     static let ownEntries = [runsFile, resultsFile, junitFile, summaryFile, "traces", "logs", "tmp"]
 
@@ -44,6 +48,21 @@ public final class OutputDirectory: Sendable {
         let manager = FileManager.default
         do {
             try manager.createDirectory(atPath: path, withIntermediateDirectories: true)
+        } catch {
+            throw .output("\(path): \(error.localizedDescription)")
+        }
+        // Two runs writing one directory would delete each other's files: the second is refused.
+        do {
+            guard let descriptor = try ProcessControl.lockFile(path + "/" + Self.lockFile) else {
+                throw ConformanceError.output("\(path) is being written by another strictrun conformance run")
+            }
+            lock = Mutex(descriptor)
+        } catch let error as ConformanceError {
+            throw error
+        } catch {
+            throw .output("\(path): \(error)")
+        }
+        do {
             for entry in Self.ownEntries where manager.fileExists(atPath: path + "/" + entry) {
                 try manager.removeItem(atPath: path + "/" + entry)
             }
@@ -118,6 +137,12 @@ public final class OutputDirectory: Sendable {
         runsHandle.withLock { handle in
             try? handle?.close()
             handle = nil
+        }
+        defer {
+            lock.withLock { descriptor in
+                ProcessControl.closeDescriptor(descriptor)
+                descriptor = -1
+            }
         }
         try Self.writeReports(results, to: path)
         try? FileManager.default.removeItem(atPath: path + "/tmp")

@@ -190,6 +190,23 @@ enum ProcessControl {
         throw SystemCallError(operation: "\(program) (searched PATH)", errno: sawDenied ? EACCES : ENOENT)
     }
 
+    /// Take an exclusive lock on `path` (`open` + `flock(LOCK_EX|LOCK_NB)`): the descriptor that
+    /// holds it (the kernel drops the lock when the process ends), or nil when another process holds it.
+    static func lockFile(_ path: String) throws(SystemCallError) -> Int32? {
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        if fd < 0 { throw SystemCallError(operation: "open \(path)", errno: errno) }
+        if flock(fd, LOCK_EX | LOCK_NB) == 0 { return fd }
+        let saved = errno
+        close(fd)
+        if saved == EWOULDBLOCK { return nil }
+        throw SystemCallError(operation: "flock \(path)", errno: saved)
+    }
+
+    /// `close(fd)` (a negative one is ignored).
+    static func closeDescriptor(_ fd: Int32) {
+        if fd >= 0 { close(fd) }
+    }
+
     /// Whether standard error is a terminal (`isatty(2)`).
     static var stderrIsTerminal: Bool { isatty(2) == 1 }
 

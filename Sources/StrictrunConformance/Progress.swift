@@ -19,7 +19,7 @@ public final class ProgressReporter: Sendable {
         var done = 0
         var passed = 0
         var failed = 0
-        var running = 0
+        var running: [String: ContinuousClock.Instant] = [:]
         var started = ContinuousClock.now
         var lastPlain = ContinuousClock.now
         var lineShown = false
@@ -56,25 +56,25 @@ public final class ProgressReporter: Sendable {
         redraw(force: true)
     }
 
-    func runStarted() {
-        state.withLock { $0.running += 1 }
+    func runStarted(_ test: String) {
+        state.withLock { $0.running[test] = .now }
     }
 
     /// A run finished: count it, and say so when it did not pass (or always, in verbose mode).
     func runFinished(_ record: RunRecord) {
         state.withLock { state in
-            state.running -= 1
+            state.running[record.test] = nil
             state.done += 1
-            if record.outcome == .pass { state.passed += 1 } else { state.failed += 1 }
+            if record.outcome.isFailure { state.failed += 1 } else { state.passed += 1 }
         }
         if case .quiet = style { return }
-        if verbose || record.outcome != .pass {
+        if verbose || record.outcome.isFailure {
             var line = "\(record.outcome.rawValue.uppercased()) \(record.test) (\(record.mode.rawValue)"
             if record.attempt > 1 { line += ", retry" }
             if let code = record.exitCode, record.outcome == .fail { line += ", exit \(code)" }
             if let signal = record.signal { line += ", \(signal)" }
             line += ", \(String(format: "%.1f", record.seconds)) s)"
-            if let first = record.digest?.first, record.outcome != .pass { line += " — first blocked: \(first.oneLine)" }
+            if let first = record.digest?.first, record.outcome.isFailure { line += " — first blocked: \(first.oneLine)" }
             if let message = record.message, record.outcome == .error { line += " — \(message)" }
             clearLine()
             write("strictrun: \(line)\n")
@@ -103,7 +103,14 @@ public final class ProgressReporter: Sendable {
             let elapsed = Self.seconds(s.started.duration(to: .now))
             let rate = elapsed > 0 ? Double(s.done) / elapsed : 0
             var line = "\(s.phase) \(s.done)/\(s.total) · pass \(s.passed) · fail \(s.failed)"
-            if s.active && s.running > 0 { line += " · running \(s.running)" }
+            if s.active && !s.running.isEmpty {
+                line += " · running \(s.running.count)"
+                // Name a test that has been running long: where a stalled run is stuck.
+                if let (test, since) = s.running.min(by: { $0.value < $1.value }) {
+                    let seconds = Self.seconds(since.duration(to: .now))
+                    if seconds >= 20 { line += " (\(test): \(Int(seconds)) s)" }
+                }
+            }
             line += String(format: " · %.1f/s", rate)
             if s.active, rate > 0, s.done < s.total {
                 line += " · ETA \(Self.clock(Double(s.total - s.done) / rate))"

@@ -14,6 +14,8 @@ public enum RunMode: String, Codable, Sendable, CaseIterable {
 public enum TestOutcome: String, Codable, Sendable, CaseIterable {
     /// Exit status 0.
     case pass
+    /// An exit status the suite names in `skip-exit-codes` (e.g. regrtest's 4: no test ran).
+    case skip
     /// Any other exit status.
     case fail
     /// Killed (with its whole process group) after the test's timeout.
@@ -22,6 +24,9 @@ public enum TestOutcome: String, Codable, Sendable, CaseIterable {
     case crash
     /// Could not be run at all (spawn failed, strictrun itself failed): not the test's verdict.
     case error
+
+    /// Fail, timeout, crash or error: a run that is retried.
+    public var isFailure: Bool { self != .pass && self != .skip }
 }
 
 /// What a test is, once both modes (and any retry) ran.
@@ -34,6 +39,8 @@ public enum TestStatus: String, Codable, Sendable, CaseIterable {
     case baselineFail = "baseline-fail"
     /// Failed, then passed on its retry, in either mode: named, not attributed.
     case flaky
+    /// Skipped itself natively (a `skip-exit-codes` status): excluded like a baseline failure.
+    case skipped
     /// A run it needs did not finish (interrupted).
     case incomplete
 }
@@ -52,6 +59,29 @@ public struct Frame: Codable, Sendable, Hashable {
         self.offset = offset
         self.file = file
         self.line = line
+    }
+
+    /// The symbol without a C++ parameter list, or `module+offset`: for tables.
+    public var shortName: String {
+        symbol.map(Frame.shortName) ?? "\(module.map { URL(fileURLWithPath: $0).lastPathComponent } ?? "?")+\(offset ?? "?")"
+    }
+
+    /// `v8::base::OS::SetPermissions(void*, unsigned long)` → `v8::base::OS::SetPermissions`:
+    /// a demangled C++ name without its parameter list.
+    public static func shortName(_ symbol: String) -> String {
+        var depth = 0
+        for index in symbol.indices {
+            switch symbol[index] {
+            case "<": depth += 1
+            case ">": depth = max(0, depth - 1)
+            case "(" where depth == 0 && index > symbol.startIndex:
+                if symbol[..<index].hasSuffix("operator") { continue }
+                if symbol[index...].hasPrefix("(anonymous namespace)") { continue }
+                return String(symbol[..<index])
+            default: break
+            }
+        }
+        return symbol
     }
 
     /// `symbol (module basename)` or `module+offset`, for one-line messages.
@@ -166,8 +196,6 @@ public struct ModeResult: Codable, Sendable {
 
     /// Passed on the first run, or on the retry.
     public var passed: Bool { outcome == .pass }
-    /// Failed on every run it had (retries included).
-    public var stablyFailed: Bool { !attempts.isEmpty && attempts.allSatisfy { $0.outcome != .pass } }
 }
 
 /// Why a new failure failed: the categories of its trace's blocked calls.
@@ -258,6 +286,7 @@ public struct Totals: Codable, Sendable {
     public var newFailure: Int
     public var baselineFail: Int
     public var flaky: Int
+    public var skipped: Int
     public var incomplete: Int
     /// Tests that passed natively (first run or retry).
     public var nativePass: Int
@@ -270,7 +299,7 @@ public struct Totals: Codable, Sendable {
     public var newFailureCrashes: Int
 
     enum CodingKeys: String, CodingKey {
-        case tests, pass, flaky, incomplete
+        case tests, pass, flaky, skipped, incomplete
         case newFailure = "new_failure"
         case baselineFail = "baseline_fail"
         case nativePass = "native_pass"
@@ -278,6 +307,38 @@ public struct Totals: Codable, Sendable {
         case newFailuresByCategory = "new_failures_by_category"
         case newFailureTimeouts = "new_failure_timeouts"
         case newFailureCrashes = "new_failure_crashes"
+    }
+
+    init(tests: Int, pass: Int, newFailure: Int, baselineFail: Int, flaky: Int, skipped: Int, incomplete: Int,
+         nativePass: Int, newFailuresByPrimary: [CategoryCount], newFailuresByCategory: [CategoryCount],
+         newFailureTimeouts: Int, newFailureCrashes: Int) {
+        self.tests = tests
+        self.pass = pass
+        self.newFailure = newFailure
+        self.baselineFail = baselineFail
+        self.flaky = flaky
+        self.skipped = skipped
+        self.incomplete = incomplete
+        self.nativePass = nativePass
+        self.newFailuresByPrimary = newFailuresByPrimary
+        self.newFailuresByCategory = newFailuresByCategory
+        self.newFailureTimeouts = newFailureTimeouts
+        self.newFailureCrashes = newFailureCrashes
+    }
+
+    /// `skipped` may be absent (results written before it existed): 0.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(tests: try c.decode(Int.self, forKey: .tests), pass: try c.decode(Int.self, forKey: .pass),
+                  newFailure: try c.decode(Int.self, forKey: .newFailure),
+                  baselineFail: try c.decode(Int.self, forKey: .baselineFail), flaky: try c.decode(Int.self, forKey: .flaky),
+                  skipped: try c.decodeIfPresent(Int.self, forKey: .skipped) ?? 0,
+                  incomplete: try c.decode(Int.self, forKey: .incomplete),
+                  nativePass: try c.decode(Int.self, forKey: .nativePass),
+                  newFailuresByPrimary: try c.decode([CategoryCount].self, forKey: .newFailuresByPrimary),
+                  newFailuresByCategory: try c.decode([CategoryCount].self, forKey: .newFailuresByCategory),
+                  newFailureTimeouts: try c.decode(Int.self, forKey: .newFailureTimeouts),
+                  newFailureCrashes: try c.decode(Int.self, forKey: .newFailureCrashes))
     }
 }
 

@@ -62,6 +62,8 @@ public final class ConformanceRunner: Sendable {
     let progress: ProgressReporter
     let output: OutputDirectory
     let header: RunHeader
+    /// The baseline's native results by test id.
+    let baselineNative: [String: ModeResult]
     private let state = Mutex(State())
 
     struct State {
@@ -91,6 +93,10 @@ public final class ConformanceRunner: Sendable {
             let (argv, environment, directory) = Self.command(suite: suite, test: test, worker: 0, mode: .native,
                                                               options: options)
             guard let program = argv.first, checked.insert(program + "\u{0}" + directory).inserted else { continue }
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw .command("the working directory of test '\(test.id)' does not exist: \(directory) (suite key 'cwd')")
+            }
             do {
                 _ = try ProcessControl.resolve(program, path: environment["PATH"], directory: directory)
             } catch {
@@ -106,6 +112,9 @@ public final class ConformanceRunner: Sendable {
             profile: options.profileName, profileReference: options.profileReference,
             strictrun: options.strictrunVersion, started: ResultsCoding.timestamp(), jobs: options.jobs,
             retries: options.retries ?? suite.retries, shard: options.shard, environment: recorded, tests: tests)
+        var native: [String: ModeResult] = [:]
+        for test in options.baseline?.tests ?? [] { native[test.id] = test.native }
+        baselineNative = native
         output = try OutputDirectory(creating: options.output, header: header)
     }
 
@@ -129,7 +138,7 @@ public final class ConformanceRunner: Sendable {
         // Native pass (or the baseline's native runs).
         var nativeItems: [WorkItem] = []
         for test in tests {
-            if let reused = options.baseline?.test(test.id)?.native, Classifier.settled(reused, retries: retries) {
+            if let reused = baselineNative[test.id], Classifier.settled(reused, retries: retries) {
                 for var reusedRecord in reused.attempts {
                     reusedRecord.reusedFrom = options.baselinePath
                     if let log = reusedRecord.log, let base = options.baselinePath, !log.hasPrefix("/") {
@@ -150,7 +159,7 @@ public final class ConformanceRunner: Sendable {
             var items: [WorkItem] = []
             for test in tests {
                 let native = Classifier.modeResult(byTest[test.id, default: []].filter { $0.mode == .native })
-                if let native, native.outcome != .pass, native.attempts.count == attempt - 1 {
+                if let native, native.outcome.isFailure, native.attempts.count == attempt - 1 {
                     items.append(WorkItem(test: test, mode: .native, attempt: attempt))
                 }
             }
@@ -161,7 +170,7 @@ public final class ConformanceRunner: Sendable {
                 let records = after[test.id, default: []]
                 let native = Classifier.modeResult(records.filter { $0.mode == .native })
                 let profile = Classifier.modeResult(records.filter { $0.mode == .profile })
-                guard native?.passed == true, let profile, profile.outcome != .pass,
+                guard native?.passed == true, let profile, profile.outcome.isFailure,
                       profile.attempts.count == attempt - 1 else { continue }
                 items.append(WorkItem(test: test, mode: .profile, attempt: attempt))
             }
@@ -190,8 +199,8 @@ public final class ConformanceRunner: Sendable {
         progress.begin(phase: phase, total: items.count)
         // Longest first when a baseline knows durations: the pass ends sooner.
         let ordered = items.sorted { a, b in
-            let da = options.baseline?.test(a.test.id)?.native?.attempts.first?.seconds ?? 0
-            let db = options.baseline?.test(b.test.id)?.native?.attempts.first?.seconds ?? 0
+            let da = baselineNative[a.test.id]?.attempts.first?.seconds ?? 0
+            let db = baselineNative[b.test.id]?.attempts.first?.seconds ?? 0
             return da != db ? da > db : a.test.id < b.test.id
         }
         runConcurrently(ordered.filter { !$0.test.serial }, workers: options.jobs)
@@ -268,7 +277,6 @@ public final class ConformanceRunner: Sendable {
                                exitCode: nil, signal: nil, seconds: 0, started: ResultsCoding.timestamp(),
                                worker: worker, command: spawned, log: log, trace: trace, digest: nil, message: nil,
                                reusedFrom: nil)
-        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let start = ContinuousClock.now
         let pid: pid_t
         do {
@@ -283,7 +291,7 @@ public final class ConformanceRunner: Sendable {
             state.running.insert(pid)
             return !state.stopping
         }
-        progress.runStarted()
+        progress.runStarted(item.test.id)
         defer { state.withLock { _ = $0.running.remove(pid) } }
         if !registered { ProcessControl.killGroup(pid, SIGTERM) }
         let deadline = ContinuousClock.now.advanced(by: .milliseconds(Int64((options.timeout ?? item.test.timeout) * 1000)))
@@ -305,6 +313,11 @@ public final class ConformanceRunner: Sendable {
         }
         decide(&record, termination: termination, timedOut: timedOut)
         return record
+    }
+
+    /// 0: pass; a `skip-exit-codes` status: skip; anything else: fail.
+    private func outcome(exitCode: Int) -> TestOutcome {
+        exitCode == 0 ? .pass : suite.skipExitCodes.contains(exitCode) ? .skip : .fail
     }
 
     /// SIGTERM to the group (strictrun forwards it and closes its trace), SIGKILL after 2 s.
@@ -334,7 +347,7 @@ public final class ConformanceRunner: Sendable {
                     record.signal = signal
                 } else {
                     record.exitCode = digest.exitStatus
-                    record.outcome = digest.exitStatus == 0 ? .pass : .fail
+                    record.outcome = outcome(exitCode: digest.exitStatus ?? 255)
                 }
                 return
             }
@@ -354,7 +367,7 @@ public final class ConformanceRunner: Sendable {
         switch termination {
         case .exited(let code)?:
             record.exitCode = Int(code)
-            record.outcome = code == 0 ? .pass : .fail
+            record.outcome = outcome(exitCode: Int(code))
         case .signaled(let signal)?:
             record.outcome = .crash
             record.signal = ProcessControl.signalName(signal)

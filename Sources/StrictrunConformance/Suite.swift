@@ -90,6 +90,8 @@ public struct Suite: Sendable {
     public var timeout: Double
     /// How many times a failing test is run again in the mode it failed in.
     public var retries: Int
+    /// Exit statuses that mean "skipped itself" (regrtest's 4: no test ran, a resource denied).
+    public var skipExitCodes: [Int] = []
     public var groups: [Group]
     /// Caller environment variables whose values go into the results (e.g. `NODE_OPTIONS`).
     public var recordEnvironment: [String]

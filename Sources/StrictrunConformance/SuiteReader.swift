@@ -41,7 +41,7 @@ struct SuiteReader {
         var sawCommand = false
         var sawTests = false
         let known = ["name", "description", "root", "variables", "tests", "command", "flags", "cwd", "env",
-                     "timeout", "retries", "groups", "record-env"]
+                     "timeout", "retries", "skip-exit-codes", "groups", "record-env"]
         for (keyNode, value) in try mapping(root, key: nil) {
             let key = try keyName(keyNode, parent: nil)
             switch key {
@@ -73,6 +73,14 @@ struct SuiteReader {
                     throw SuiteError(at: location(value), file: file, key: key, "expected a whole number from 0 to 5, found '\(text)'")
                 }
                 doc.suite.retries = count
+            case "skip-exit-codes":
+                for (index, item) in try strings(value, key: key).enumerated() {
+                    guard let code = Int(item), (1...255).contains(code) else {
+                        throw SuiteError(at: location(value), file: file, key: "\(key)[\(index)]",
+                                         "expected an exit status from 1 to 255, found '\(item)'")
+                    }
+                    doc.suite.skipExitCodes.append(code)
+                }
             case "groups": doc.suite.groups = try readGroups(value)
             case "record-env": doc.suite.recordEnvironment = try strings(value, key: key)
             default: throw unknownKey(keyNode, key: key, known: known)

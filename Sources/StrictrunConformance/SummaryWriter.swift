@@ -74,6 +74,7 @@ public enum SummaryWriter {
         out.append("| new failures (pass natively, fail under \(p)) | \(t.newFailure) |")
         out.append("| fail natively too (baseline-fail, excluded) | \(t.baselineFail) |")
         out.append("| flaky (passed on retry) | \(t.flaky) |")
+        if t.skipped > 0 { out.append("| skipped themselves natively (excluded) | \(t.skipped) |") }
         if t.incomplete > 0 { out.append("| not finished | \(t.incomplete) |") }
         out.append("")
 
@@ -105,7 +106,7 @@ public enum SummaryWriter {
             out.append("| site | category / rule | tests | first blocked there | top frames |")
             out.append("|---|---|---:|---:|---|")
             for site in sites.prefix(topSites) {
-                let frames = site.frames.prefix(4).map { "`\(cell($0.symbol ?? $0.brief))`" }.joined(separator: " ← ")
+                let frames = site.frames.prefix(4).map { "`\(cell($0.shortName))`" }.joined(separator: " ← ")
                 out.append("| `\(site.site)` | \(site.category) / \(site.rules.joined(separator: ", ")) | "
                            + "\(site.tests.count) | \(site.primaryTests) | \(frames.isEmpty ? "—" : frames) |")
             }

@@ -12,7 +12,8 @@ extension TraceDigest {
         var digest = TraceDigest(blocked: 0, logged: 0, first: nil, categories: [], processes: nil, exitStatus: nil,
                                  signal: nil, error: nil, complete: false, truncatedLastLine: false, malformedLines: 0)
         var index: [String: Int] = [:]
-        let problems = try TraceReader.forEach(path: path) { event in
+        let problems = try TraceReader.forEach(path: path) { line in
+            let event = tlsFailure(line) ?? line
             switch event["type"]?.stringValue {
             case "policy":
                 guard isBlocked(event) else {
@@ -53,10 +54,29 @@ extension TraceDigest {
         return digest
     }
 
-    /// Denied or killed, or (audit mode) logged in place of a deny or kill.
+    /// The TLS broker's failures (`tls` lines: `verification-failed`, `upstream-failed`,
+    /// `app-failed`) as policy events of category `tls`, rule = the event, syscall `tls`, action
+    /// `refuse`, the destination, SNI and reason as arguments; nil for any other line.
+    public static func tlsFailure(_ event: JSONValue) -> JSONValue? {
+        guard event["type"]?.stringValue == "tls", let what = event["event"]?.stringValue,
+              ["verification-failed", "upstream-failed", "app-failed"].contains(what) else { return nil }
+        var args: [(String, JSONValue)] = []
+        for key in ["destination", "sni", "reason", "alert"] {
+            if let value = event[key] { args.append((key, value)) }
+        }
+        var fields: [(String, JSONValue)] = [("v", event["v"] ?? .int(1)), ("seq", event["seq"] ?? .int(0)),
+                                             ("time", event["time"] ?? .null), ("type", .string("policy"))]
+        if let pid = event["pid"] { fields.append(("pid", pid)) }
+        fields += [("syscall", .string("tls")), ("args", .object(args)), ("category", .string("tls")),
+                   ("rule", .string(what)), ("action", .string("refuse")), ("stack", .null), ("site", .null)]
+        return .object(fields)
+    }
+
+    /// Denied or killed (or, for TLS, refused by the broker), or (audit mode) logged in place of
+    /// a deny or kill.
     public static func isBlocked(_ event: JSONValue) -> Bool {
         switch event["action"]?.stringValue {
-        case "deny", "kill": return true
+        case "deny", "kill", "refuse": return true
         default:
             guard let audited = event["audited"]?.stringValue else { return false }
             return audited.hasPrefix("deny") || audited.hasPrefix("kill")

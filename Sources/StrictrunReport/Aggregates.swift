@@ -10,7 +10,7 @@ enum ConformanceSummaryBuilder {
         var summary = ConformanceSummary(
             suite: Array(Set(sets.map(\.suite.name))).sorted().joined(separator: ", "),
             profile: Array(Set(sets.map(\.profile))).sorted().joined(separator: ", "),
-            tests: 0, pass: 0, nativePass: 0, newFailures: 0, baselineFail: 0, flaky: 0, incomplete: 0,
+            tests: 0, pass: 0, nativePass: 0, newFailures: 0, baselineFail: 0, flaky: 0, skipped: 0, incomplete: 0,
             newFailuresByPrimary: [], newFailuresByCategory: [], headline: "")
         for results in sets {
             let t = results.totals
@@ -20,6 +20,7 @@ enum ConformanceSummaryBuilder {
             summary.newFailures += t.newFailure
             summary.baselineFail += t.baselineFail
             summary.flaky += t.flaky
+            summary.skipped += t.skipped
             summary.incomplete += t.incomplete
             for count in t.newFailuresByPrimary { primary[count.category, default: 0] += count.tests }
             for count in t.newFailuresByCategory { any[count.category, default: 0] += count.tests }

@@ -15,9 +15,11 @@ public enum HTMLRenderer {
         if let conformance = report.conformance {
             body.append("<p class=\"headline\" id=\"headline\">\(HTML.escape(conformance.headline))</p>")
         }
+        body.append("<section class=\"charts\"><div>")
         body.append(summaryTable(report))
-        body.append("<section class=\"charts\">")
+        body.append("</div><div><h2>New failures and calls</h2>")
         body.append(categoryChart(report))
+        body.append("</div></section><section class=\"charts\">")
         body.append(siteChart(report, top: top))
         body.append(componentChart(report, top: top))
         body.append("</section>")
@@ -50,26 +52,17 @@ public enum HTMLRenderer {
         .headline{font-size:17px;font-weight:600;background:#f4f6f8;border-left:4px solid #c0392b;padding:10px 14px}
         table{border-collapse:collapse;margin:8px 0;font-size:13px}th,td{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}
         th{background:#f4f6f8}td.n{text-align:right;font-variant-numeric:tabular-nums}tr:nth-child(even) td{background:#fafbfc}
-        .charts{display:flex;flex-wrap:wrap;gap:18px}.chart{background:#fff;border:1px solid #e3e3e3;border-radius:4px;max-width:100%;height:auto}
+        .charts{display:flex;flex-wrap:wrap;gap:24px;align-items:flex-start}.chart{background:#fff;border:1px solid #e3e3e3;border-radius:4px;max-width:100%;height:auto}
         .chart-title{font-size:14px;font-weight:600;fill:#333}.chart .label{font-size:12px;fill:#333}.chart .value{font-size:12px;fill:#111;font-weight:600}
         .chart .axis{font-size:11px;fill:#777}.chart .grid{stroke:#eee}.chart .axis-line{stroke:#999}.chart .empty{fill:#999;font-size:13px}
         details.site{border:1px solid #e3e3e3;border-radius:4px;margin:6px 0;padding:4px 10px}details.site[open]{background:#fcfcfd}
         details.site summary{cursor:pointer}.swatch{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:6px}
-        .frames td{font:12px ui-monospace,"DejaVu Sans Mono",monospace}.tests{columns:3;font-size:12px}.muted{color:#888}
+        .frames td{font:12px ui-monospace,"DejaVu Sans Mono",monospace}.frames tr.owner td{background:#fff4d6;font-weight:600}.tests{columns:3;font-size:12px}.muted{color:#888}
         footer{margin-top:32px;color:#888;font-size:12px}
         """
 
     static func summaryTable(_ report: Report) -> String {
-        var rows: [(String, Int)] = []
-        if let c = report.conformance {
-            rows += [("tests", c.tests), ("pass natively", c.nativePass), ("pass unmodified under \(c.profile)", c.pass),
-                     ("new failures", c.newFailures), ("fail natively too (baseline-fail)", c.baselineFail),
-                     ("flaky", c.flaky)]
-            if c.incomplete > 0 { rows.append(("not finished", c.incomplete)) }
-        }
-        let t = report.totals
-        rows += [("traces", t.traces), ("events", t.events), ("policy events", t.policyEvents), ("blocked calls", t.blocked),
-                 ("logged calls", t.logged), ("processes", t.processes), ("sites", t.sites)]
+        let rows = MarkdownRenderer.summaryRows(report)
         return "<h2>Summary</h2><table id=\"summary\"><tr><th>measure</th><th>count</th></tr>"
             + rows.map { "<tr data-measure=\"\(HTML.escape($0.0))\"><td>\(HTML.escape($0.0))</td><td class=\"n\">\($0.1)</td></tr>" }.joined()
             + "</table>"
@@ -77,24 +70,37 @@ public enum HTMLRenderer {
 
     static func categoryChart(_ report: Report) -> String {
         if report.conformance != nil {
-            let bars = report.categories.map { category in
-                SVGChart.Bar(label: category.category, value: category.newFailuresPrimary,
-                             color: SVGChart.color(category: category.category),
-                             detail: "\(category.category): new failures whose first blocked call is of this category",
-                             data: [("category", category.category)])
+            // The seed's three categories always, then the others, `unattributed` last.
+            var names = SummaryWriter.headlineCategories
+            for category in report.categories where !names.contains(category.category) && category.category != Attribution.unattributed {
+                names.append(category.category)
+            }
+            names.append(Attribution.unattributed)
+            let bars = names.map { name in
+                SVGChart.Bar(label: name, value: report.categories.first { $0.category == name }?.newFailuresPrimary ?? 0,
+                             color: SVGChart.color(category: name),
+                             detail: "\(name): new failures whose first blocked call is of this category",
+                             data: [("category", name)])
             }
             return SVGChart.columns(bars, title: "New failures per category (first blocked call)", id: "chart-categories",
-                                    unit: "tests")
+                                    unit: "tests", width: 560)
         }
         let bars = report.categories.map { category in
             SVGChart.Bar(label: category.category, value: category.blocked, color: SVGChart.color(category: category.category),
                          data: [("category", category.category)])
         }
-        return SVGChart.columns(bars, title: "Blocked calls per category", id: "chart-categories", unit: "calls")
+        return SVGChart.columns(bars, title: "Blocked calls per category", id: "chart-categories", unit: "calls", width: 560)
     }
 
+    /// The owning function and its caller: two sites in one function differ by who called it.
     static func siteLabel(_ site: SiteStats) -> String {
-        "\(site.owner.map(Component.brief) ?? site.syscalls.joined(separator: ",")) [\(site.category)]"
+        guard let owner = site.owner else { return "\(site.syscalls.joined(separator: ",")) [\(site.category)]" }
+        var label = Component.brief(owner)
+        if let index = site.frames.firstIndex(of: owner), index + 1 < site.frames.count {
+            let caller = Component.brief(site.frames[index + 1]).components(separatedBy: "::").suffix(2).joined(separator: "::")
+            label += " ← " + caller
+        }
+        return label
     }
 
     static func siteChart(_ report: Report, top: Int) -> String {
@@ -153,7 +159,7 @@ public enum HTMLRenderer {
         if site.tests > 0 { summary += "\(site.testsBroken) test(s) broken (\(site.testsBrokenPrimary) first), \(site.tests) hit, " }
         summary += "\(site.events) call(s), \(site.processes) process(es) — <b>\(HTML.escape(site.owner.map(Component.brief) ?? "no stack"))</b>"
             + " <span class=\"muted\">\(HTML.escape(site.component))</span>"
-        var html = "<details class=\"site\" id=\"site-\(HTML.escape(site.id))\" data-site=\"\(HTML.escape(site.id))\" "
+        var html = "<details class=\"site\"\(site.rank == 1 ? " open" : "") id=\"site-\(HTML.escape(site.id))\" data-site=\"\(HTML.escape(site.id))\" "
             + "data-tests-broken=\"\(site.testsBroken)\" data-events=\"\(site.events)\"><summary>\(summary)</summary>"
         let actions = site.actions.map { "\($0.action) ×\($0.events)" }.joined(separator: ", ")
         html += "<table><tr><th>syscalls</th><td>\(HTML.escape(site.syscalls.joined(separator: ", ")))</td></tr>"
@@ -172,10 +178,11 @@ public enum HTMLRenderer {
             html += "<p class=\"muted\">No stack (the run had --no-stacks, or the site cap was reached before).</p>"
         } else {
             html += "<table class=\"frames\"><tr><th>#</th><th>function</th><th>module</th><th>source</th></tr>"
+            let ownerIndex = site.owner.flatMap { site.frames.firstIndex(of: $0) }
             for (index, frame) in site.frames.enumerated() {
                 let module = frame.module.map { URL(fileURLWithPath: $0).lastPathComponent } ?? "?"
                 let source = frame.file.map { "\($0)\(frame.line.map { ":\($0)" } ?? "")" } ?? ""
-                html += "<tr><td class=\"n\">\(index)</td><td>\(HTML.escape(frame.symbol ?? "?"))</td>"
+                html += "<tr\(index == ownerIndex ? " class=\"owner\" title=\"the owner: first frame outside the C library\"" : "")><td class=\"n\">\(index)</td><td>\(HTML.escape(frame.symbol ?? "?"))</td>"
                     + "<td>\(HTML.escape(module))+\(HTML.escape(frame.offset ?? "?"))</td><td>\(HTML.escape(source))</td></tr>"
             }
             html += "</table>"

@@ -85,13 +85,14 @@ public struct ConformanceSummary: Codable, Sendable {
     public var newFailures: Int
     public var baselineFail: Int
     public var flaky: Int
+    public var skipped: Int
     public var incomplete: Int
     public var newFailuresByPrimary: [CategoryCount]
     public var newFailuresByCategory: [CategoryCount]
     public var headline: String
 
     enum CodingKeys: String, CodingKey {
-        case suite, profile, tests, pass, flaky, incomplete, headline
+        case suite, profile, tests, pass, flaky, skipped, incomplete, headline
         case nativePass = "native_pass"
         case newFailures = "new_failures"
         case baselineFail = "baseline_fail"
@@ -133,6 +134,11 @@ public struct RuleStats: Codable, Sendable {
 public struct ActionCount: Codable, Sendable, Hashable {
     public var action: String
     public var events: Int
+
+    public init(action: String, events: Int) {
+        self.action = action
+        self.events = events
+    }
 }
 
 /// One call site: the stack-based site id of the trace (or, without stacks, category, rule,

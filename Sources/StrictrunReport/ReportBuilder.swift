@@ -88,7 +88,9 @@ public struct ReportBuilder {
 
     /// The key of a blocked event's site (see `SiteStats.id`).
     static func key(_ event: BlockedEvent) -> String {
-        event.site ?? "~\(event.category)/\(event.rule)/\(event.syscall)@\(event.exe.map { URL(fileURLWithPath: $0).lastPathComponent } ?? "?")"
+        if let site = event.site { return site }
+        if event.syscall == "tls" { return "~tls/\(event.rule)" }
+        return "~\(event.category)/\(event.rule)/\(event.syscall)@\(event.exe.map { URL(fileURLWithPath: $0).lastPathComponent } ?? "?")"
     }
 
     private mutating func read(trace path: String, test: String?, brokenTest: Bool, primarySite: String?,
@@ -113,8 +115,9 @@ public struct ReportBuilder {
             categoryBroken = local.categoryBroken
         }
         do {
-            problemsFound = try TraceReader.forEach(path: path) { event in
+            problemsFound = try TraceReader.forEach(path: path) { line in
                 events += 1
+                let event = TraceDigest.tlsFailure(line) ?? line
                 switch event["type"]?.stringValue {
                 case "start":
                     if input.profile == nil { input.profile = event["profile"]?.stringValue }

@@ -56,7 +56,7 @@ public enum SVGChart {
 
     /// Horizontal bars, one row per item: label on the left, the value after the bar.
     public static func rows(_ bars: [Bar], title: String, id: String, unit: String, width: Int = 880) -> String {
-        let labelWidth = 330, right = 60, top = 34, rowHeight = 26
+        let labelWidth = 420, right = 50, top = 34, rowHeight = 26
         let height = top + max(1, bars.count) * rowHeight + 12
         let plotWidth = width - labelWidth - right
         let maximum = max(1, bars.map(\.value).max() ?? 0)
@@ -67,7 +67,7 @@ public enum SVGChart {
             let w = Int((Double(plotWidth) * Double(bar.value) / Double(maximum)).rounded())
             svg += "<g class=\"row\">"
             svg += "<text x=\"\(labelWidth - 8)\" y=\"\(y + 17)\" class=\"label\" text-anchor=\"end\">"
-                + "\(HTML.escape(truncate(bar.label, 46)))</text>"
+                + "\(HTML.escape(truncate(bar.label, 56)))</text>"
             svg += rect(bar, x: labelWidth, y: y + 4, width: max(w, bar.value > 0 ? 1 : 0), height: rowHeight - 8, unit: unit)
             svg += "<text x=\"\(labelWidth + w + 6)\" y=\"\(y + 17)\" class=\"value\">\(bar.value)</text>"
             svg += "</g>"

@@ -98,6 +98,7 @@ public enum MarkdownRenderer {
         if let c = report.conformance {
             rows += [("tests", c.tests), ("pass natively", c.nativePass), ("pass unmodified under \(c.profile)", c.pass),
                      ("new failures", c.newFailures), ("fail natively too (baseline-fail)", c.baselineFail), ("flaky", c.flaky)]
+            if c.skipped > 0 { rows.append(("skipped natively", c.skipped)) }
             if c.incomplete > 0 { rows.append(("not finished", c.incomplete)) }
         }
         let t = report.totals
@@ -137,24 +138,33 @@ public enum TextRenderer {
         out.append("")
         out += table(["measure", "count"], MarkdownRenderer.summaryRows(report).map { [$0.0, String($0.1)] }, numeric: [1])
         out.append("")
-        out += table(["category", "new failures (first)", "tests broken", "blocked", "events", "sites"],
-                     report.categories.map { [$0.category, String($0.newFailuresPrimary), String($0.testsBroken),
-                                              String($0.blocked), String($0.events), String($0.sites)] },
-                     numeric: [1, 2, 3, 4, 5])
+        let conformance = report.conformance != nil
+        if conformance {
+            out += table(["category", "new failures (first)", "tests broken", "blocked", "events", "sites"],
+                         report.categories.map { [$0.category, String($0.newFailuresPrimary), String($0.testsBroken),
+                                                  String($0.blocked), String($0.events), String($0.sites)] },
+                         numeric: [1, 2, 3, 4, 5])
+        } else {
+            out += table(["category", "blocked", "events", "sites", "processes"],
+                         report.categories.map { [$0.category, String($0.blocked), String($0.events), String($0.sites),
+                                                  String($0.processes)] },
+                         numeric: [1, 2, 3, 4])
+        }
         out.append("")
         out.append("top sites:")
-        out += table(["#", "site", "category/rules", "tests broken", "events", "owner", "component"],
+        out += table(["#", "site", "category/rules"] + (conformance ? ["tests broken"] : []) + ["events", "owner", "component"],
                      report.sites.prefix(top).map { site in
-                         [String(site.rank), site.id, "\(site.category)/\(site.rules.joined(separator: ","))",
-                          "\(site.testsBroken) (\(site.testsBrokenPrimary) first)", String(site.events),
-                          String((site.owner.map(Component.brief) ?? "—").prefix(60)), site.component]
-                     }, numeric: [0, 4])
+                         [String(site.rank), site.id, "\(site.category)/\(site.rules.joined(separator: ","))"]
+                             + (conformance ? ["\(site.testsBroken) (\(site.testsBrokenPrimary) first)"] : [])
+                             + [String(site.events), String((site.owner.map(Component.brief) ?? "—").prefix(60)), site.component]
+                     }, numeric: conformance ? [0, 4] : [0, 3])
         if !report.components.isEmpty {
             out.append("")
             out.append("components:")
-            out += table(["component", "sites", "tests broken", "events"],
-                         report.components.prefix(top).map { [$0.name, String($0.sites), String($0.testsBroken), String($0.events)] },
-                         numeric: [1, 2, 3])
+            out += table(["component", "sites"] + (conformance ? ["tests broken"] : []) + ["events"],
+                         report.components.prefix(top).map {
+                             [$0.name, String($0.sites)] + (conformance ? [String($0.testsBroken)] : []) + [String($0.events)]
+                         }, numeric: conformance ? [1, 2, 3] : [1, 2])
         }
         if let diff = report.baseline {
             out.append("")

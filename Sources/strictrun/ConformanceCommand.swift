@@ -34,19 +34,33 @@ struct ConformanceCommand: ParsableCommand {
         var expect: String?
         @Flag(help: "Write the --expect file from this run (reasons already in it are kept).") var updateExpectations = false
         @Option(help: "The test root (replaces the suite's 'root:').") var root: String?
-        @Option(name: .customLong("set"), help: "Set a suite variable: NAME=VALUE (repeatable).") var variables: [String] = []
+        @Option(name: .customLong("set"), help: ArgumentHelp("Set a suite variable (repeatable).", valueName: "name=value"))
+        var variables: [String] = []
         @Option(help: "Run only tests whose id matches this regular expression (repeatable: any).") var filter: [String] = []
         @Option(help: "Run at most N tests (the first by sorted id, after --filter).") var limit: Int?
         @Option(help: "Seconds before a test is killed (replaces the suite's timeouts).") var timeout: Double?
         @Option(help: "Retries of a failing run (replaces the suite's 'retries', default 1).") var retries: Int?
         @Option(name: .customLong("run-option"), parsing: .unconditionalSingleValue,
-                help: "An option for each 'strictrun run' (repeatable), e.g. --run-option=--no-stacks.")
+                help: ArgumentHelp("An option for each 'strictrun run' (repeatable), e.g. --run-option=--no-stacks.",
+                                   valueName: "option"))
         var runOptions: [String] = []
         @Flag(help: "List the tests (id, group, flags) and exit.") var list = false
         @Flag(name: .shortAndLong, help: "A line for every finished run.") var verbose = false
         @Flag(name: .shortAndLong, help: "No progress on stderr.") var quiet = false
 
         func run() throws {
+            // Ctrl-C before the tests start ends at once; once they run, it stops them cleanly.
+            let slot = RunnerSlot()
+            let progress = ProgressReporter.automatic(quiet: quiet, verbose: verbose)
+            SignalWatch.start { signal in
+                guard let runner = slot.runner else { Foundation.exit(130) }
+                if slot.interrupts.increment() == 1 {
+                    progress.note("stopping (signal \(signal)): killing running tests, writing what finished; again to stop at once")
+                    runner.stop()
+                } else {
+                    runner.stop(force: true)
+                }
+            }
             let environment = ProcessInfo.processInfo.environment
             var overrides: [String: String] = [:]
             for item in variables {
@@ -132,22 +146,13 @@ struct ConformanceCommand: ParsableCommand {
                 jobs: jobs ?? ProcessInfo.processInfo.activeProcessorCount, output: outPath, shard: shardValue,
                 baseline: baselineResults, baselinePath: baselinePath, timeout: timeout, retries: retries,
                 environment: environment)
-            let progress = ProgressReporter.automatic(quiet: quiet, verbose: verbose)
             let runner: ConformanceRunner
             do {
                 runner = try ConformanceRunner(suite: suiteValue, tests: tests, options: options, progress: progress)
             } catch {
                 Environment.fail("\(error)", status: 2)
             }
-            let interrupts = SignalCount()
-            SignalWatch.start { signal in
-                if interrupts.increment() == 1 {
-                    progress.note("stopping (signal \(signal)): killing running tests, writing what finished; again to stop at once")
-                    runner.stop()
-                } else {
-                    runner.stop(force: true)
-                }
-            }
+            slot.runner = runner
             progress.note("conformance: \(tests.count) test\(tests.count == 1 ? "" : "s") of \(suiteValue.name) under \(profileName), "
                           + "\(options.jobs) at a time\(shardValue.map { ", shard \($0)" } ?? ""); output: \(outPath)")
             let results: ConformanceResults
@@ -205,6 +210,7 @@ struct ConformanceCommand: ParsableCommand {
         @Option(help: "Check the merged results against known failures (exit 1 on a mismatch).") var expect: String?
 
         func run() throws {
+            SignalWatch.start { _ in Foundation.exit(130) }
             let results: ConformanceResults
             do {
                 results = try ConformanceMerge.merge(inputs, into: out)
@@ -267,4 +273,14 @@ final class SignalCount: Sendable {
     private let value = Mutex(0)
     /// The new count.
     func increment() -> Int { value.withLock { $0 += 1; return $0 } }
+}
+
+/// The runner, once there is one, for the signal thread.
+final class RunnerSlot: Sendable {
+    private let value = Mutex<ConformanceRunner?>(nil)
+    let interrupts = SignalCount()
+    var runner: ConformanceRunner? {
+        get { value.withLock { $0 } }
+        set { value.withLock { $0 = newValue } }
+    }
 }

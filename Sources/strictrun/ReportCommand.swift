@@ -25,6 +25,8 @@ struct ReportCommand: ParsableCommand {
     @Option(help: "The report's title.") var title: String?
 
     func run() throws {
+        // strictrun blocks SIGINT/SIGTERM/SIGHUP in every thread (for `run`): end a long report on them.
+        SignalWatch.start { _ in Foundation.exit(130) }
         let chosen: ReportFormat
         if let format {
             guard let parsed = ReportFormat(rawValue: format == "markdown" ? "md" : format) else {

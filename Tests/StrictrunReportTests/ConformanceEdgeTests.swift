@@ -72,7 +72,24 @@ struct ConformanceEdgeTests {
         }
     }
 
-    @Test("Ctrl-C stops the run, kills the running test and writes what finished (exit 130)")
+    @Test("skip-exit-codes: a test that skips itself natively is skipped, not failed, and not retried")
+    func skipped() throws {
+        let dir = try tree([
+            "suite.yaml": "tests: {list: [skipper, passer]}\n"
+                + "command: [\(Paths.python), -c, 'import sys; sys.exit(4 if \"{name}\" == \"skipper\" else 0)']\n"
+                + "skip-exit-codes: [4]\n",
+        ])
+        let outcome = try Paths.strictrun(["conformance", "run", dir + "/suite.yaml", "--out", dir + "/out", "--quiet"])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let results = try Paths.results(dir + "/out")
+        #expect(results.test("skipper")?.status == .skipped)
+        #expect(results.test("skipper")?.native?.attempts.map(\.outcome) == [.skip])
+        #expect(results.test("passer")?.status == .pass)
+        #expect(results.totals.skipped == 1 && results.totals.pass == 1)
+        try expectValidJUnit(dir + "/out/junit.xml")
+    }
+
+    @Test("Ctrl-C stops the run, kills the running test and writes what finished (exit 130); one run per directory")
     func interrupt() throws {
         let dir = try tree([
             "suite.yaml": "tests: {list: [a, b, c, d, e, f, g, h]}\ncommand: [/bin/sleep, '1']\n",
@@ -91,6 +108,9 @@ struct ConformanceEdgeTests {
             if lines >= 2 { break }
             usleep(50_000)
         }
+        // A second run into the same directory is refused while the first writes it.
+        let second = try Paths.strictrun(["conformance", "run", dir + "/suite.yaml", "--out", dir + "/out", "--quiet"])
+        #expect(second.status == 2 && second.stderr.contains("being written by another"), "\(second.stderr)")
         kill(process.processIdentifier, SIGINT)
         process.waitUntilExit()
         #expect(process.terminationStatus == 130)
@@ -168,6 +188,18 @@ struct ConformancePartsTests {
             return error?.line == 4 && error?.key == "timeout" && error?.file == file
                 && error?.description.contains("s.yaml:4:10: key 'timeout'") == true
         }
+    }
+
+    @Test("attribution reads a trace: the first blocked call, every category; the TLS broker's failures count as tls")
+    func digest() throws {
+        let path = try Paths.temporaryDirectory("parts") + "/t.jsonl"
+        try tlsTrace().write(toFile: path, atomically: true, encoding: .utf8)
+        let digest = try TraceDigest.read(path: path)
+        #expect(digest.blocked == 2 && digest.logged == 1 && digest.complete && digest.exitStatus == 1)
+        #expect(digest.first?.category == "tls" && digest.first?.rule == "verification-failed")
+        #expect(digest.first?.oneLine.contains("sni=example.com") == true)
+        #expect(digest.categories.map(\.category) == ["tls", "process"])
+        #expect(Classifier.attribution(digest).primary == "tls")
     }
 
     @Test("expectations: parse, gate and rewrite")

@@ -153,6 +153,26 @@ struct NodeSuiteTests {
         #expect(overlap.status == 2 && overlap.stderr.contains("overlapping"))
     }
 
+    @Test("--baseline reuses an earlier run's native results: only the constrained pass runs")
+    func baselineReuse() throws {
+        let base = try NodeSuiteRun.get()
+        let out = try Paths.temporaryDirectory("reuse") + "/out"
+        let outcome = try Paths.strictrun(["conformance", "run", Paths.nodeSuite, "--profile", "microkernel", "--jobs", "2",
+                                           "--baseline", base.directory, "--filter", "assert-basic|spawnsync|native-fail",
+                                           "--out", out], environment: jitless)
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        #expect(!outcome.stderr.contains("native: "), "a native pass ran: \(outcome.stderr)")
+        let results = try Paths.results(out)
+        #expect(results.tests.count == 3)
+        for test in results.tests {
+            let reused = test.native?.attempts ?? []
+            #expect(!reused.isEmpty && reused.allSatisfy { $0.reusedFrom == base.directory }, "\(test.id)")
+            #expect(test.status == base.results.test(test.id)?.status, "\(test.id)")
+        }
+        #expect(results.test("parallel/test-native-fail")?.native?.attempts.count == 2)
+        #expect(!FileManager.default.fileExists(atPath: out + "/logs/parallel/test-assert-basic.native.log"))
+    }
+
     @Test("--expect: 0 when the run matches, 1 after a test is changed to fail or a listed test passes")
     func expectations() throws {
         let dir = try Paths.temporaryDirectory("expect")

@@ -41,7 +41,7 @@ struct ReportTests {
         let categories = try #require(section(text, from: "id=\"chart-categories\"", to: "</svg>"), "no category chart")
         let values = attributeValues("data-value", in: categories, marker: "class=\"bar\"")
         let names = attributeValues("data-category", in: categories, marker: "class=\"bar\"")
-        #expect(Dictionary(uniqueKeysWithValues: zip(names, values)) == ["process": "3", "wx": "2"])
+        #expect(Dictionary(uniqueKeysWithValues: zip(names, values)) == ["process": "3", "wx": "2", "tls": "0", "unattributed": "0"])
         // The site chart: a bar per site (all 3 here), values = tests each breaks.
         let sites = try #require(section(text, from: "id=\"chart-sites\"", to: "</svg>"), "no site chart")
         let siteValues = attributeValues("data-value", in: sites, marker: "class=\"bar\"").compactMap(Int.init)
@@ -153,6 +153,19 @@ struct ReportTests {
         #expect(missing.status == 2 && missing.stderr.contains("no such file"))
     }
 
+    @Test("the TLS broker's failures are tls sites; routed connects are logged tls events")
+    func tlsEvents() throws {
+        let path = try Paths.temporaryDirectory("tls") + "/tls.jsonl"
+        try tlsTrace().write(toFile: path, atomically: true, encoding: .utf8)
+        let (report, _) = try jsonReport([path])
+        let tls = try #require(report.categories.first { $0.category == "tls" })
+        #expect(tls.blocked == 1 && tls.events == 2 && tls.sites == 2)
+        let failure = try #require(report.sites.first { $0.id == "~tls/verification-failed" })
+        #expect(failure.actions == [ActionCount(action: "refuse", events: 1)])
+        #expect(failure.firstEvent?.oneLine.contains("sni=example.com") == true)
+        #expect(report.totals.blocked == 2 && report.totals.logged == 1 && report.totals.policyEvents == 3)
+    }
+
     @Test("--baseline shows the fork site gone when the program stops forking")
     func baseline() throws {
         let before = try pythonForkTrace(fork: true)
@@ -224,7 +237,7 @@ struct ReportTests {
     /// Write a trace of `megabytes` MB: policy events over 300 sites and 500 processes, a stack on
     /// the first 20 events of each site (as strictrun's site cap does), then the site id only.
     func generateTrace(path: String, megabytes: Int) throws {
-        FileManager.default.createFile(atPath: path, contents: nil)
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
         defer { try? handle.close() }
         var buffer = Data()

@@ -41,8 +41,8 @@ enum Paths {
         let dir = FileManager.default.temporaryDirectory
         let outURL = dir.appendingPathComponent("out-\(UUID().uuidString)")
         let errURL = dir.appendingPathComponent("err-\(UUID().uuidString)")
-        FileManager.default.createFile(atPath: outURL.path, contents: nil)
-        FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
         defer {
             try? FileManager.default.removeItem(at: outURL)
             try? FileManager.default.removeItem(at: errURL)
@@ -143,4 +143,16 @@ func attributeValues(_ attribute: String, in text: Substring, marker: String) ->
 func section(_ text: String, from start: String, to end: String) -> Substring? {
     guard let open = text.range(of: start), let close = text[open.upperBound...].range(of: end) else { return nil }
     return text[open.lowerBound..<close.upperBound]
+}
+
+/// A small trace: a routed connect (logged), a TLS verification failure from the broker, a denied
+/// fork, and the final exit line.
+func tlsTrace() -> String {
+    [
+        #"{"v":1,"seq":1,"time":"2026-01-01T00:00:00.000001Z","type":"start","profile":"microkernel","profile_files":[],"mode":"enforce","argv":["app"],"cwd":"/","strictrun":"0.1.0","filter_instructions":1}"#,
+        #"{"v":1,"seq":2,"time":"2026-01-01T00:00:00.000002Z","type":"policy","pid":7,"tid":7,"exe":"/usr/bin/app","syscall":"connect","nr":42,"abi":"x86_64","args":{"fd":3,"addr":"93.184.216.34:443"},"category":"tls","rule":"tls-port","action":"route","stack":null,"site":null}"#,
+        #"{"v":1,"seq":3,"time":"2026-01-01T00:00:00.000003Z","type":"tls","pid":7,"connection":1,"event":"verification-failed","destination":"93.184.216.34:443","sni":"example.com","reason":"certificate expired","alert":"certificate_expired","app_response":"alert"}"#,
+        #"{"v":1,"seq":4,"time":"2026-01-01T00:00:00.000004Z","type":"policy","pid":7,"tid":7,"exe":"/usr/bin/app","syscall":"clone","nr":56,"abi":"x86_64","args":{"flags":"SIGCHLD"},"category":"process","rule":"fork","action":"deny","errno":"EPERM","stack":null,"site":null}"#,
+        #"{"v":1,"seq":5,"time":"2026-01-01T00:00:00.000005Z","type":"exit","pid":7,"exe":"/usr/bin/app","code":1,"exit_status":1,"final":true,"processes":1,"counts":[]}"#,
+    ].joined(separator: "\n") + "\n"
 }
