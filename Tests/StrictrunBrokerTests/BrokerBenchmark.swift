@@ -75,4 +75,50 @@ struct BrokerBenchmark {
             median(handshakes), Self.bulkBytes >> 20, median(directSpeed) / 1e6, median(brokerSpeed) / 1e6,
             100 * median(brokerSpeed) / median(directSpeed)))
     }
+
+    /// Bulk throughput against an optimised C upstream (`openssl s_server -WWW`), so that the upstream is not the
+    /// bottleneck of the direct path.
+    @Test func throughputAgainstOpenSSLServer() throws {
+        let harness = try Harness()
+        let leaf = try harness.trustedCA.issue(commonName: "localhost", dnsNames: ["localhost"])
+        let port = try freePort()
+        harness.registrar.set(destination: Destination(ip: "127.0.0.1", port: port))
+        try harness.startBroker()
+        let file = harness.directory + "/bulk.bin"
+        #expect(FileManager.default.createFile(atPath: file, contents: nil))
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: file))
+        try handle.truncate(atOffset: UInt64(Self.bulkBytes))
+        try handle.close()
+
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        server.arguments = ["s_server", "-quiet", "-accept", "127.0.0.1:\(port)", "-cert", leaf.certificatePath,
+                            "-key", leaf.keyPath, "-WWW"]
+        server.currentDirectoryURL = URL(fileURLWithPath: harness.directory)
+        server.standardOutput = FileHandle.nullDevice
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        defer {
+            kill(server.processIdentifier, SIGKILL)
+            for _ in 0..<200 where server.isRunning { usleep(10_000) }
+        }
+        usleep(300_000)
+
+        func speed(_ extra: [String], _ environment: [String: String]) throws -> Double {
+            let result = try runProcess(["/usr/bin/curl", "-sS", "-o", "/dev/null", "-w", "%{speed_download}"] + extra
+                                        + ["https://localhost:\(port)/bulk.bin"], environment: environment, timeout: 120)
+            #expect(result.status == 0, "\(result.stderr)")
+            return Double(result.stdout) ?? 0
+        }
+        let direct = harness.clientEnvironment(["CURL_CA_BUNDLE": harness.trustedCA.pemPath])
+        let brokered = ["--connect-to", "localhost:\(port):127.0.0.1:\(harness.broker.ipv4Port)"]
+        var directSpeed: [Double] = [], brokerSpeed: [Double] = []
+        for _ in 0..<3 {
+            directSpeed.append(try speed([], direct))
+            brokerSpeed.append(try speed(brokered, harness.clientEnvironment()))
+        }
+        let d = directSpeed.sorted()[1], b = brokerSpeed.sorted()[1]
+        print(String(format: "BENCH throughput vs openssl s_server (%d MiB, median of 3): direct %.1f MB/s, broker %.1f MB/s, ratio %.0f%%",
+                     Self.bulkBytes >> 20, d / 1e6, b / 1e6, 100 * b / d))
+    }
 }
