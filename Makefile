@@ -30,7 +30,10 @@ examples:
 
 test: build
 	$(SWIFT) build -c $(CONFIG) --build-tests
-	$(SWIFT) test -c $(CONFIG) --skip-build
+	# The broker's suite runs on its own: its clients have network timeouts, and the rest of the
+	# suite (ptrace storms, thousands of threads) would starve them on a 2-core machine.
+	$(SWIFT) test -c $(CONFIG) --skip-build --filter StrictrunBrokerTests
+	$(SWIFT) test -c $(CONFIG) --skip-build --skip StrictrunBrokerTests
 
 demo: build
 	@mkdir -p $(DEMO_DIR)
