@@ -44,6 +44,13 @@ final class TLSFixture: @unchecked Sendable {
                 ctx.verify_mode = ssl.CERT_REQUIRED; ctx.load_verify_locations(client_ca)
             srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
             print(srv.server_address[1], flush=True)
+            # Exit with the test process: when it is gone, this server is re-parented.
+            import threading, os, time
+            parent = os.getppid()
+            def watch():
+                while os.getppid() == parent: time.sleep(0.2)
+                os._exit(0)
+            threading.Thread(target=watch, daemon=True).start()
             srv.serve_forever()
             """.write(to: directory.appendingPathComponent("server.py"), atomically: true, encoding: .utf8)
     }
