@@ -68,6 +68,8 @@ final class Tracer {
     private var failure: String?
     private var processIDs: [pid_t]
     private var killedAll = false
+    /// A policy event recorded at a stop, written once the stopped thread is running again.
+    private var pendingPolicyEvent: [(String, JSONValue)]?
 
     init(policy: CompiledPolicy, writer: TraceWriter, stacks: StackRecorder, router: (any ConnectionRouter)?,
          root: pid_t, exe: String) {
@@ -101,6 +103,12 @@ final class Tracer {
     // MARK: dispatch
 
     private func handle(tid: pid_t, status: WaitStatus) {
+        defer {
+            if let fields = pendingPolicyEvent {
+                pendingPolicyEvent = nil
+                emit(.policy, fields)
+            }
+        }
         switch status {
         case .exited, .signaled:
             reaped(tid: tid, status: status)
@@ -124,8 +132,8 @@ final class Tracer {
         if signal == SIGSTOP, tasks[tid]?.started != true {
             // The initial stop of an auto-attached task; its creator's event may come later.
             if tasks[tid] == nil {
-                let tgid = TraceeMemory.threadGroup(of: tid) ?? tid
-                tasks[tid] = Task(tgid: tgid, started: true)
+                // Its creator's clone event has not been handled yet: ask /proc.
+                tasks[tid] = Task(tgid: TraceeMemory.threadGroup(of: tid) ?? tid, started: true)
             } else {
                 tasks[tid]?.started = true
             }
@@ -144,11 +152,18 @@ final class Tracer {
     }
 
     private func newTask(_ child: pid_t, createdBy parent: pid_t, event: Ptrace.Event) {
-        let parentGroup = tasks[parent]?.tgid ?? parent
+        let parentGroup = groupOf(parent)
         let isThread: Bool
         if event == .clone {
-            let group = tasks[child]?.tgid ?? TraceeMemory.threadGroup(of: child) ?? child
-            isThread = group != child
+            // The parent is stopped in clone(2): its flags say whether the child is a thread,
+            // without reading /proc (clone3 keeps them in memory: ask /proc then).
+            var regs = user_regs_struct()
+            if strictrun_getregs(parent, &regs) == 0, regs.orig_rax == 56 /* clone */ {
+                isThread = regs.rdi & FilterCompiler.cloneThread != 0
+            } else {
+                let group = TraceeMemory.threadGroup(of: child) ?? child
+                isThread = group != child
+            }
         } else {
             isThread = false
         }
@@ -175,7 +190,7 @@ final class Tracer {
         // A non-leader thread that execs takes over the thread group's id.
         let former = pid_t(truncatingIfNeeded: Ptrace.eventMessage(tid))
         if former != tid { tasks[former] = nil }
-        let tgid = tasks[tid]?.tgid ?? tid
+        let tgid = groupOf(tid)
         tasks[tid] = Task(tgid: tgid, started: true)
         // Threads other than the exec'ing one are gone; their exits arrive as reaps.
         let exe = TraceeMemory.executable(pid: tid) ?? "?"
@@ -187,6 +202,11 @@ final class Tracer {
             .split(separator: "\0", omittingEmptySubsequences: false).dropLast().map { JSONValue.string(String($0)) }
         emit(.exec, [("pid", .int(Int64(tgid))), ("tid", .int(Int64(tid))), ("exe", .string(exe)),
                      ("argv", .array(argv ?? []))])
+    }
+
+    /// The thread group of a task, from the table (or /proc for a task not seen yet).
+    private func groupOf(_ tid: pid_t) -> pid_t {
+        tasks[tid]?.tgid ?? TraceeMemory.threadGroup(of: tid) ?? tid
     }
 
     private func reaped(tid: pid_t, status: WaitStatus) {
@@ -213,7 +233,7 @@ final class Tracer {
             Ptrace.resume(tid)
             return
         }
-        let tgid = tasks[tid]?.tgid ?? TraceeMemory.threadGroup(of: tid) ?? tid
+        let tgid = groupOf(tid)
         let foreign = info.arch != SyscallNames.archX86_64 || info.nr & SyscallNames.x32SyscallBit != 0
         guard var rule = foreign ? policy.foreignABIRule : policy.rules[UInt16(truncatingIfNeeded: info.ret_data)]
         else {
@@ -394,7 +414,9 @@ final class Tracer {
             firstBlocked = "pid \(tgid) \(ArgumentDecoder.render(syscall: syscall, decoded: decoded))\(result)"
                 + "  [\(rule.category)/\(rule.name), \(rule.action)]"
         }
-        emit(.policy, fields)
+        // Written after the thread is resumed (see `handle`): the program does not wait for
+        // the JSON encoding and the write(2).
+        pendingPolicyEvent = fields
     }
 
     /// Carries out an action at a seccomp stop and resumes the thread.
