@@ -66,23 +66,8 @@ public struct Frame: Codable, Sendable, Hashable {
         symbol.map(Frame.shortName) ?? "\(module.map { URL(fileURLWithPath: $0).lastPathComponent } ?? "?")+\(offset ?? "?")"
     }
 
-    /// `v8::base::OS::SetPermissions(void*, unsigned long)` → `v8::base::OS::SetPermissions`:
-    /// a demangled C++ name without its parameter list.
-    public static func shortName(_ symbol: String) -> String {
-        var depth = 0
-        for index in symbol.indices {
-            switch symbol[index] {
-            case "<": depth += 1
-            case ">": depth = max(0, depth - 1)
-            case "(" where depth == 0 && index > symbol.startIndex:
-                if symbol[..<index].hasSuffix("operator") { continue }
-                if symbol[index...].hasPrefix("(anonymous namespace)") { continue }
-                return String(symbol[..<index])
-            default: break
-            }
-        }
-        return symbol
-    }
+    /// A demangled C++ name without its parameter list (`shortSymbolName`).
+    public static func shortName(_ symbol: String) -> String { shortSymbolName(symbol) }
 
     /// `symbol (module basename)` or `module+offset`, for one-line messages.
     public var brief: String {

@@ -143,7 +143,7 @@ struct Summary {
             lines.append("strictrun: top \(category) sites (\(sites.count) in all):")
             for site in sites.prefix(3) {
                 let names = site.names.isEmpty ? "(no symbols)"
-                    : site.names.map(Summary.shortName).joined(separator: " ← ")
+                    : site.names.map(shortSymbolName).joined(separator: " ← ")
                 lines.append("  \(site.count)× \(site.rule) \(site.site)  \(names)")
             }
         }
@@ -152,23 +152,5 @@ struct Summary {
         }
         lines.append("strictrun: trace: \(tracePath) (\(outcome.eventsWritten) events)")
         FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
-    }
-
-    /// `v8::base::OS::SetPermissions(void*, unsigned long)` → `v8::base::OS::SetPermissions`:
-    /// the parameter list of a demangled C++ name, cut for the terminal (the trace keeps it).
-    static func shortName(_ symbol: String) -> String {
-        var depth = 0
-        for index in symbol.indices {
-            switch symbol[index] {
-            case "<": depth += 1
-            case ">": depth = max(0, depth - 1)
-            case "(" where depth == 0 && index > symbol.startIndex:
-                if symbol[..<index].hasSuffix("operator") { continue }
-                if symbol[index...].hasPrefix("(anonymous namespace)") { continue }
-                return String(symbol[..<index])
-            default: break
-            }
-        }
-        return symbol
     }
 }
