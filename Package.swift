@@ -27,7 +27,9 @@ let package = Package(
         // C++ demangling through abi::__cxa_demangle.
         .target(name: "CStrictrunDemangle"),
 
-        .target(name: "StrictrunPolicy", dependencies: [.product(name: "Yams", package: "Yams")]),
+        // Reading YAML files with file:line:column and key in every error (profiles, suites).
+        .target(name: "StrictrunYAML", dependencies: [.product(name: "Yams", package: "Yams")]),
+        .target(name: "StrictrunPolicy", dependencies: ["StrictrunYAML", .product(name: "Yams", package: "Yams")]),
         .target(name: "StrictrunTrace"),
         .target(name: "StrictrunStacks", dependencies: ["CElfutils", "CStrictrunDemangle"]),
         .target(name: "StrictrunSandbox",
@@ -44,7 +46,7 @@ let package = Package(
         ]),
         // Test-suite runs (issue 5) and porting reports (issue 6): read traces, never ptrace.
         .target(name: "StrictrunConformance", dependencies: [
-            "StrictrunTrace", .product(name: "Yams", package: "Yams"),
+            "StrictrunTrace", "StrictrunYAML", .product(name: "Yams", package: "Yams"),
         ]),
         .target(name: "StrictrunReport", dependencies: ["StrictrunTrace", "StrictrunConformance"]),
         .executableTarget(name: "strictrun", dependencies: [

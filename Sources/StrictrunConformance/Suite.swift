@@ -1,44 +1,10 @@
 import Foundation
 
-/// A place in a suite file, for error messages (`file:line:column`).
-public struct SourceLocation: Sendable, Hashable, CustomStringConvertible {
-    public var file: String
-    public var line: Int
-    public var column: Int
-    public var description: String { "\(file):\(line):\(column)" }
-}
+@_exported import StrictrunYAML
 
-/// A suite file that cannot be used, with the file, line, column and key to fix
-/// (the same shape as a bad profile's message).
-public struct SuiteError: Error, Sendable, Hashable, CustomStringConvertible {
-    public var file: String
-    public var line: Int?
-    public var column: Int?
-    /// Dotted path of the offending key, e.g. `tests.files` or `groups[1].match`.
-    public var key: String?
-    public var message: String
-
-    public init(file: String, line: Int? = nil, column: Int? = nil, key: String? = nil, message: String) {
-        self.file = file
-        self.line = line
-        self.column = column
-        self.key = key
-        self.message = message
-    }
-
-    init(at location: SourceLocation?, file: String, key: String?, _ message: String) {
-        self.init(file: location?.file ?? file, line: location?.line, column: location?.column,
-                  key: key, message: message)
-    }
-
-    public var description: String {
-        var place = file
-        if let line { place += ":\(line)" }
-        if let column { place += ":\(column)" }
-        if let key { return "\(place): key '\(key)': \(message)" }
-        return "\(place): \(message)"
-    }
-}
+/// A suite file that cannot be used, with the file, line, column and key to fix (the shared
+/// `SourceError`: profiles report the same way).
+public typealias SuiteError = SourceError
 
 /// A test suite as its YAML file describes it (see `Suites/README.md` for every key):
 /// where the tests are, how to run one, and what each needs.

@@ -2,21 +2,6 @@
 import Glibc
 #endif
 
-/// A place in a profile file, kept with every value so errors and rules can point at it.
-public struct SourceLocation: Sendable, Hashable, CustomStringConvertible {
-    public var file: String
-    public var line: Int
-    public var column: Int
-
-    public init(file: String, line: Int, column: Int) {
-        self.file = file
-        self.line = line
-        self.column = column
-    }
-
-    public var description: String { "\(file):\(line):\(column)" }
-}
-
 /// One decision of a profile: an action and where it was written.
 public struct RuleSetting: Sendable, Hashable {
     public var action: Action

@@ -47,28 +47,19 @@ struct ProfileDocument: Sendable {
 /// with the file, line and key.
 struct ProfileDocumentReader {
     let file: String
+    var nodes: YAMLNodes { YAMLNodes(file: file) }
     let syscallExists: (String) -> Bool
 
     func read(yaml text: String) throws(ProfileError) -> ProfileDocument {
-        let root: Node?
-        do {
-            // The basic resolver: every scalar is read as a string here, so the default resolver's
-            // regular expressions (ICU, milliseconds at start-up) are never compiled.
-            root = try Yams.compose(yaml: text, .basic)
-        } catch let error as YamlError {
-            throw yamlError(error)
-        } catch {
-            throw ProfileError(file: file, message: "cannot read YAML: \(error)")
-        }
-        guard let root else { throw ProfileError(file: file, line: 1, message: "empty profile") }
-        let top = try mapping(root, key: nil)
+        let root = try nodes.compose(text, emptyMessage: "empty profile")
+        let top = try nodes.mapping(root, key: nil)
         var doc = ProfileDocument(file: file)
         for (keyNode, value) in top {
-            let key = try keyName(keyNode, parent: nil)
+            let key = try nodes.keyName(keyNode, parent: nil)
             switch key {
-            case "name": doc.name = try string(value, key: key)
-            case "description": doc.description = try string(value, key: key)
-            case "extends": doc.extends = (try string(value, key: key), location(value))
+            case "name": doc.name = try nodes.string(value, key: key)
+            case "description": doc.description = try nodes.string(value, key: key)
+            case "extends": doc.extends = (try nodes.string(value, key: key), nodes.location(value))
             case "mode": doc.mode = try enumValue(value, key: key, Mode.self)
             case "process": try readProcess(value, into: &doc)
             case "wx": try readWX(value, into: &doc)
@@ -76,7 +67,7 @@ struct ProfileDocumentReader {
             case "rules": doc.rules = try readRules(value)
             case "tls": doc.tls = try readTLS(value)
             default:
-                throw unknownKey(keyNode, key: key,
+                throw nodes.unknownKey(keyNode, key: key,
                                  known: ["name", "description", "extends", "mode", "process", "wx", "escape",
                                          "tls", "rules"])
             }
@@ -87,14 +78,14 @@ struct ProfileDocumentReader {
     // MARK: sections
 
     private func readProcess(_ node: Node, into doc: inout ProfileDocument) throws(ProfileError) {
-        for (keyNode, value) in try mapping(node, key: "process") {
-            let key = try keyName(keyNode, parent: "process")
+        for (keyNode, value) in try nodes.mapping(node, key: "process") {
+            let key = try nodes.keyName(keyNode, parent: "process")
             let path = "process.\(key)"
             switch key {
             case "fork": doc.fork = try setting(value, key: path, defaultErrno: ProfileDefaults.forkErrno)
             case "spawn": doc.spawn = try setting(value, key: path, defaultErrno: ProfileDefaults.spawnErrno)
             case "exec": doc.exec = try setting(value, key: path, defaultErrno: ProfileDefaults.execErrno)
-            default: throw unknownKey(keyNode, key: path, known: ["fork", "spawn", "exec"])
+            default: throw nodes.unknownKey(keyNode, key: path, known: ["fork", "spawn", "exec"])
             }
         }
     }
@@ -105,23 +96,23 @@ struct ProfileDocumentReader {
             doc.wxLevel = try enumValue(node, key: "wx", WXLevel.self)
             return
         }
-        for (keyNode, value) in try mapping(node, key: "wx") {
-            let key = try keyName(keyNode, parent: "wx")
+        for (keyNode, value) in try nodes.mapping(node, key: "wx") {
+            let key = try nodes.keyName(keyNode, parent: "wx")
             let path = "wx.\(key)"
             switch key {
             case "level": doc.wxLevel = try enumValue(value, key: path, WXLevel.self)
             case "action": doc.wxAction = try setting(value, key: path, defaultErrno: ProfileDefaults.wxErrno)
-            default: throw unknownKey(keyNode, key: path, known: ["level", "action"])
+            default: throw nodes.unknownKey(keyNode, key: path, known: ["level", "action"])
             }
         }
     }
 
     private func readEscape(_ node: Node, into doc: inout ProfileDocument) throws(ProfileError) {
-        for (keyNode, value) in try mapping(node, key: "escape") {
-            let key = try keyName(keyNode, parent: "escape")
+        for (keyNode, value) in try nodes.mapping(node, key: "escape") {
+            let key = try nodes.keyName(keyNode, parent: "escape")
             let path = "escape.\(key)"
             guard EscapePolicy.keys.contains(key) else {
-                throw unknownKey(keyNode, key: path, known: EscapePolicy.keys)
+                throw nodes.unknownKey(keyNode, key: path, known: EscapePolicy.keys)
             }
             let errno = key == "foreign-abi" ? ProfileDefaults.foreignABIErrno : ProfileDefaults.escapeErrno
             doc.escape[key] = try setting(value, key: path, defaultErrno: errno)
@@ -130,16 +121,16 @@ struct ProfileDocumentReader {
 
     private func readTLS(_ node: Node) throws(ProfileError) -> TLSDocument {
         var tls = TLSDocument()
-        for (keyNode, value) in try mapping(node, key: "tls") {
-            let key = try keyName(keyNode, parent: "tls")
+        for (keyNode, value) in try nodes.mapping(node, key: "tls") {
+            let key = try nodes.keyName(keyNode, parent: "tls")
             let path = "tls.\(key)"
             switch key {
             case "ports":
-                guard case .sequence(let items) = value else { throw typeError(value, key: path, expected: "a list of ports") }
+                guard case .sequence(let items) = value else { throw nodes.typeError(value, key: path, expected: "a list of ports") }
                 tls.ports = try items.enumerated().map { (index, item) throws(ProfileError) -> UInt16 in
-                    let text = try string(item, key: "\(path)[\(index)]")
+                    let text = try nodes.string(item, key: "\(path)[\(index)]")
                     guard let port = UInt16(text), port > 0 else {
-                        throw ProfileError(at: location(item), file: file, key: "\(path)[\(index)]",
+                        throw ProfileError(at: nodes.location(item), file: file, key: "\(path)[\(index)]",
                                            "not a TCP port: '\(text)'")
                     }
                     return port
@@ -147,27 +138,27 @@ struct ProfileDocumentReader {
             case "action":
                 tls.action = try setting(value, key: path, defaultErrno: ECONNREFUSED, allowRoute: true)
             case "mode":
-                let word = try string(value, key: path)
+                let word = try nodes.string(value, key: path)
                 guard word == "terminate" || word == "relay" else {
-                    throw ProfileError(at: location(value), file: file, key: path,
+                    throw ProfileError(at: nodes.location(value), file: file, key: path,
                                        "unknown value '\(word)' (expected terminate or relay)")
                 }
                 tls.relay = word == "relay"
             case "trust":
-                let word = try string(value, key: path)
+                let word = try nodes.string(value, key: path)
                 tls.trustBundle = word == "system" ? .some(nil) : .some(word)
             case "latency-per-record":
-                let text = try string(value, key: path)
+                let text = try nodes.string(value, key: path)
                 let number = text.hasSuffix("ms") ? String(text.dropLast(2)) : text
                 guard let ms = Double(number.trimmingCharacters(in: .whitespaces)), ms >= 0 else {
-                    throw ProfileError(at: location(value), file: file, key: path,
+                    throw ProfileError(at: nodes.location(value), file: file, key: path,
                                        "expected milliseconds, e.g. 2ms: '\(text)'")
                 }
                 tls.latencyPerRecordMs = ms
             case "client-certificates":
                 tls.clientCertificates = try readClientCertificates(value, key: path)
             default:
-                throw unknownKey(keyNode, key: path, known: ["ports", "action", "mode", "trust",
+                throw nodes.unknownKey(keyNode, key: path, known: ["ports", "action", "mode", "trust",
                                                             "latency-per-record", "client-certificates"])
             }
         }
@@ -175,20 +166,20 @@ struct ProfileDocumentReader {
     }
 
     private func readClientCertificates(_ node: Node, key: String) throws(ProfileError) -> [ClientCertificate] {
-        guard case .sequence(let items) = node else { throw typeError(node, key: key, expected: "a list") }
+        guard case .sequence(let items) = node else { throw nodes.typeError(node, key: key, expected: "a list") }
         var out: [ClientCertificate] = []
         for (index, item) in items.enumerated() {
             let base = "\(key)[\(index)]"
             var fields: [String: String] = [:]
-            for (keyNode, value) in try mapping(item, key: base) {
-                let name = try keyName(keyNode, parent: base)
+            for (keyNode, value) in try nodes.mapping(item, key: base) {
+                let name = try nodes.keyName(keyNode, parent: base)
                 guard ["host", "certificate", "key"].contains(name) else {
-                    throw unknownKey(keyNode, key: "\(base).\(name)", known: ["host", "certificate", "key"])
+                    throw nodes.unknownKey(keyNode, key: "\(base).\(name)", known: ["host", "certificate", "key"])
                 }
-                fields[name] = try string(value, key: "\(base).\(name)")
+                fields[name] = try nodes.string(value, key: "\(base).\(name)")
             }
             for required in ["host", "certificate", "key"] where fields[required] == nil {
-                throw ProfileError(at: location(item), file: file, key: "\(base).\(required)", "missing")
+                throw ProfileError(at: nodes.location(item), file: file, key: "\(base).\(required)", "missing")
             }
             // Paths are relative to the profile file.
             let directory = (file as NSString).deletingLastPathComponent
@@ -196,14 +187,14 @@ struct ProfileDocumentReader {
                 path.hasPrefix("/") ? path : (directory as NSString).appendingPathComponent(path)
             }
             out.append(ClientCertificate(host: fields["host"]!, certificate: absolute(fields["certificate"]!),
-                                         key: absolute(fields["key"]!), location: location(item)))
+                                         key: absolute(fields["key"]!), location: nodes.location(item)))
         }
         return out
     }
 
     private func readRules(_ node: Node) throws(ProfileError) -> [SyscallRule] {
         guard case .sequence(let items) = node else {
-            throw typeError(node, key: "rules", expected: "a list of rules")
+            throw nodes.typeError(node, key: "rules", expected: "a list of rules")
         }
         var rules: [SyscallRule] = []
         for (index, item) in items.enumerated() {
@@ -213,34 +204,34 @@ struct ProfileDocumentReader {
             var name: String?
             var action: RuleSetting?
             var errnoNode: Node?
-            for (keyNode, value) in try mapping(item, key: base) {
-                let key = try keyName(keyNode, parent: base)
+            for (keyNode, value) in try nodes.mapping(item, key: base) {
+                let key = try nodes.keyName(keyNode, parent: base)
                 let path = "\(base).\(key)"
                 switch key {
                 case "syscall":
-                    let value_ = try string(value, key: path)
+                    let value_ = try nodes.string(value, key: path)
                     guard syscallExists(value_) else {
-                        throw ProfileError(at: location(value), file: file, key: path,
+                        throw ProfileError(at: nodes.location(value), file: file, key: path,
                                            "unknown syscall '\(value_)' on x86_64")
                     }
                     syscall = value_
-                case "category": category = try string(value, key: path)
-                case "name": name = try string(value, key: path)
+                case "category": category = try nodes.string(value, key: path)
+                case "name": name = try nodes.string(value, key: path)
                 case "action": action = try setting(value, key: path, defaultErrno: ProfileDefaults.ruleErrno)
                 case "errno": errnoNode = value
                 default:
-                    throw unknownKey(keyNode, key: path, known: ["syscall", "category", "name", "action", "errno"])
+                    throw nodes.unknownKey(keyNode, key: path, known: ["syscall", "category", "name", "action", "errno"])
                 }
             }
             guard let syscall else {
-                throw ProfileError(at: location(item), file: file, key: "\(base).syscall", "missing")
+                throw ProfileError(at: nodes.location(item), file: file, key: "\(base).syscall", "missing")
             }
             guard var action else {
-                throw ProfileError(at: location(item), file: file, key: "\(base).action", "missing")
+                throw ProfileError(at: nodes.location(item), file: file, key: "\(base).action", "missing")
             }
             if let errnoNode {
                 guard case .deny = action.action else {
-                    throw ProfileError(at: location(errnoNode), file: file, key: "\(base).errno",
+                    throw ProfileError(at: nodes.location(errnoNode), file: file, key: "\(base).errno",
                                        "only a 'deny' action takes an errno")
                 }
                 action.action = .deny(errno: try errnoValue(errnoNode, key: "\(base).errno"))
@@ -255,18 +246,18 @@ struct ProfileDocumentReader {
     /// `allow` | `log` | `kill` | `deny` | `{action: deny, errno: EPERM}`.
     private func setting(_ node: Node, key: String, defaultErrno: Int32,
                          allowRoute: Bool = false) throws(ProfileError) -> RuleSetting {
-        let at = location(node)
+        let at = nodes.location(node)
         if case .scalar = node {
             return RuleSetting(try actionWord(node, key: key, errno: defaultErrno, allowRoute: allowRoute), at: at)
         }
         var actionNode: Node?
         var errno: Int32?
-        for (keyNode, value) in try mapping(node, key: key) {
-            let sub = try keyName(keyNode, parent: key)
+        for (keyNode, value) in try nodes.mapping(node, key: key) {
+            let sub = try nodes.keyName(keyNode, parent: key)
             switch sub {
             case "action": actionNode = value
             case "errno": errno = try errnoValue(value, key: "\(key).errno")
-            default: throw unknownKey(keyNode, key: "\(key).\(sub)", known: ["action", "errno"])
+            default: throw nodes.unknownKey(keyNode, key: "\(key).\(sub)", known: ["action", "errno"])
             }
         }
         guard let actionNode else {
@@ -282,25 +273,25 @@ struct ProfileDocumentReader {
 
     private func actionWord(_ node: Node, key: String, errno: Int32,
                             allowRoute: Bool = false) throws(ProfileError) -> Action {
-        let word = try string(node, key: key)
+        let word = try nodes.string(node, key: key)
         switch word {
         case "route" where allowRoute: return .route
         case "route":
-            throw ProfileError(at: location(node), file: file, key: key, "'route' applies to tls.action only")
+            throw ProfileError(at: nodes.location(node), file: file, key: key, "'route' applies to tls.action only")
         case "allow": return .allow
         case "log": return .log
         case "kill": return .kill
         case "deny": return .deny(errno: errno)
         default:
-            throw ProfileError(at: location(node), file: file, key: key,
+            throw ProfileError(at: nodes.location(node), file: file, key: key,
                                "unknown action '\(word)' (expected allow, log, deny or kill)")
         }
     }
 
     private func errnoValue(_ node: Node, key: String) throws(ProfileError) -> Int32 {
-        let name = try string(node, key: key)
+        let name = try nodes.string(node, key: key)
         guard let value = ErrnoName.value(of: name) else {
-            throw ProfileError(at: location(node), file: file, key: key, "unknown errno name '\(name)'")
+            throw ProfileError(at: nodes.location(node), file: file, key: key, "unknown errno name '\(name)'")
         }
         return value
     }
@@ -308,66 +299,13 @@ struct ProfileDocumentReader {
     private func enumValue<E: RawRepresentable & CaseIterable>(
         _ node: Node, key: String, _ type: E.Type
     ) throws(ProfileError) -> E where E.RawValue == String {
-        let word = try string(node, key: key)
+        let word = try nodes.string(node, key: key)
         guard let value = E(rawValue: word) else {
             let known = E.allCases.map(\.rawValue).joined(separator: ", ")
-            throw ProfileError(at: location(node), file: file, key: key,
+            throw ProfileError(at: nodes.location(node), file: file, key: key,
                                "unknown value '\(word)' (expected one of: \(known))")
         }
         return value
-    }
-
-    private func string(_ node: Node, key: String) throws(ProfileError) -> String {
-        guard case .scalar(let scalar) = node else { throw typeError(node, key: key, expected: "a string") }
-        return scalar.string
-    }
-
-    private func mapping(_ node: Node, key: String?) throws(ProfileError) -> [(Node, Node)] {
-        guard case .mapping(let map) = node else {
-            throw typeError(node, key: key, expected: "a mapping of keys to values")
-        }
-        return map.map { ($0.key, $0.value) }
-    }
-
-    private func keyName(_ node: Node, parent: String?) throws(ProfileError) -> String {
-        guard case .scalar(let scalar) = node else {
-            throw ProfileError(at: location(node), file: file, key: parent, "keys must be plain words")
-        }
-        return scalar.string
-    }
-
-    // MARK: errors
-
-    func location(_ node: Node) -> SourceLocation? {
-        node.mark.map { SourceLocation(file: file, line: $0.line, column: $0.column) }
-    }
-
-    private func typeError(_ node: Node, key: String?, expected: String) -> ProfileError {
-        let found = switch node {
-        case .scalar: "a scalar"
-        case .mapping: "a mapping"
-        case .sequence: "a list"
-        case .alias: "an alias"
-        }
-        return ProfileError(at: location(node), file: file, key: key, "expected \(expected), found \(found)")
-    }
-
-    private func unknownKey(_ node: Node, key: String, known: [String]) -> ProfileError {
-        ProfileError(at: location(node), file: file, key: key,
-                     "unknown key (known here: \(known.joined(separator: ", ")))")
-    }
-
-    private func yamlError(_ error: YamlError) -> ProfileError {
-        switch error {
-        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
-             .composer(_, let problem, let mark, _):
-            return ProfileError(file: file, line: mark.line, column: mark.column, message: "YAML: \(problem)")
-        case .duplicatedKeysInMapping(let duplicates, let context):
-            return ProfileError(file: file, line: context.mark.line, column: context.mark.column,
-                                key: duplicates.first, message: "duplicated key")
-        default:
-            return ProfileError(file: file, message: "YAML: \(error)")
-        }
     }
 }
 
