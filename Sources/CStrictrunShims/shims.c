@@ -82,7 +82,8 @@ int strictrun_get_syscall_info(pid_t tid, strictrun_syscall_info *out) {
 
 int strictrun_ptrace_default_options(void) {
     return PTRACE_O_TRACESECCOMP | PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK |
-           PTRACE_O_TRACEVFORK | PTRACE_O_TRACEEXEC | PTRACE_O_EXITKILL;
+           PTRACE_O_TRACEVFORK | PTRACE_O_TRACEEXEC | PTRACE_O_EXITKILL |
+           PTRACE_O_TRACESYSGOOD;
 }
 
 int strictrun_wifexited(int s) { return WIFEXITED(s); }

@@ -7,6 +7,7 @@ import CStrictrunShims
 /// Swift wrapper per request. Every call must come from the tracer thread.
 enum Ptrace {
     static let cont: Int32 = 7
+    static let syscall: Int32 = 24
     static let kill: Int32 = 8
     static let setOptions: Int32 = 0x4200
     static let getSigInfo: Int32 = 0x4202
@@ -19,6 +20,22 @@ enum Ptrace {
     /// not an error: its exit is reported by waitpid.
     static func resume(_ tid: pid_t, signal: Int32 = 0) {
         _ = strictrun_ptrace(cont, tid, nil, UnsafeMutableRawPointer(bitPattern: Int(signal)))
+    }
+
+    /// PTRACE_SYSCALL from a seccomp stop: the thread runs the call and stops again at its
+    /// syscall-exit-stop (reported as SIGTRAP|0x80, PTRACE_O_TRACESYSGOOD).
+    static func resumeToExit(_ tid: pid_t) {
+        _ = strictrun_ptrace(syscall, tid, nil, nil)
+    }
+
+    /// The stop signal of a syscall-stop under PTRACE_O_TRACESYSGOOD.
+    static let syscallStopSignal: Int32 = SIGTRAP | 0x80
+
+    /// The return value at a syscall-exit-stop (rax: -errno on failure).
+    static func syscallResult(_ tid: pid_t) -> Int64? {
+        var regs = user_regs_struct()
+        guard strictrun_getregs(tid, &regs) == 0 else { return nil }
+        return Int64(bitPattern: regs.rax)
     }
 
     /// PTRACE_SETOPTIONS.

@@ -70,6 +70,9 @@ final class Tracer {
     private var killedAll = false
     /// A policy event recorded at a stop, written once the stopped thread is running again.
     private var pendingPolicyEvent: [(String, JSONValue)]?
+    /// Threads resumed from a seccomp stop with PTRACE_SYSCALL, and what to do with the
+    /// call's result at their syscall-exit-stop (see `resumeToExit`).
+    private var exitActions: [pid_t: (_ result: Int64) -> Void] = [:]
 
     init(policy: CompiledPolicy, writer: TraceWriter, stacks: StackRecorder, router: (any ConnectionRouter)?,
          root: pid_t, exe: String) {
@@ -123,9 +126,21 @@ final class Tracer {
             Ptrace.resume(tid)
         case .stopped(_, .some):
             Ptrace.resume(tid)
+        case .stopped(Ptrace.syscallStopSignal, nil) where exitActions[tid] != nil:
+            let action = exitActions.removeValue(forKey: tid)
+            if let result = Ptrace.syscallResult(tid) { action?(result) }
+            Ptrace.resume(tid)
         case .stopped(let signal, nil):
             signalStop(tid: tid, signal: signal)
         }
+    }
+
+    /// Resumes a thread stopped at a seccomp stop so that it runs the call and stops again
+    /// at its exit, where `action` sees the result (-errno on failure). The thread is then
+    /// resumed as usual. At most one action per thread: a thread runs one call at a time.
+    func resumeToExit(_ tid: pid_t, then action: @escaping (_ result: Int64) -> Void) {
+        exitActions[tid] = action
+        Ptrace.resumeToExit(tid)
     }
 
     private func signalStop(tid: pid_t, signal: Int32) {
@@ -210,6 +225,7 @@ final class Tracer {
     }
 
     private func reaped(tid: pid_t, status: WaitStatus) {
+        exitActions[tid] = nil
         let task = tasks.removeValue(forKey: tid)
         let tgid = task?.tgid ?? tid
         guard tid == tgid else { return }
