@@ -13,6 +13,7 @@
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <sys/mman.h>
+#include <sys/vfs.h>
 #include <linux/seccomp.h>
 
 #ifndef PR_SET_MDWE
@@ -43,6 +44,16 @@ int strictrun_skip_syscall(pid_t tid, long retval) {
     regs.orig_rax = (unsigned long long)-1;
     regs.rax = (unsigned long long)retval;
     return (int)ptrace(PTRACE_SETREGS, tid, NULL, &regs);
+}
+
+int strictrun_fault_info(pid_t tid, int *signo, int *code, uint64_t *addr) {
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    if (ptrace(PTRACE_GETSIGINFO, tid, NULL, &info) != 0) return -1;
+    *signo = info.si_signo;
+    *code = info.si_code;
+    *addr = (uint64_t)(uintptr_t)info.si_addr;
+    return 0;
 }
 
 int strictrun_geteventmsg(pid_t tid, unsigned long *msg) {
@@ -206,3 +217,9 @@ int strictrun_wait_signal(const int *signals, int count, int *out_code, pid_t *o
 int strictrun_tgkill(pid_t tgid, pid_t tid, int sig) { return (int)syscall(SYS_tgkill, tgid, tid, sig); }
 
 int strictrun_memfd_create(const char *name) { return memfd_create(name, MFD_CLOEXEC); }
+
+long strictrun_fs_type(const char *path) {
+    struct statfs fs;
+    if (statfs(path, &fs) != 0) return -1;
+    return (long)fs.f_type;
+}

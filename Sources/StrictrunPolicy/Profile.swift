@@ -22,6 +22,10 @@ public enum WXLevel: String, Sendable, Hashable, CaseIterable {
     case simultaneous
     /// Also: memory never becomes executable after it was mapped (as PR_SET_MDWE).
     case noExecGain = "no-exec-gain"
+    /// As `simultaneous`, but a W+X request is granted as RW and the tracer flips each of
+    /// its pages RW⇄RX on the program's faults: an unmodified JIT runs under strict W^X,
+    /// and the flips are counted (the cost of separating code generation from execution).
+    case emulate
 }
 
 /// The `process` section: how fork, spawn and exec are treated. Threads are always allowed.

@@ -17,6 +17,8 @@ public enum RuleCheck: Sendable, Hashable {
     case tlsFastOpen
     /// open/openat/openat2 while client-certificate keys exist: their keys are the broker's.
     case clientKeyOpen
+    /// open/openat/openat2 for writing: /proc/PID/mem writes through any page protection.
+    case procMemOpen
 }
 
 /// One rule the filter can hand to the tracer, by the 16-bit SECCOMP_RET_DATA id.

@@ -19,6 +19,7 @@ public struct FilterCompiler {
     static let cloneVFork: UInt64 = 0x4000
     static let cloneThread: UInt64 = 0x10000
     static let cloneUntraced: UInt64 = 0x80_0000
+    static let protRead: UInt64 = 0x1
     static let protWrite: UInt64 = 0x2
     static let protExec: UInt64 = 0x4
 
@@ -122,15 +123,37 @@ private struct Builder {
         let wx = profile.wx
         let writeExec = FilterCompiler.protWrite | FilterCompiler.protExec
         let exec = FilterCompiler.protExec
-        if wx.level != .off, let rule = register("wx", "wx", wx.action, .wx(wx.level)) {
+        // Emulation needs the tracer to rewrite calls: under `mode: audit` (nothing blocked)
+        // the level falls back to `simultaneous`, which logs W+X requests.
+        let level = wx.level == .emulate && !profile.effective(wx.action).blocks ? .simultaneous : wx.level
+        if level != .off, let rule = register("wx", "wx", wx.action, .wx(level)) {
             // mmap: W+X at once, or an executable MAP_SHARED view (another view of the same
             // object can write it). Disjoint conditions again.
             try add("mmap", rule, [cmp(2, mask: writeExec, equals: writeExec)])
             try add("mmap", rule, [cmp(2, mask: writeExec, equals: exec), cmp(3, mask: 0x1, equals: 0x1)])
-            // mprotect(PROT_EXEC): W+X, a shared mapping, or (no-exec-gain) a gain — the tracer
-            // reads the program's mappings to tell.
-            for name in ["mprotect", "pkey_mprotect"] {
-                try add(name, rule, [cmp(2, mask: exec, equals: exec)])
+            if level == .emulate {
+                // The emulator keeps a table of the pages it flips: every call that could
+                // replace or re-protect them reaches the tracer (a few hundred per Node run).
+                // MAP_FIXED without W+X (W+X is above: the conditions stay disjoint).
+                try add("mmap", rule, [cmp(2, mask: writeExec, equals: 0), cmp(3, mask: 0x10, equals: 0x10)])
+                try add("mmap", rule, [cmp(2, mask: writeExec, equals: FilterCompiler.protWrite),
+                                       cmp(3, mask: 0x10, equals: 0x10)])
+                try add("mmap", rule, [cmp(2, mask: writeExec, equals: exec), cmp(3, mask: 0x11, equals: 0x10)])
+                for name in ["mprotect", "munmap", "mremap"] { try add(name, rule) }
+                // pkey_mprotect(-1) is how the emulator's own trampoline flips a page
+                // (see WXEmulator): its RW flips pass in the kernel; everything else —
+                // a real protection key, or any exec, its own RX flips included — is seen
+                // by the tracer, so a program cannot use the same call to make shared
+                // memory executable.
+                try add("pkey_mprotect", rule, [scmp_arg_cmp(arg: 3, op: SCMP_CMP_NE, datum_a: 0xffff_ffff, datum_b: 0)])
+                try add("pkey_mprotect", rule, [cmp(3, mask: 0xffff_ffff, equals: 0xffff_ffff),
+                                                cmp(2, mask: exec, equals: exec)])
+            } else {
+                // mprotect(PROT_EXEC): W+X, a shared mapping, or (no-exec-gain) a gain — the
+                // tracer reads the program's mappings to tell.
+                for name in ["mprotect", "pkey_mprotect"] {
+                    try add(name, rule, [cmp(2, mask: exec, equals: exec)])
+                }
             }
             // shmat(SHM_EXEC), remap_file_pages: other ways to executable shared memory.
             let shmExec: UInt64 = 0o100000
@@ -174,6 +197,18 @@ private struct Builder {
                                    .clientKeyOpen) {
                 for name in ["open", "openat", "openat2"] { try add(name, keys) }
             }
+        }
+
+        // /proc/PID/mem opened for writing writes through any page protection (FOLL_FORCE):
+        // a W^X bypass. BPF sees the flags, the tracer the path. With client-certificate
+        // keys every open is traced already, and that stop checks this rule too.
+        if level != .off, let rule = register("wx", "proc-mem-write", wx.action, .procMemOpen),
+           !rules.values.contains(where: { $0.check == .clientKeyOpen }) {
+            for (name, flags) in [("open", UInt32(1)), ("openat", UInt32(2))] {
+                try add(name, rule, [cmp(flags, mask: 0x1, equals: 0x1)])  // O_WRONLY
+                try add(name, rule, [cmp(flags, mask: 0x2, equals: 0x2)])  // O_RDWR
+            }
+            try add("openat2", rule)  // its flags are in memory
         }
 
         // Every other ABI (i386 int 0x80, x32) reaches the bad-arch action.

@@ -11,6 +11,8 @@ enum Ptrace {
     static let kill: Int32 = 8
     static let setOptions: Int32 = 0x4200
     static let getSigInfo: Int32 = 0x4202
+    static let setSigInfo: Int32 = 0x4203
+    static let singleStep: Int32 = 9
 
     enum Event: Int32 {
         case fork = 1, vfork = 2, clone = 3, exec = 4, vforkDone = 5, exit = 6, seccomp = 7, stop = 128
@@ -159,6 +161,13 @@ enum TraceeMemory {
         guard let resolved = realpath(path, nil) else { return nil }
         defer { free(resolved) }
         return String(cString: resolved)
+    }
+
+    /// Whether a resolved path is some process's `mem` file on a procfs mount.
+    static func isProcMem(_ path: String) -> Bool {
+        guard path.hasSuffix("/mem") else { return false }
+        let procSuperMagic = 0x9fa0
+        return strictrun_fs_type(path) == procSuperMagic
     }
 
     /// The thread group of a task (/proc/TID/status `Tgid:`).

@@ -32,6 +32,10 @@ public struct RunOutcome: Sendable {
     public var sites: [SiteSummary] = []
     /// Every process id the run traced, the root first.
     public var processIDs: [pid_t] = []
+    /// W^X emulation over all processes (`wx: emulate`), nil when the level is another.
+    public var wxEmulation: WXEmulationCounters?
+    /// Things the reader must know about how the run ended (e.g. a W^X livelock).
+    public var notices: [String] = []
 }
 
 /// The ptrace loop. Lives entirely on the one thread that forked the program: every
@@ -73,6 +77,14 @@ final class Tracer {
     /// Threads resumed from a seccomp stop with PTRACE_SYSCALL, and what to do with the
     /// call's result at their syscall-exit-stop (see `resumeToExit`).
     private var exitActions: [pid_t: (_ result: Int64) -> Void] = [:]
+    /// `wx: emulate`: flips the pages of W+X requests on faults.
+    private let emulator: WXEmulator?
+    private var wxTotals = WXEmulationCounters()
+    /// Write faults per process, to sample the stacks of the code that writes code.
+    private var codeWrites: [pid_t: Int] = [:]
+    private var notices: [String] = []
+    /// The `proc-mem-write` rule, checked at every traced open.
+    private let procMemRule: CompiledRule?
 
     init(policy: CompiledPolicy, writer: TraceWriter, stacks: StackRecorder, router: (any ConnectionRouter)?,
          root: pid_t, exe: String) {
@@ -86,13 +98,34 @@ final class Tracer {
         processIDs = [root]
         tasks[root] = Task(tgid: root, started: true)
         processes[root] = ProcessState(exe: exe, parent: nil)
+        procMemRule = policy.rules.values.first { $0.check == .procMemOpen }
+        emulator = policy.rules.values.contains { $0.check == .wx(.emulate) } ? WXEmulator() : nil
+        emulator?.processStarted(root, from: nil, sharesMemory: false)
+        emulator?.onWriteFault = { [unowned self] tid, tgid in self.sampleCodeWriter(tid: tid, tgid: tgid) }
     }
 
     /// Runs until every traced task is gone. The root is already resumed.
     func run() -> RunOutcome {
         while true {
             var raw: Int32 = 0
-            let tid = strictrun_waitpid_all(-1, &raw, 0)
+            let tid: pid_t
+            if let due = emulator?.nextDue {
+                // Threads wait for a page's lease: poll until the first is due.
+                tid = strictrun_waitpid_all(-1, &raw, WNOHANG)
+                if tid == 0 {
+                    let now = WXEmulator.now()
+                    if now < due {
+                        usleep(useconds_t(min(200, max(20, (due - now) / 1000))))
+                    } else {
+                        for waiting in emulator?.takeDue(now: now) ?? [] {
+                            faultStop(tid: waiting.tid, tgid: waiting.tgid)
+                        }
+                    }
+                    continue
+                }
+            } else {
+                tid = strictrun_waitpid_all(-1, &raw, 0)
+            }
             if tid < 0 {
                 if errno == ECHILD { break }
                 recordFailure("waitpid: \(String(cString: strerror(errno)))")
@@ -155,6 +188,10 @@ final class Tracer {
             Ptrace.resume(tid)
             return
         }
+        if signal == SIGSEGV, let emulator, emulator.emulates(groupOf(tid)) {
+            faultStop(tid: tid, tgid: groupOf(tid))
+            return
+        }
         let stopping = [SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU].contains(signal)
         if stopping && Ptrace.isGroupStop(tid) {
             // A group-stop of a non-seized tracee: let it run on (see README, limitations).
@@ -169,12 +206,14 @@ final class Tracer {
     private func newTask(_ child: pid_t, createdBy parent: pid_t, event: Ptrace.Event) {
         let parentGroup = groupOf(parent)
         let isThread: Bool
+        var sharesMemory = event == .vfork
         if event == .clone {
             // The parent is stopped in clone(2): its flags say whether the child is a thread,
             // without reading /proc (clone3 keeps them in memory: ask /proc then).
             var regs = user_regs_struct()
             if strictrun_getregs(parent, &regs) == 0, regs.orig_rax == 56 /* clone */ {
                 isThread = regs.rdi & FilterCompiler.cloneThread != 0
+                sharesMemory = regs.rdi & FilterCompiler.cloneVM != 0
             } else {
                 let group = TraceeMemory.threadGroup(of: child) ?? child
                 isThread = group != child
@@ -189,6 +228,7 @@ final class Tracer {
             tasks[child]?.tgid = tgid
         }
         guard !isThread else { return }
+        emulator?.processStarted(child, from: parentGroup, sharesMemory: sharesMemory)
         processIDs.append(child)
         let exe = processes[parentGroup]?.exe ?? "?"
         processes[child] = ProcessState(exe: exe, parent: parentGroup)
@@ -211,6 +251,7 @@ final class Tracer {
         let exe = TraceeMemory.executable(pid: tid) ?? "?"
         processes[tgid, default: ProcessState(exe: exe, parent: nil)].exe = exe
         if tgid == root { rootExecSeen = true }
+        emulator?.exec(tgid)
         stacks.forget(pid: tgid)
         interceptor?.forget(pid: tgid)
         let argv = TraceeMemory.procFile("/proc/\(tid)/cmdline")?
@@ -226,6 +267,7 @@ final class Tracer {
 
     private func reaped(tid: pid_t, status: WaitStatus) {
         exitActions[tid] = nil
+        emulator?.threadGone(tid)
         let task = tasks.removeValue(forKey: tid)
         let tgid = task?.tgid ?? tid
         guard tid == tgid else { return }
@@ -265,6 +307,9 @@ final class Tracer {
                 Ptrace.resume(tid)
                 return
             }
+        case .wx(.emulate):
+            emulateStop(rule: rule, tid: tid, tgid: tgid, info: info, args: args)
+            return
         case .wx(let level):
             guard let name = Self.wxRuleName(syscall: info.nr, args: args, level: level, pid: tgid) else {
                 Ptrace.resume(tid)
@@ -277,7 +322,7 @@ final class Tracer {
         case .tlsFastOpen:
             connectStop(rule: rule, tid: tid, tgid: tgid, nr: info.nr, args: args, addressArgument: 4)
             return
-        case .clientKeyOpen:
+        case .clientKeyOpen, .procMemOpen:
             openStop(rule: rule, tid: tid, tgid: tgid, nr: info.nr, args: args)
             return
         }
@@ -346,7 +391,8 @@ final class Tracer {
         }
     }
 
-    /// open/openat/openat2 while client-certificate keys exist: those files are the broker's.
+    /// open/openat/openat2 while client-certificate keys exist (their keys are the broker's),
+    /// or for writing while a W^X level is on (/proc/PID/mem writes through page protections).
     private func openStop(rule: CompiledRule, tid: pid_t, tgid: pid_t, nr: UInt64, args: [UInt64]) {
         let pathArgument = nr == 2 /* open */ ? 0 : 1
         guard let path = TraceeMemory.string(pid: tid, at: args[pathArgument]) else {
@@ -359,18 +405,136 @@ final class Tracer {
             let base = dirfd == -100 ? "/proc/\(tgid)/cwd" : "/proc/\(tgid)/fd/\(dirfd)"
             absolute = (TraceeMemory.realPath(base) ?? base) + "/" + path
         }
-        if keyFiles.contains(TraceeMemory.realPath(absolute) ?? absolute) {
-            let syscall = pathArgument == 0 ? "open" : (nr == 257 ? "openat" : "openat2")
+        // "/proc/self" must mean the program, not strictrun.
+        for alias in ["/proc/self/", "/proc/thread-self/"] where absolute.hasPrefix(alias) {
+            absolute = "/proc/\(tid)/" + absolute.dropFirst(alias.count)
+        }
+        let resolved = TraceeMemory.realPath(absolute) ?? absolute
+        let syscall = pathArgument == 0 ? "open" : (nr == 257 ? "openat" : "openat2")
+        if rule.check == .clientKeyOpen && keyFiles.contains(resolved) {
             record(rule: rule, tid: tid, tgid: tgid, syscall: syscall, abi: "x86_64", nr: nr, args: args,
                    decoded: [("path", .string(path))], extra: [("reason", .string("a client-certificate key of the broker"))])
             perform(rule.action, tid: tid, tgid: tgid, syscall: syscall)
             return
         }
-        // Pin the checked path so that another thread cannot swap in a key's path now.
+        if let memoryRule = procMemRule, Self.opensForWriting(tid: tid, nr: nr, args: args),
+           TraceeMemory.isProcMem(resolved) {
+            record(rule: memoryRule, tid: tid, tgid: tgid, syscall: syscall, abi: "x86_64", nr: nr, args: args,
+                   decoded: [("path", .string(path))],
+                   extra: [("reason", .string("writes to /proc/PID/mem ignore page protections"))])
+            perform(memoryRule.action, tid: tid, tgid: tgid, syscall: syscall)
+            return
+        }
+        // Pin the checked path so that another thread cannot swap in another path now.
         if !ArgumentPinning.pin(tid: tid, pid: tgid, argument: pathArgument, bytes: Array(path.utf8) + [0]) {
             _ = try? Ptrace.skipSyscall(tid, errno: EACCES)
         }
         Ptrace.resume(tid)
+    }
+
+    /// Whether an open/openat/openat2 asks for write access (O_WRONLY or O_RDWR).
+    private static func opensForWriting(tid: pid_t, nr: UInt64, args: [UInt64]) -> Bool {
+        switch nr {
+        case 2: return args[1] & 0x3 != 0
+        case 257: return args[2] & 0x3 != 0
+        default:
+            // openat2(dirfd, path, struct open_how *how, size): how->flags comes first.
+            var flags: UInt64 = 0
+            guard strictrun_read_memory(tid, args[2], &flags, 8) == 8 else { return true }
+            return flags & 0x3 != 0
+        }
+    }
+
+    // MARK: W^X emulation
+
+    /// A memory call under `wx: emulate`: the trampoline's RX flips are checked against the
+    /// table; executable shared memory is denied as under `simultaneous`; a W+X request is
+    /// granted as RW (and logged with its stack); the table follows every call that could
+    /// replace or re-protect emulated pages.
+    private func emulateStop(rule: CompiledRule, tid: pid_t, tgid: pid_t, info: strictrun_syscall_info,
+                             args: [UInt64]) {
+        guard let emulator else {
+            Ptrace.resume(tid)
+            return
+        }
+        let nr = info.nr
+        emulator.harvest(tgid: tgid, instructionPointer: info.instruction_pointer)
+        if let agrees = emulator.trampolineFlip(tgid: tgid, nr: nr, args: args,
+                                                instructionPointer: info.instruction_pointer) {
+            // A flip the table no longer wants fails; the thread faults again and is judged afresh.
+            if !agrees { _ = try? Ptrace.skipSyscall(tid, errno: EAGAIN) }
+            Ptrace.resume(tid)
+            return
+        }
+        let syscall = SyscallNames.name(Int32(truncatingIfNeeded: nr), arch: SyscallNames.archX86_64)
+        let exec = FilterCompiler.protExec
+        let writeExec = FilterCompiler.protWrite | exec
+        let setsProtection = nr == 9 || nr == 10 || nr == 329
+        if setsProtection && args[2] & exec != 0 {
+            let shared = nr == 9 ? args[3] & 0x1 != 0
+                : TraceeMemory.regionFlags(pid: tgid, start: args[0], length: args[1]).shared
+            if shared {
+                var denied = rule
+                denied.name = "shared-exec"
+                act(rule: denied, tid: tid, tgid: tgid, syscall: syscall, abi: "x86_64", nr: nr, args: args)
+                return
+            }
+        }
+        var granted = false
+        if setsProtection && args[2] & writeExec == writeExec {
+            var regs = user_regs_struct()
+            if strictrun_getregs(tid, &regs) == 0 {
+                regs.rdx = args[2] & ~exec
+                granted = strictrun_setregs(tid, &regs) == 0
+            }
+            guard granted else {
+                // W+X cannot be rewritten: it must not pass as asked.
+                act(rule: rule, tid: tid, tgid: tgid, syscall: syscall, abi: "x86_64", nr: nr, args: args)
+                return
+            }
+            var emulated = rule
+            emulated.name = "wx-emulated"
+            emulated.action = .log
+            emulated.auditedFrom = nil
+            record(rule: emulated, tid: tid, tgid: tgid, syscall: syscall, abi: "x86_64", nr: nr, args: args,
+                   extra: [("granted", .string(FlagTables.protNames(args[2] & ~exec)))])
+        }
+        if let done = emulator.memoryCall(tid: tid, tgid: tgid, nr: nr, args: args, grantedWriteExec: granted) {
+            resumeToExit(tid, then: done)
+        } else {
+            Ptrace.resume(tid)
+        }
+    }
+
+    /// A SIGSEGV of a process with emulated pages (or a thread whose lease wait is over).
+    private func faultStop(tid: pid_t, tgid: pid_t) {
+        guard let emulator else { return }
+        switch emulator.fault(tid: tid, tgid: tgid) {
+        case .notOurs:
+            Ptrace.resume(tid, signal: SIGSEGV)
+        case .handled, .deferred:
+            break
+        case .died(let status):
+            reaped(tid: tid, status: status)
+        case .livelock(let reason, let instruction, let address):
+            let rule = CompiledRule(id: 0, category: "wx", name: "wx-livelock", action: .kill, auditedFrom: nil,
+                                    check: .always, location: nil)
+            record(rule: rule, tid: tid, tgid: tgid, syscall: "fault", abi: "x86_64", nr: 0, args: [],
+                   decoded: [("rip", ArgumentDecoder.hex(instruction)), ("address", ArgumentDecoder.hex(address))],
+                   extra: [("reason", .string(reason))])
+            notices.append("pid \(tgid) ended: \(reason)")
+            kill(tgid, SIGKILL)
+            Ptrace.resume(tid)
+        }
+    }
+
+    /// The stacks of the code that writes code: every write fault of a process's first 100,
+    /// then one in 32 (an unwind costs more than a flip).
+    private func sampleCodeWriter(tid: pid_t, tgid: pid_t) {
+        let seen = codeWrites[tgid, default: 0]
+        codeWrites[tgid] = seen + 1
+        guard seen < 100 || seen % 32 == 0 else { return }
+        _ = stacks.capture(pid: tgid, tid: tid, category: "wx", rule: "code-write")
     }
 
     /// Which W^X rule a traced mmap/mprotect/pkey_mprotect breaks, nil when none: W+X at
@@ -488,6 +652,11 @@ final class Tracer {
         case .stopped:
             break
         }
+        if let emulator {
+            let counters = emulator.processGone(pid)
+            wxTotals.add(counters)
+            fields.append(("wx_emulation", counters.json))
+        }
         return fields
     }
 
@@ -520,10 +689,22 @@ final class Tracer {
                 ("symbol_indexes", .int(Int64(unwinding.symbolIndexBuilds))),
             ])))
         }
+        if emulator != nil {
+            fields.append(("wx_emulation_total", wxTotals.json))
+            let writers = stacks.summaries.filter { $0.rule == "code-write" }.prefix(5)
+            if !writers.isEmpty {
+                fields.append(("code_writers", .array(writers.map { site in
+                    .object([("site", .string(site.site)), ("sampled_faults", .int(Int64(site.count))),
+                             ("frames", .array(site.names.map { .string($0) }))])
+                })))
+            }
+        }
+        if !notices.isEmpty { fields.append(("notices", .array(notices.map { .string($0) }))) }
         if let failure { fields.append(("error", .string(failure))) }
         emit(.exit, fields)
         return RunOutcome(exitStatus: exitStatus, ending: ending, counts: ruleCounts, firstBlocked: firstBlocked,
                           eventsWritten: writer.count, processes: processIDs.count, failure: failure,
-                          sites: stacks.summaries, processIDs: processIDs)
+                          sites: stacks.summaries, processIDs: processIDs,
+                          wxEmulation: emulator == nil ? nil : wxTotals, notices: notices)
     }
 }

@@ -137,16 +137,22 @@ struct Summary {
             lines.append(format(header))
             lines += rows.map(format)
         }
-        let byCategory = Dictionary(grouping: outcome.sites, by: \.category)
-        for category in byCategory.keys.sorted() {
-            let sites = byCategory[category]!
-            lines.append("strictrun: top \(category) sites (\(sites.count) in all):")
+        // Code-writing sites (W^X emulation's write faults) are samples, not policy events.
+        let codeWriters = outcome.sites.filter { $0.rule == "code-write" }
+        let byCategory = Dictionary(grouping: outcome.sites.filter { $0.rule != "code-write" }, by: \.category)
+        for (title, sites) in byCategory.keys.sorted().map({ ("top \($0) sites", byCategory[$0]!) })
+            + (codeWriters.isEmpty ? [] : [("top sites writing JIT code (write faults, sampled)", codeWriters)]) {
+            lines.append("strictrun: \(title) (\(sites.count) in all):")
             for site in sites.prefix(3) {
                 let names = site.names.isEmpty ? "(no symbols)"
                     : site.names.map(shortSymbolName).joined(separator: " ← ")
                 lines.append("  \(site.count)× \(site.rule) \(site.site)  \(names)")
             }
         }
+        if let emulation = outcome.wxEmulation {
+            lines.append("strictrun: W^X emulation: \(emulation.summary)")
+        }
+        for notice in outcome.notices { lines.append("strictrun: \(notice)") }
         if let first = outcome.firstBlocked {
             lines.append("strictrun: first \(profile.mode == .audit ? "would-block" : "blocked"): \(first)")
         }

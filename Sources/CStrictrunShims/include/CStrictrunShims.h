@@ -23,6 +23,9 @@ int strictrun_setregs(pid_t tid, const struct user_regs_struct *regs);
 /// Skip the syscall a tracee is stopped in at a seccomp stop, making it return `retval`
 /// (e.g. -EPERM): orig_rax = -1, rax = retval. Returns 0 or -1 with errno.
 int strictrun_skip_syscall(pid_t tid, long retval);
+/// The fault of a signal-delivery-stop (PTRACE_GETSIGINFO): signal, si_code and
+/// si_addr. Returns 0 or -1 with errno (EINVAL in a group-stop).
+int strictrun_fault_info(pid_t tid, int *signo, int *code, uint64_t *addr);
 /// PTRACE_GETEVENTMSG.
 int strictrun_geteventmsg(pid_t tid, unsigned long *msg);
 
@@ -105,6 +108,8 @@ int strictrun_block_signals(const int *signals, int count);
 /// sigwaitinfo over `signals`; returns the signal, stores si_code and sender pid.
 int strictrun_wait_signal(const int *signals, int count, int *out_code, pid_t *out_pid);
 int strictrun_tgkill(pid_t tgid, pid_t tid, int sig);
+/// statfs(2)'s f_type of the filesystem holding `path`; -1 with errno on failure.
+long strictrun_fs_type(const char *path);
 /// memfd_create(name, MFD_CLOEXEC).
 int strictrun_memfd_create(const char *name);
 
