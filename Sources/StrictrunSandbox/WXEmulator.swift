@@ -105,7 +105,8 @@ final class WXEmulator {
 
     private struct ThreadState {
         var lastKey: UInt64 = 0
-        var repeats = 0
+        var lastWasExec = false
+        var alternations = 0
         /// Set while (and after) the thread waited for a lease: it is not made to wait twice.
         var waitedSince: UInt64?
     }
@@ -116,8 +117,9 @@ final class WXEmulator {
     }
 
     let leaseNanoseconds: UInt64
-    /// Faults with identical registers and address, each flipped, before a livelock is declared.
-    let livelockRepeats: Int
+    /// Faults of one thread with identical registers, alternately to execute and to write,
+    /// before a livelock is declared.
+    let livelockAlternations: Int
     private var spaces: [pid_t: Space] = [:]
     private var counters: [pid_t: WXEmulationCounters] = [:]
     private var threads: [pid_t: ThreadState] = [:]
@@ -125,9 +127,9 @@ final class WXEmulator {
     /// Called at a write fault before the thread resumes (to sample the code writer's stack).
     var onWriteFault: ((_ tid: pid_t, _ tgid: pid_t) -> Void)?
 
-    init(leaseNanoseconds: UInt64 = 2_000_000, livelockRepeats: Int = 8) {
+    init(leaseNanoseconds: UInt64 = 2_000_000, livelockAlternations: Int = 4) {
         self.leaseNanoseconds = leaseNanoseconds
-        self.livelockRepeats = livelockRepeats
+        self.livelockAlternations = livelockAlternations
     }
 
     // MARK: lifecycle
@@ -282,20 +284,24 @@ final class WXEmulator {
                 + "code page \(Self.hex(number << Self.pageShift)): under strict W^X a page "
                 + "cannot be written and executed at once", instruction: regs.rip, address: address)
         }
-        let key = withUnsafeBytes(of: regs) { Self.fnv($0) } ^ address
-        if key == thread.lastKey {
-            thread.repeats += 1
+        // The general case: the same thread faulting with the same registers, alternately to
+        // execute and to write, is one instruction that needs its page (or two pages it
+        // spans) both ways at once. A loop that comes back to identical registers faults
+        // the same way each time, so it does not alternate.
+        let key = withUnsafeBytes(of: regs) { Self.fnv($0) }
+        if key == thread.lastKey && isExec != thread.lastWasExec {
+            thread.alternations += 1
         } else {
-            thread.lastKey = key
-            thread.repeats = 1
+            thread.alternations = 1
         }
-        if thread.repeats >= livelockRepeats {
+        thread.lastKey = key
+        thread.lastWasExec = isExec
+        if thread.alternations >= livelockAlternations {
             threads[tid] = thread
             counters[tgid]?.livelocks += 1
-            return .livelock(reason: "the instruction at \(Self.hex(regs.rip)) faulted "
-                + "\(thread.repeats) times in a row on \(Self.hex(address)) with the same registers, "
-                + "alternating the page between write and execute: it cannot complete under strict W^X",
-                             instruction: regs.rip, address: address)
+            return .livelock(reason: "the instruction at \(Self.hex(regs.rip)) faulted \(thread.alternations) times in a row "
+                + "with the same registers, alternately to execute and to write (last at \(Self.hex(address))): "
+                + "it cannot complete under strict W^X", instruction: regs.rip, address: address)
         }
 
         // The lease: a page another thread just flipped stays as it is for a moment.
