@@ -131,12 +131,32 @@ public struct TraceDigest: Codable, Sendable {
     public var complete: Bool
     public var truncatedLastLine: Bool
     public var malformedLines: Int
+    /// W^X emulation (`wx: emulate`) over every process of the run; nil under other levels.
+    public var wxEmulation: WXEmulationDigest?
 
     enum CodingKeys: String, CodingKey {
         case blocked, logged, first, categories, processes, signal, error, complete
+        case wxEmulation = "wx_emulation"
         case exitStatus = "exit_status"
         case truncatedLastLine = "truncated_last_line"
         case malformedLines = "malformed_lines"
+    }
+}
+
+/// The W^X emulation counters of one run (the `wx_emulation` objects of its `exit` lines,
+/// added up): what separating code generation from execution costs this test.
+public struct WXEmulationDigest: Codable, Sendable, Hashable {
+    public var rewritten: Int
+    public var flips: Int
+    public var execFaults: Int
+    public var writeFaults: Int
+    public var leaseWaits: Int
+
+    enum CodingKeys: String, CodingKey {
+        case rewritten, flips
+        case execFaults = "exec_faults"
+        case writeFaults = "write_faults"
+        case leaseWaits = "lease_waits"
     }
 }
 

@@ -57,6 +57,27 @@ public enum SummaryWriter {
         }
     }
 
+    /// Tests by the W^X flips of their constrained run (`wx: emulate`), most first; empty
+    /// under other levels.
+    public static func flipsByTest(_ results: ConformanceResults) -> [(test: String, counters: WXEmulationDigest)] {
+        results.tests.compactMap { test in
+            guard let counters = test.profile?.attempts.last?.digest?.wxEmulation else { return nil }
+            return (test.id, counters)
+        }.sorted { $0.counters.flips != $1.counters.flips ? $0.counters.flips > $1.counters.flips : $0.test < $1.test }
+    }
+
+    /// One line on the flips of a run: what the JIT rework must carry. Nil without emulation.
+    public static func flipsLine(_ results: ConformanceResults) -> String? {
+        let byTest = flipsByTest(results)
+        guard !byTest.isEmpty else { return nil }
+        let flips = byTest.reduce(0) { $0 + $1.counters.flips }
+        let rewritten = byTest.reduce(0) { $0 + $1.counters.rewritten }
+        let flipping = byTest.filter { $0.counters.flips > 0 }
+        let top = flipping.prefix(3).map { "\($0.test) \($0.counters.flips)" }.joined(separator: ", ")
+        return "W^X emulation: \(flips) page flips in \(flipping.count) of \(byTest.count) tests, "
+            + "\(rewritten) W+X requests granted as RW" + (top.isEmpty ? "" : " (most: \(top))")
+    }
+
     public static func markdown(_ results: ConformanceResults, topSites: Int = 15) -> String {
         let t = results.totals
         let p = "`\(results.profile)`"
@@ -111,6 +132,21 @@ public enum SummaryWriter {
                            + "\(site.tests.count) | \(site.primaryTests) | \(frames.isEmpty ? "—" : frames) |")
             }
             if sites.count > topSites { out.append("\n\(sites.count - topSites) more site(s) in `results.json`.") }
+            out.append("")
+        }
+
+        let flips = flipsByTest(results)
+        if let line = flipsLine(results) {
+            out.append("## W^X emulation: what the JIT rework must carry")
+            out.append("")
+            out.append(line + ". Each flip is a page the JIT wrote and then ran (or the reverse): under strict W^X "
+                       + "the port must separate code generation from execution at least that often.")
+            out.append("")
+            out.append("| test | flips | exec faults | write faults | lease waits | W+X requests |")
+            out.append("|---|---:|---:|---:|---:|---:|")
+            for (test, c) in flips.prefix(15) where c.flips > 0 {
+                out.append("| \(cell(test)) | \(c.flips) | \(c.execFaults) | \(c.writeFaults) | \(c.leaseWaits) | \(c.rewritten) |")
+            }
             out.append("")
         }
 

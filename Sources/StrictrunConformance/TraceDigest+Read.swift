@@ -39,7 +39,18 @@ extension TraceDigest {
                    !digest.categories[position].sites.contains(site) {
                     digest.categories[position].sites.append(site)
                 }
-            case "exit" where event["final"]?.boolValue == true:
+            case "exit":
+                if let counters = event["wx_emulation"] {
+                    var sum = digest.wxEmulation ?? WXEmulationDigest(rewritten: 0, flips: 0, execFaults: 0,
+                                                                      writeFaults: 0, leaseWaits: 0)
+                    sum.rewritten += Int(counters["rewritten"]?.intValue ?? 0)
+                    sum.flips += Int(counters["flips"]?.intValue ?? 0)
+                    sum.execFaults += Int(counters["exec_faults"]?.intValue ?? 0)
+                    sum.writeFaults += Int(counters["write_faults"]?.intValue ?? 0)
+                    sum.leaseWaits += Int(counters["lease_waits"]?.intValue ?? 0)
+                    digest.wxEmulation = sum
+                }
+                guard event["final"]?.boolValue == true else { return }
                 digest.complete = true
                 digest.exitStatus = event["exit_status"]?.intValue.map(Int.init)
                 digest.signal = event["signal"]?.stringValue

@@ -36,6 +36,8 @@ struct ExampleTests {
         ("escape_ptrace", { _ in [Fixture.example("escape_ptrace")] }),
         ("escape_seccomp", { _ in [Fixture.example("escape_seccomp")] }),
         ("escape_static", { _ in [Fixture.example("escape_static")] }),
+        ("escape_procmem", { _ in [Fixture.example("escape_procmem")] }),
+        ("wx_livelock", { _ in [Fixture.example("wx_livelock")] }),
         ("node_spawn.js", { p in ["/usr/bin/node"] + ExampleTests.nodeFlags(p) + [Fixture.script("node_spawn.js")] }),
         ("node_worker.js", { p in ["/usr/bin/node"] + ExampleTests.nodeFlags(p) + [Fixture.script("node_worker.js")] }),
         ("python_fork.py", { _ in [Fixture.python, Fixture.script("python_fork.py")] }),
