@@ -29,6 +29,14 @@ public enum JSONValue: Sendable, Hashable {
         default: nil
         }
     }
+    public var doubleValue: Double? {
+        switch self {
+        case .int(let v): Double(v)
+        case .uint(let v): Double(v)
+        case .double(let v): v
+        default: nil
+        }
+    }
     public var boolValue: Bool? { if case .bool(let b) = self { b } else { nil } }
     public var arrayValue: [JSONValue]? { if case .array(let a) = self { a } else { nil } }
     public var objectValue: [(String, JSONValue)]? { if case .object(let o) = self { o } else { nil } }

@@ -31,9 +31,9 @@ struct JITConformanceTests {
 
         let totalFlips = SummaryWriter.flipsByTest(results).reduce(0) { $0 + $1.counters.flips }
         #expect(totalFlips > 0)
-        #expect(outcome.stdout.contains("W^X emulation: \(totalFlips) page flips in"), outcome.stdout)
+        #expect(outcome.stdout.contains("W^X emulation: \(totalFlips) page flips in"), "\(outcome.stdout)")
         let summary = try String(contentsOfFile: directory + "/summary.md", encoding: .utf8)
-        #expect(summary.contains("## W^X emulation: what the JIT rework must carry"), summary)
-        #expect(summary.contains("| parallel/test-wasm-add |"), summary)
+        #expect(summary.contains("## W^X emulation: what the JIT rework must carry"), "\(summary)")
+        #expect(summary.contains("| parallel/test-wasm-add |"), "\(summary)")
     }
 }

@@ -60,31 +60,40 @@ struct WXEmulationTests {
                 "rewritten \(counters.rewritten) vs \(rewrites.count) events")
         #expect(counters.flips > 0)
         #expect(counters.execFaults > 0)
-        #expect(result.stderr.contains("W^X emulation:"), result.stderr)
+        #expect(result.stderr.contains("W^X emulation:"), "\(result.stderr)")
+    }
+
+    @Test("the sampler sees V8's W+X code space when nothing emulates it (its negative control)")
+    func samplerSeesWriteExecute() throws {
+        let (result, _, writableExecutable, samples) = try Self.runSampling(profile: "audit",
+                                                                            ["/usr/bin/node", Fixture.script("jit/loop.js")])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(samples >= 3)
+        #expect(writableExecutable.count >= 1, "no rwx mapping seen in \(samples) samples of node under audit")
     }
 
     @Test("the counters are non-zero for the JIT loop and zero for node --jitless")
     func countersJitlessVersusJIT() throws {
         let path = Fixture.script("jit/loop.js")
         let (jit, jitTrace, _) = try Fixture.strictrun(profile: "microkernel-jit", ["/usr/bin/node", path])
-        #expect(jit.status == 0, jit.stderr)
+        #expect(jit.status == 0, "\(jit.stderr)")
         let exit = jitTrace.finalExit
         let flips = Self.emulation(exit).flips
         #expect(flips > 0)
         #expect(exit?["wx_emulation"]?["flips"]?.intValue == flips)  // the root's own counters
         #expect((exit?["wx_emulation"]?["flips_per_second"]?.doubleValue ?? 0) > 0)
         let summaryLine = jit.stderr.split(separator: "\n").first { $0.contains("W^X emulation:") }
-        #expect(summaryLine?.contains("\(flips) flips") == true, jit.stderr)
+        #expect(summaryLine?.contains("\(flips) flips") == true, "\(jit.stderr)")
 
         let (jitless, jitlessTrace, _) = try Fixture.strictrun(profile: "microkernel-jit",
                                                                 ["/usr/bin/node", "--jitless", path])
-        #expect(jitless.status == 0, jitless.stderr)
+        #expect(jitless.status == 0, "\(jitless.stderr)")
         #expect(jitless.stdout == jit.stdout)
         let none = Self.emulation(jitlessTrace.finalExit)
         #expect(none.flips == 0)
         #expect(none.rewritten == 0)
         #expect(none.execFaults == 0 && none.writeFaults == 0)
-        #expect(jitless.stderr.contains("0 W+X requests granted as RW; 0 flips"), jitless.stderr)
+        #expect(jitless.stderr.contains("0 W+X requests granted as RW; 0 flips"), "\(jitless.stderr)")
     }
 
     @Test("an instruction that stores into its own code page ends with the livelock message")
@@ -92,7 +101,7 @@ struct WXEmulationTests {
         let (result, trace, _) = try Fixture.strictrun(profile: "microkernel-jit", [Fixture.example("wx_livelock")],
                                                        timeout: 60)
         #expect(!result.timedOut, "the livelock was not detected")
-        #expect(result.status == 128 + 9, result.stderr)
+        #expect(result.status == 128 + 9, "\(result.stderr)")
         #expect(results(result.stdout)["mmap-rwx"] == ["ok"])
         #expect(results(result.stdout)["exec-jit"] == nil)
         let events = trace.policyEvents.filter { $0["rule"]?.stringValue == "wx-livelock" }
@@ -101,7 +110,7 @@ struct WXEmulationTests {
         #expect(events.first?["reason"]?.stringValue?.contains("stores into its own code page") == true)
         let frames = events.first?["stack"]?.arrayValue ?? []
         #expect(frames.contains { $0["symbol"]?.stringValue == "main" }, "\(frames)")
-        #expect(result.stderr.contains("stores into its own code page"), result.stderr)
+        #expect(result.stderr.contains("stores into its own code page"), "\(result.stderr)")
         #expect(Self.emulation(trace.finalExit).flips == 1)
         #expect(trace.finalExit?["wx_emulation"]?["livelocks"]?.intValue == 1)
     }
@@ -109,9 +118,9 @@ struct WXEmulationTests {
     @Test("C JIT examples: W+X runs emulated; shared, memfd and /proc/PID/mem side doors stay shut")
     func cExamples() throws {
         let (rwx, rwxTrace, _) = try Fixture.strictrun(profile: "microkernel-jit", [Fixture.example("jit_rwx")])
-        #expect(rwx.status == 0, rwx.stderr)
+        #expect(rwx.status == 0, "\(rwx.stderr)")
         #expect(results(rwx.stdout)["mmap-rwx"] == ["ok"])
-        #expect(rwx.stdout.contains("RESULT exec-jit ok value=42"), rwx.stdout)
+        #expect(rwx.stdout.contains("RESULT exec-jit ok value=42"), "\(rwx.stdout)")
         let rewrite = rwxTrace.policyEvents.first { $0["rule"]?.stringValue == "wx-emulated" }
         #expect(rewrite?["category"]?.stringValue == "wx")
         #expect(rewrite?["stack"]?.arrayValue?.contains { $0["symbol"]?.stringValue == "jit_map_rwx" } == true)
@@ -135,9 +144,9 @@ struct WXEmulationTests {
     func threadsShareAPage() throws {
         let bare = try Fixture.run([Fixture.example("wx_threads")])
         let (result, trace, _) = try Fixture.strictrun(profile: "microkernel-jit", [Fixture.example("wx_threads")])
-        #expect(result.status == 0, result.stderr)
+        #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout == bare.stdout)
-        #expect(result.stdout.contains("RESULT final-call ok value=100"), result.stdout)
+        #expect(result.stdout.contains("RESULT final-call ok value=100"), "\(result.stdout)")
         let total = trace.finalExit?["wx_emulation_total"]
         // Every patch is a write fault on a page the runner made executable, and back.
         #expect((total?["write_faults"]?.intValue ?? 0) >= 100)
@@ -157,10 +166,10 @@ struct WXEmulationTests {
           fork: log
         """.write(toFile: profile, atomically: true, encoding: .utf8)
         let (result, trace, _) = try Fixture.strictrun(profile: profile, [Fixture.example("wx_fork")])
-        #expect(result.status == 0, result.stderr)
-        #expect(result.stdout.contains("RESULT parent-jit ok value=42"), result.stdout)
-        #expect(result.stdout.contains("RESULT child-jit ok value=43"), result.stdout)
-        #expect(result.stdout.contains("RESULT child-status ok value=0"), result.stdout)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("RESULT parent-jit ok value=42"), "\(result.stdout)")
+        #expect(result.stdout.contains("RESULT child-jit ok value=43"), "\(result.stdout)")
+        #expect(result.stdout.contains("RESULT child-status ok value=0"), "\(result.stdout)")
         let exits = trace.filter { $0["type"]?.stringValue == "exit" }
         #expect(exits.count == 2)
         let child = exits.first { $0["final"] == nil }
