@@ -72,6 +72,27 @@ struct WXEmulationTests {
         #expect(writableExecutable.count >= 1, "no rwx mapping seen in \(samples) samples of node under audit")
     }
 
+    @Test("HotSpot (java -version, a small program) runs with its W+X code cache emulated")
+    func java() throws {
+        let version = try Fixture.strictrun(profile: "microkernel-jit", ["/usr/bin/java", "-version"])
+        #expect(version.result.status == 0, "\(version.result.stderr)")
+        #expect(version.result.stderr.contains("OpenJDK"), "\(version.result.stderr)")
+        #expect(Self.emulation(version.trace.finalExit).flips > 0)
+
+        let program = ["/usr/bin/java", Fixture.script("jit/Hello.java")]
+        let bare = try Fixture.run(program)
+        #expect(bare.status == 0, "\(bare.stderr)")
+        let (result, trace, _) = try Fixture.strictrun(profile: "microkernel-jit", program)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout == bare.stdout)
+        #expect(result.stdout.hasPrefix("hello 79275"), "\(result.stdout)")
+        let counters = Self.emulation(trace.finalExit)
+        #expect(counters.rewritten >= 1 && counters.flips > 0 && counters.writeFaults > 0)
+        // Under microkernel the same program dies: HotSpot cannot mark its code cache executable.
+        let (denied, _, _) = try Fixture.strictrun(profile: "microkernel", program)
+        #expect(denied.status != 0)
+    }
+
     @Test("the counters are non-zero for the JIT loop and zero for node --jitless")
     func countersJitlessVersusJIT() throws {
         let path = Fixture.script("jit/loop.js")
