@@ -281,6 +281,8 @@ def trace_stats(v: Variant) -> dict:
     stats = {"counts": {c["rule"]: c["count"] for c in final.get("counts", [])}}
     if "stacks" in final:
         stats["stacks"] = final["stacks"]
+    if "wx_emulation_total" in final:
+        stats["wx_emulation"] = final["wx_emulation_total"]
     return stats
 
 

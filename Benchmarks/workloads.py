@@ -92,6 +92,25 @@ def workloads() -> list:
                       "same launcher, tracer and foreign-ABI check, and a JIT that runs untouched. "
                       "Under audit V8's RWX calls are logged (2 events, with stacks) and allowed."))
 
+    # W^X emulation (issue 9): unmodified node, JIT on, under microkernel-jit.
+    jit_dir = os.path.join(ROOT, "Examples", "jit")
+    for script, expect, rounds in (("loop.js", r"loop 79275", 5), ("functions.js", r"functions \d+", 5),
+                                   ("http.js", r"http 8955050", 5), ("regexps.js", r"regexps 15000", 5)):
+        cmd = node + [os.path.join(jit_dir, script)]
+        out.append(Workload("wxemu", f"W^X emulation: `node Examples/jit/{script}` (JIT on) under microkernel-jit", [
+            bare("bare", cmd, expect=expect),
+            strictrun("microkernel-jit", cmd, expect=expect),
+            strictrun("microkernel-jit", cmd, extra=["--no-stacks"], expect=expect, key="nostacks"),
+        ], rounds=rounds, note="Every W+X request is granted RW and logged with its stack; each flip is a fault "
+                               "stop (plus a seccomp stop to check an RX flip). The events and flips are in the "
+                               "notes: tracer CPU per flip is measured by strictrun itself (thread CPU time "
+                               "around each fault's handling)."))
+    java = ["java", os.path.join(jit_dir, "Hello.java")]
+    out.append(Workload("wxemu", "W^X emulation: `java Examples/jit/Hello.java` (HotSpot) under microkernel-jit", [
+        bare("bare", java, expect=r"hello 79275"),
+        strictrun("microkernel-jit", java, expect=r"hello 79275"),
+    ], rounds=3, note="HotSpot's code cache is mapped W+X; emulated, it runs unmodified."))
+
     out.append(Workload("dd", "`dd if=/dev/zero of=/dev/null bs=1 count=2000000` — 4 M untraced syscalls", [
         bare("bare", dd),
         filter_only(mk, dd),

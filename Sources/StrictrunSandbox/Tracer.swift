@@ -687,6 +687,7 @@ final class Tracer {
                 ("unwind_ms", .double(Double(unwinding.unwindNanoseconds) / 1e6)),
                 ("symbol_index_ms", .double(Double(unwinding.symbolIndexNanoseconds) / 1e6)),
                 ("symbol_indexes", .int(Int64(unwinding.symbolIndexBuilds))),
+                ("symbol_indexes_cached", .int(Int64(unwinding.symbolIndexesLoaded))),
             ])))
         }
         if emulator != nil {

@@ -49,9 +49,17 @@ final class ModuleImage {
         }
         self.loads = loads
         let started = ContinuousClock.now
-        symbols = SymbolIndex.build(module: module)
+        if let cached = SymbolIndexCache.load(key) {
+            symbols = cached
+            stats.symbolIndexesLoaded += 1
+        } else {
+            symbols = SymbolIndex.build(module: module)
+            if let symbols {
+                stats.symbolIndexBuilds += 1
+                SymbolIndexCache.store(symbols, for: key)
+            }
+        }
         if let symbols {
-            stats.symbolIndexBuilds += 1
             stats.symbolsIndexed += symbols.count
             stats.symbolIndexNanoseconds += (ContinuousClock.now - started).nanoseconds
         }

@@ -81,6 +81,8 @@ public struct UnwinderStats: Sendable, Hashable {
     public var modulesLoaded = 0
     /// Sorted symbol indexes built (at most one per distinct file).
     public var symbolIndexBuilds = 0
+    /// Symbol indexes read from the on-disk cache instead (see `SymbolIndexCache`).
+    public var symbolIndexesLoaded = 0
     /// Symbols held by all indexes built.
     public var symbolsIndexed = 0
     /// Time spent building symbol indexes, in nanoseconds.

@@ -33,8 +33,8 @@ final class SymbolIndex {
     /// the tracee must not make the tracer build an unbounded index.
     static let maxSymbols = 4_000_000
 
-    private let symbols: [Symbol]
-    private let names: [UInt8]
+    let symbols: [Symbol]
+    let names: [UInt8]
     private var demangled: [Int: String] = [:]
 
     var count: Int { symbols.count }

@@ -1,0 +1,116 @@
+// Symbol indexes kept on disk between runs. Building node's index (~107,000 symbols) costs
+// ~30 ms, and every `strictrun run` is a new process — a conformance run pays it once per
+// test. The index of a file is stored under a name derived from the file's path, device,
+// inode, size and mtime, so a replaced file is never answered from a stale index.
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The on-disk cache of `SymbolIndex`es: `$STRICTRUN_CACHE_DIR` (empty or `off`: no cache),
+/// else `$XDG_CACHE_HOME/strictrun/symbols`, else `~/.cache/strictrun/symbols`.
+///
+/// A file is `magic, symbol count, name bytes, symbols (24 bytes each), names`; anything that
+/// does not read back exactly (truncated, another version, out-of-range names) is ignored
+/// and rebuilt. Files are written to a temporary name and renamed, so concurrent runs never
+/// see half a file.
+enum SymbolIndexCache {
+    static let magic: [UInt8] = Array("strictrun-symbols-1\n".utf8)
+    /// Indexes smaller than this are quicker to rebuild than to keep.
+    static let minimumSymbols = 2000
+    private static let recordSize = 24
+
+    static let directory: String? = {
+        let environment = { (name: String) -> String? in getenv(name).map { String(cString: $0) } }
+        if let configured = environment("STRICTRUN_CACHE_DIR") {
+            return configured.isEmpty || configured == "off" ? nil : configured
+        }
+        if let xdg = environment("XDG_CACHE_HOME"), xdg.hasPrefix("/") { return xdg + "/strictrun/symbols" }
+        if let home = environment("HOME"), home.hasPrefix("/") { return home + "/.cache/strictrun/symbols" }
+        return nil
+    }()
+
+    /// The cache file for `key`; nil when the file cannot be identified (no stat) or there is
+    /// no cache directory.
+    static func path(for key: ImageKey) -> String? {
+        guard let directory, let stat = key.stat else { return nil }
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in Array(key.path.utf8) + [0] {
+            hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3
+        }
+        for value in [stat.device, stat.inode, UInt64(bitPattern: stat.size), UInt64(bitPattern: stat.mtimeSeconds),
+                      UInt64(bitPattern: stat.mtimeNanoseconds)] {
+            hash = (hash ^ value) &* 0x100_0000_01b3
+        }
+        let name = key.path.split(separator: "/").last.map(String.init) ?? "image"
+        return "\(directory)/\(name.prefix(64))-\(String(hash, radix: 16)).idx"
+    }
+
+    static func load(_ key: ImageKey) -> SymbolIndex? {
+        guard let path = path(for: key), let bytes = try? SystemCalls.readFile(path, limit: 512 << 20),
+              bytes.count >= magic.count + 16, Array(bytes[0..<magic.count]) == magic else { return nil }
+        var offset = magic.count
+        func word() -> UInt64 {
+            defer { offset += 8 }
+            return bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: UInt64.self) }
+        }
+        let count = Int(truncatingIfNeeded: word())
+        let nameBytes = Int(truncatingIfNeeded: word())
+        guard count >= 0, count <= SymbolIndex.maxSymbols, nameBytes >= 0, nameBytes < Int(UInt32.max),
+              bytes.count == offset + count * recordSize + nameBytes else { return nil }
+        var symbols: [SymbolIndex.Symbol] = []
+        symbols.reserveCapacity(count)
+        var previous: UInt64 = 0
+        for _ in 0..<count {
+            let start = word()
+            let end = word()
+            let packed = word()
+            let nameStart = UInt32(truncatingIfNeeded: packed)
+            let nameLength = UInt16(truncatingIfNeeded: packed >> 32)
+            guard start >= previous, Int(nameStart) + Int(nameLength) <= nameBytes else { return nil }
+            previous = start
+            symbols.append(SymbolIndex.Symbol(start: start, end: end, nameStart: nameStart, nameLength: nameLength,
+                                              isSizedFunction: packed >> 48 & 1 == 1))
+        }
+        return SymbolIndex(symbols: symbols, names: Array(bytes[offset...]))
+    }
+
+    /// Best effort: a cache that cannot be written only costs the next run the build.
+    static func store(_ index: SymbolIndex, for key: ImageKey) {
+        guard index.count >= minimumSymbols, let path = path(for: key), let directory else { return }
+        var bytes = magic
+        bytes.reserveCapacity(magic.count + 16 + index.count * recordSize + index.names.count)
+        func append(_ value: UInt64) {
+            withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
+        }
+        append(UInt64(index.count))
+        append(UInt64(index.names.count))
+        for symbol in index.symbols {
+            append(symbol.start)
+            append(symbol.end)
+            append(UInt64(symbol.nameStart) | UInt64(symbol.nameLength) << 32 | (symbol.isSizedFunction ? 1 << 48 : 0))
+        }
+        bytes.append(contentsOf: index.names)
+        makeDirectories(directory)
+        let temporary = "\(path).\(getpid()).tmp"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return }
+        var written = 0
+        while written < bytes.count {
+            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, $0.count - written) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            written += n
+        }
+        close(fd)
+        if written == bytes.count && rename(temporary, path) == 0 { return }
+        unlink(temporary)
+    }
+
+    private static func makeDirectories(_ path: String) {
+        var partial = ""
+        for component in path.split(separator: "/") {
+            partial += "/" + component
+            mkdir(partial, 0o700)
+        }
+    }
+}

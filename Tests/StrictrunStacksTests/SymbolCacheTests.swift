@@ -1,0 +1,63 @@
+import Foundation
+import Testing
+@testable import StrictrunStacks
+
+/// The on-disk symbol index cache: what is stored reads back exactly; a changed file, a
+/// truncated or foreign cache file is never used.
+@Suite("symbol index cache")
+struct SymbolCacheTests {
+    static func sampleIndex(count: Int) -> SymbolIndex {
+        var names: [UInt8] = []
+        var symbols: [SymbolIndex.Symbol] = []
+        for i in 0..<count {
+            let name = Array("function_\(i)".utf8)
+            symbols.append(SymbolIndex.Symbol(start: UInt64(0x1000 + i * 32), end: UInt64(0x1000 + i * 32 + (i % 3 == 0 ? 32 : 16)),
+                                              nameStart: UInt32(names.count), nameLength: UInt16(name.count),
+                                              isSizedFunction: i % 2 == 0))
+            names += name
+        }
+        return SymbolIndex(symbols: symbols, names: names)
+    }
+
+    @Test("store then load gives the same symbols; another file identity or a damaged file gives nothing")
+    func roundTrip() throws {
+        guard SymbolIndexCache.directory != nil else {
+            Issue.record("no cache directory (HOME unset?)")
+            return
+        }
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("strictrun-cache-\(UUID().uuidString)").path
+        FileManager.default.createFile(atPath: file, contents: Data("x".utf8))
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let key = ImageKey(path: file, stat: SystemCalls.fileStat(file))
+        let index = Self.sampleIndex(count: 5000)
+        SymbolIndexCache.store(index, for: key)
+        let cachePath = try #require(SymbolIndexCache.path(for: key))
+        defer { try? FileManager.default.removeItem(atPath: cachePath) }
+        let loaded = try #require(SymbolIndexCache.load(key))
+        #expect(loaded.allSymbols().count == 5000)
+        #expect(loaded.allSymbols().elementsEqual(index.allSymbols()) { $0.start == $1.start && $0.end == $1.end && $0.name == $1.name })
+        #expect(loaded.lookup(0x1000 + 40 * 32 + 4)?.index == 40)
+
+        // The file changes (size, mtime): its old index is not used.
+        try Data("changed".utf8).write(to: URL(fileURLWithPath: file))
+        let changed = ImageKey(path: file, stat: SystemCalls.fileStat(file))
+        #expect(SymbolIndexCache.load(changed) == nil)
+
+        // A truncated cache file is ignored.
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: cachePath))
+        try bytes.prefix(bytes.count - 7).write(to: URL(fileURLWithPath: cachePath))
+        #expect(SymbolIndexCache.load(key) == nil)
+        // So is one with names out of range.
+        var damaged = [UInt8](bytes)
+        let firstRecord = SymbolIndexCache.magic.count + 16
+        damaged[firstRecord + 16] = 0xff
+        damaged[firstRecord + 17] = 0xff
+        damaged[firstRecord + 18] = 0xff
+        try Data(damaged).write(to: URL(fileURLWithPath: cachePath))
+        #expect(SymbolIndexCache.load(key) == nil)
+        // Small indexes are not worth a file.
+        let small = ImageKey(path: file + "-small", stat: SystemCalls.fileStat(file))
+        SymbolIndexCache.store(Self.sampleIndex(count: 10), for: small)
+        #expect(SymbolIndexCache.load(small) == nil)
+    }
+}
