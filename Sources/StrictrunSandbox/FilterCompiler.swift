@@ -75,7 +75,7 @@ public struct FilterCompiler {
 }
 
 /// Adds one profile's rules to a libseccomp context, numbering the traced ones.
-private struct Builder {
+struct Builder {
     let ctx: scmp_filter_ctx
     let profile: Profile
     var rules: [UInt16: CompiledRule] = [:]
@@ -175,6 +175,9 @@ private struct Builder {
                 for name in ["open", "openat", "openat2"] { try add(name, keys) }
             }
         }
+
+        // Files and sockets as the target serves them (FSNetRules.swift).
+        try addFSNetRules()
 
         // Every other ABI (i386 int 0x80, x32) reaches the bad-arch action.
         if let foreign = register("escape", "foreign-abi", profile.escape.foreignABI, .always) {

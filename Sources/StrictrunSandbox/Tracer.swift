@@ -32,6 +32,8 @@ public struct RunOutcome: Sendable {
     public var sites: [SiteSummary] = []
     /// Every process id the run traced, the root first.
     public var processIDs: [pid_t] = []
+    /// How the fs view and net stack were built, fallbacks included (ConfinementPlan).
+    public var confinement: [String] = []
 }
 
 /// The ptrace loop. Lives entirely on the one thread that forked the program: every
@@ -48,7 +50,7 @@ final class Tracer {
         var parent: pid_t?
     }
 
-    private let policy: CompiledPolicy
+    let policy: CompiledPolicy
     private let writer: TraceWriter
     private let stacks: StackRecorder
     private let tls: TLSPolicy?
@@ -220,7 +222,7 @@ final class Tracer {
     }
 
     /// The thread group of a task, from the table (or /proc for a task not seen yet).
-    private func groupOf(_ tid: pid_t) -> pid_t {
+    func groupOf(_ tid: pid_t) -> pid_t {
         tasks[tid]?.tgid ?? TraceeMemory.threadGroup(of: tid) ?? tid
     }
 
@@ -279,6 +281,9 @@ final class Tracer {
             return
         case .clientKeyOpen:
             openStop(rule: rule, tid: tid, tgid: tgid, nr: info.nr, args: args)
+            return
+        case .fsNet(let check):
+            fsNetStop(check, rule: rule, tid: tid, tgid: tgid, nr: info.nr, args: args)
             return
         }
         let abi = SyscallNames.abiName(arch: info.arch, nr: info.nr)
@@ -396,7 +401,7 @@ final class Tracer {
     }
 
     /// Writes the policy event of one call (with its stack) and counts it.
-    private func record(rule: CompiledRule, tid: pid_t, tgid: pid_t, syscall: String, abi: String,
+    func record(rule: CompiledRule, tid: pid_t, tgid: pid_t, syscall: String, abi: String,
                         nr: UInt64, args: [UInt64], decoded given: [(String, JSONValue)]? = nil,
                         extra: [(String, JSONValue)] = []) {
         let decoded = given ?? ArgumentDecoder.decode(syscall: syscall, args: args, pid: tid)
@@ -436,7 +441,7 @@ final class Tracer {
     }
 
     /// Carries out an action at a seccomp stop and resumes the thread.
-    private func perform(_ action: Action, tid: pid_t, tgid: pid_t, syscall: String) {
+    func perform(_ action: Action, tid: pid_t, tgid: pid_t, syscall: String) {
         switch action {
         case .allow, .log, .route:
             Ptrace.resume(tid)
@@ -452,6 +457,9 @@ final class Tracer {
         case .kill:
             kill(tgid, SIGKILL)
             Ptrace.resume(tid)
+        case .noop:
+            // Skipped with a result of 0: "succeeds, does nothing" (FSNetStops).
+            perform(.deny(errno: 0), tid: tid, tgid: tgid, syscall: syscall)
         }
     }
 
