@@ -109,7 +109,8 @@ extension Builder {
             if let name = option.option { conditions.append(cmp(2, mask: 0xffff_ffff, equals: UInt64(name))) }
             try add("setsockopt", rule, conditions)
         }
-        let wholeLevels = Set(net.options.keys.filter { $0.option == nil }.map(\.level))
+        let wholeLevels = Set(net.options.filter { $0.key.option == nil && profile.effective($0.value) != .allow }
+            .map(\.key.level))
         let joins = SocketOption.multicastJoins.filter { !wholeLevels.contains($0.level) }
         if let setting = net.multicast, let rule = register("net", "multicast", setting, .always) {
             for join in joins {

@@ -75,11 +75,11 @@ extension Tracer {
         case (ENOENT, .namespaces), (EACCES, .landlock):
             if let hidden, onHost, granted == nil { return ("hidden", "\(hidden) does not exist on the target") }
             if view.grantedOnly, granted == nil, onHost { return ("outside-grants", "not granted to the program") }
-            if code == EACCES, view.readOnlyImage, writes, granted?.writable != true {
-                return ("read-only-image", "the image is read-only (Landlock: EACCES)")
-            }
             if code == EACCES, let granted, !granted.writable, writes {
                 return ("read-only-grant", "granted read-only: \(granted.path) (Landlock: EACCES)")
+            }
+            if code == EACCES, view.readOnlyImage, writes, granted?.writable != true {
+                return ("read-only-image", "the image is read-only (Landlock: EACCES)")
             }
             return nil
         default:

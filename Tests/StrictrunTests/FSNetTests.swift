@@ -25,11 +25,9 @@ struct FSNetTests {
     static func runNode(_ profile: String, _ script: String, environment: [String: String]? = nil,
                         in directory: URL? = nil) throws -> (ProcessResult, [JSONValue], String, URL) {
         let dir = try directory ?? Fixture.temporaryDirectory()
-        let file = dir.appendingPathComponent("script.js")
-        try script.write(to: file, atomically: true, encoding: .utf8)
         var env = ProcessInfo.processInfo.environment
         for (key, value) in environment ?? [:] { env[key] = value }
-        let (result, trace, path) = try Fixture.strictrun(profile: profile, node + [file.path], environment: env,
+        let (result, trace, path) = try Fixture.strictrun(profile: profile, node + ["-e", script], environment: env,
                                                           directory: dir)
         return (result, trace, path, dir)
     }
@@ -249,7 +247,6 @@ struct FSNetTests {
               await listen('v4-8080', 8080, '127.0.0.1');
               await listen('v4-9090', 9090, '127.0.0.1');
               await listen('v6', 0, '::1');
-              console.log('ifaces', Object.keys(require('os').networkInterfaces()).join(','));
               const u = dgram.createSocket('udp4');
               u.bind(0, () => { try { u.addMembership('239.1.2.3'); console.log('mcast ok'); }
                                 catch (e) { console.log('mcast', e.code); } u.close(); });
