@@ -50,7 +50,8 @@ extension Tracer {
                     passthrough.action = .log
                     record(rule: passthrough, tid: tid, tgid: tgid, syscall: syscall, abi: "x86_64", nr: nr,
                            args: args, decoded: [("path", .string(path))],
-                           extra: [("reason", .string("a platform path the target serves another way"))])
+                           extra: [("reason", .string("a platform path the target serves another way"))],
+                           withStack: false)  // expected start-up reads: reported, never worth an unwind
                 }
                 return
             }

@@ -403,7 +403,7 @@ final class Tracer {
     /// Writes the policy event of one call (with its stack) and counts it.
     func record(rule: CompiledRule, tid: pid_t, tgid: pid_t, syscall: String, abi: String,
                         nr: UInt64, args: [UInt64], decoded given: [(String, JSONValue)]? = nil,
-                        extra: [(String, JSONValue)] = []) {
+                        extra: [(String, JSONValue)] = [], withStack: Bool = true) {
         let decoded = given ?? ArgumentDecoder.decode(syscall: syscall, args: args, pid: tid)
         var fields: [(String, JSONValue)] = [
             ("pid", .int(Int64(tgid))), ("tid", .int(Int64(tid))),
@@ -422,7 +422,8 @@ final class Tracer {
             fields.append(("audited", .string(written.description)))
         }
         fields.append(contentsOf: extra)
-        fields.append(contentsOf: stacks.capture(pid: tgid, tid: tid, category: rule.category, rule: rule.name))
+        fields.append(contentsOf: withStack ? stacks.capture(pid: tgid, tid: tid, category: rule.category, rule: rule.name)
+                                            : [("stack", .null), ("site", .null)])
         let countKey = "\(rule.category)\u{1}\(rule.name)\u{1}\(rule.action)"
         if let index = countIndex[countKey] {
             counts[index].count += 1
