@@ -167,6 +167,9 @@ pid_t strictrun_launch(const strictrun_launch_spec *spec, int *error_fd) {
             raise(SIGSTOP);
         }
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) child_fail(fds[1], STRICTRUN_STEP_NNP);
+        int failed = 0;
+        if (spec->confine_count > 0 && strictrun_confine(spec->confine, spec->confine_count, &failed) != 0)
+            child_fail(fds[1], STRICTRUN_STEP_CONFINE + failed);
         if (spec->set_mdwe && prctl(PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN, 0, 0, 0) != 0)
             child_fail(fds[1], STRICTRUN_STEP_MDWE);
         if (spec->filter_len > 0) {

@@ -87,10 +87,10 @@ extension TraceDigest {
     /// a deny or kill.
     public static func isBlocked(_ event: JSONValue) -> Bool {
         switch event["action"]?.stringValue {
-        case "deny", "kill", "refuse": return true
+        case "deny", "kill", "refuse", "noop": return true
         default:
             guard let audited = event["audited"]?.stringValue else { return false }
-            return audited.hasPrefix("deny") || audited.hasPrefix("kill")
+            return audited.hasPrefix("deny") || audited.hasPrefix("kill") || audited.hasPrefix("noop")
         }
     }
 

@@ -14,6 +14,8 @@ public enum Action: Sendable, Hashable, CustomStringConvertible {
     case kill
     /// connect() only: the connection goes to the TLS broker instead, and is recorded.
     case route
+    /// The call is skipped and returns 0 (the target accepts it and does nothing), recorded.
+    case noop
 
     /// The action name used in profiles and events.
     public var name: String {
@@ -23,13 +25,14 @@ public enum Action: Sendable, Hashable, CustomStringConvertible {
         case .deny: "deny"
         case .kill: "kill"
         case .route: "route"
+        case .noop: "noop"
         }
     }
 
-    /// Whether the call is stopped (deny or kill).
+    /// Whether the call is stopped (deny, kill, or noop: it never reaches the kernel).
     public var blocks: Bool {
         switch self {
-        case .deny, .kill: true
+        case .deny, .kill, .noop: true
         case .allow, .log, .route: false
         }
     }

@@ -118,6 +118,10 @@ public struct Profile: Sendable, Hashable {
     /// Mediated TLS; nil when the profile has no `tls` section.
     public var tls: TLSPolicy?
     public var rules: [SyscallRule]
+    /// Files as the target serves them; nil when the profile has no `fs` section.
+    public var fs: FSPolicy? = nil
+    /// Sockets as the target offers them; nil when the profile has no `net` section.
+    public var net: NetPolicy? = nil
 
     /// The profile that allows everything and logs nothing (the baseline of a run).
     public static let unconfined = Profile(

@@ -18,6 +18,8 @@ struct ProfileDocument: Sendable {
     var escape: [String: RuleSetting] = [:]
     var rules: [SyscallRule] = []
     var tls: TLSDocument?
+    var fs: FSDocument?
+    var net: NetDocument?
 
     /// `self` over `base`: every value `self` sets wins; rules add up, a later rule for the
     /// same syscall and category replacing an earlier one.
@@ -35,6 +37,8 @@ struct ProfileDocument: Sendable {
         out.wxAction = wxAction ?? base.wxAction
         out.escape = base.escape.merging(escape) { _, mine in mine }
         out.tls = tls.map { $0.merged(over: base.tls) } ?? base.tls
+        out.fs = fs.map { $0.merged(over: base.fs) } ?? base.fs
+        out.net = net.map { $0.merged(over: base.net) } ?? base.net
         for rule in rules {
             out.rules.removeAll { $0.syscall == rule.syscall && $0.category == rule.category }
             out.rules.append(rule)
@@ -66,10 +70,12 @@ struct ProfileDocumentReader {
             case "escape": try readEscape(value, into: &doc)
             case "rules": doc.rules = try readRules(value)
             case "tls": doc.tls = try readTLS(value)
+            case "fs": doc.fs = try readFS(value)
+            case "net": doc.net = try readNet(value)
             default:
                 throw nodes.unknownKey(keyNode, key: key,
                                  known: ["name", "description", "extends", "mode", "process", "wx", "escape",
-                                         "tls", "rules"])
+                                         "tls", "fs", "net", "rules"])
             }
         }
         return doc
@@ -244,7 +250,7 @@ struct ProfileDocumentReader {
     // MARK: values
 
     /// `allow` | `log` | `kill` | `deny` | `{action: deny, errno: EPERM}`.
-    private func setting(_ node: Node, key: String, defaultErrno: Int32,
+    func setting(_ node: Node, key: String, defaultErrno: Int32,
                          allowRoute: Bool = false) throws(ProfileError) -> RuleSetting {
         let at = nodes.location(node)
         if case .scalar = node {
@@ -288,7 +294,7 @@ struct ProfileDocumentReader {
         }
     }
 
-    private func errnoValue(_ node: Node, key: String) throws(ProfileError) -> Int32 {
+    func errnoValue(_ node: Node, key: String) throws(ProfileError) -> Int32 {
         let name = try nodes.string(node, key: key)
         guard let value = ErrnoName.value(of: name) else {
             throw ProfileError(at: nodes.location(node), file: file, key: key, "unknown errno name '\(name)'")
@@ -296,7 +302,7 @@ struct ProfileDocumentReader {
         return value
     }
 
-    private func enumValue<E: RawRepresentable & CaseIterable>(
+    func enumValue<E: RawRepresentable & CaseIterable>(
         _ node: Node, key: String, _ type: E.Type
     ) throws(ProfileError) -> E where E.RawValue == String {
         let word = try nodes.string(node, key: key)

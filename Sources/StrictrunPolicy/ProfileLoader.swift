@@ -121,6 +121,8 @@ public struct ProfileLoader: Sendable {
                 readImpliesExec: doc.escape["read-implies-exec"] ?? RuleSetting(.deny(errno: ProfileDefaults.escapeErrno)),
                 seccompChange: doc.escape["seccomp"] ?? RuleSetting(.log)),
             tls: doc.tls?.resolved(),
-            rules: doc.rules)
+            rules: doc.rules,
+            fs: doc.fs?.resolved(),
+            net: doc.net?.resolved())
     }
 }

@@ -19,6 +19,8 @@ public enum RuleCheck: Sendable, Hashable {
     case clientKeyOpen
     /// open/openat/openat2 for writing: /proc/PID/mem writes through any page protection.
     case procMemOpen
+    /// A call of the `fs`/`net` sections the tracer judges (FSNetStops.swift).
+    case fsNet(FSNetCheck)
 }
 
 /// One rule the filter can hand to the tracer, by the 16-bit SECCOMP_RET_DATA id.
@@ -50,6 +52,8 @@ public struct CompiledPolicy: Sendable {
     public var foreignABIRule: CompiledRule?
     /// Whether the child must set PR_SET_MDWE(PR_MDWE_REFUSE_EXEC_GAIN) before exec.
     public var kernelMDWE: Bool
+    /// How the fs view and net stack were built for this run (set at launch; nil before).
+    public var confinement: ConfinementView? = nil
     /// Whether any rule sends calls to the tracer (if not, a run needs no ptrace at all).
     public var needsTracer: Bool { !rules.isEmpty }
 }

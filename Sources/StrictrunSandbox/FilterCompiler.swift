@@ -76,7 +76,7 @@ public struct FilterCompiler {
 }
 
 /// Adds one profile's rules to a libseccomp context, numbering the traced ones.
-private struct Builder {
+struct Builder {
     let ctx: scmp_filter_ctx
     let profile: Profile
     var rules: [UInt16: CompiledRule] = [:]
@@ -199,11 +199,14 @@ private struct Builder {
             }
         }
 
+        // Files and sockets as the target serves them (FSNetRules.swift).
+        try addFSNetRules()
+
         // /proc/PID/mem opened for writing writes through any page protection (FOLL_FORCE):
         // a W^X bypass. BPF sees the flags, the tracer the path. With client-certificate
-        // keys every open is traced already, and that stop checks this rule too.
+        // keys or an fs view every open is traced already, and that stop checks this rule too.
         if level != .off, let rule = register("wx", "proc-mem-write", wx.action, .procMemOpen),
-           !rules.values.contains(where: { $0.check == .clientKeyOpen }) {
+           !rules.values.contains(where: { $0.check == .clientKeyOpen || $0.check == .fsNet(.pathResult) }) {
             for (name, flags) in [("open", UInt32(1)), ("openat", UInt32(2))] {
                 try add(name, rule, [cmp(flags, mask: 0x1, equals: 0x1)])  // O_WRONLY
                 try add(name, rule, [cmp(flags, mask: 0x2, equals: 0x2)])  // O_RDWR

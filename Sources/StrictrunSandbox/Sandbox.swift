@@ -71,7 +71,8 @@ public enum Sandbox {
     private static func runOnTracerThread(_ request: RunRequest, rootPid: Locked<pid_t>) throws -> RunOutcome {
         let writer = request.trace
         let argv = [request.program] + request.arguments
-        try writer.write(.start, [
+        let plan = ConfinementPlan.make(profile: request.policy.profile, cwd: FileManager.default.currentDirectoryPath)
+        var startFields: [(String, JSONValue)] = [
             ("profile", .string(request.policy.profile.name)),
             ("profile_files", .array(request.policy.profile.sources.map(JSONValue.string))),
             ("mode", .string(request.policy.profile.mode.rawValue)),
@@ -79,7 +80,10 @@ public enum Sandbox {
             ("cwd", .string(FileManager.default.currentDirectoryPath)),
             ("strictrun", .string(strictrunVersion)),
             ("filter_instructions", .int(Int64(request.policy.program.count))),
-        ])
+        ]
+        if !plan.notes.isEmpty { startFields.append(("confinement", .array(plan.notes.map(JSONValue.string)))) }
+        try writer.write(.start, startFields)
+        let steps = plan.steps.map(\.what)
         let path: String
         do {
             path = try ProgramResolver.resolve(request.program, path: request.environment["PATH"])
@@ -88,14 +92,14 @@ public enum Sandbox {
                                      ("final", .bool(true)), ("error", .string(error.description))])
             throw error
         }
-        let (pid, errorFD) = try launch(request, path: path)
+        let (pid, errorFD) = try launch(request, path: path, plan: plan)
         defer { close(errorFD) }
         rootPid.withLock { $0 = pid }
 
         if request.filterOnly {
             var raw: Int32 = 0
             _ = strictrun_waitpid_all(pid, &raw, 0)
-            if let failure = childFailure(errorFD, program: request.program) {
+            if let failure = childFailure(errorFD, program: request.program, steps: steps) {
                 try writer.write(.exit, [("pid", .int(Int64(pid))), ("exit_status", .int(Int64(failure.exitStatus))),
                                          ("final", .bool(true)), ("error", .string(failure.description))])
                 throw failure
@@ -108,14 +112,14 @@ public enum Sandbox {
             }
             try writer.write(.exit, [("pid", .int(Int64(pid))), ("exit_status", .int(Int64(exit))), ("final", .bool(true))])
             return RunOutcome(exitStatus: exit, ending: "exited with status \(exit)", counts: [], firstBlocked: nil,
-                              eventsWritten: writer.count, processes: 1, failure: nil)
+                              eventsWritten: writer.count, processes: 1, failure: nil, confinement: plan.notes)
         }
 
         // The child stops itself after PTRACE_TRACEME; set the options before it goes on.
         var raw: Int32 = 0
         _ = strictrun_waitpid_all(pid, &raw, 0)
         guard case .stopped(SIGSTOP, nil) = WaitStatus(raw) else {
-            let failure = childFailure(errorFD, program: request.program)
+            let failure = childFailure(errorFD, program: request.program, steps: steps)
             throw failure ?? SystemError("child did not stop for tracing", errno: ECHILD)
         }
         do {
@@ -127,18 +131,21 @@ public enum Sandbox {
         // libdw would ask debuginfod servers for symbols when this is set: never stall the
         // tracer on the network (the program keeps its own environment).
         unsetenv("DEBUGINFOD_URLS")
-        let tracer = Tracer(policy: request.policy, writer: writer, stacks: StackRecorder(settings: request.stacks),
+        var policy = request.policy
+        policy.confinement = plan.view
+        let tracer = Tracer(policy: policy, writer: writer, stacks: StackRecorder(settings: request.stacks),
                             router: request.router, root: pid, exe: path)
         Ptrace.resume(pid)
-        let outcome = tracer.run()
-        if let failure = childFailure(errorFD, program: request.program) {
+        var outcome = tracer.run()
+        outcome.confinement = plan.notes
+        if let failure = childFailure(errorFD, program: request.program, steps: steps) {
             // execve itself failed (the trace holds start, exit): report it as a shell would.
             throw failure
         }
         return outcome
     }
 
-    private static func launch(_ request: RunRequest, path: String) throws -> (pid_t, Int32) {
+    private static func launch(_ request: RunRequest, path: String, plan: ConfinementPlan) throws -> (pid_t, Int32) {
         let argv = [request.program] + request.arguments
         let env = request.environment.map { "\($0.key)=\($0.value)" }.sorted()
         let cArgv = argv.map { strdup($0) } + [nil]
@@ -151,14 +158,17 @@ public enum Sandbox {
         }
         let filter = request.policy.program.map { sock_filter(code: $0.code, jt: $0.jt, jf: $0.jf, k: $0.k) }
         var errorFD: Int32 = -1
-        let pid = filter.withUnsafeBufferPointer { filterBuffer in
-            cArgv.withUnsafeBufferPointer { argvBuffer in
-                cEnv.withUnsafeBufferPointer { envBuffer in
-                    var spec = strictrun_launch_spec(
-                        path: cPath, argv: argvBuffer.baseAddress, envp: envBuffer.baseAddress,
-                        filter: filterBuffer.baseAddress, filter_len: UInt16(filterBuffer.count),
-                        set_mdwe: request.policy.kernelMDWE ? 1 : 0, trace: request.filterOnly ? 0 : 1)
-                    return strictrun_launch(&spec, &errorFD)
+        let pid = plan.withCSteps { confine, confineCount in
+            filter.withUnsafeBufferPointer { filterBuffer in
+                cArgv.withUnsafeBufferPointer { argvBuffer in
+                    cEnv.withUnsafeBufferPointer { envBuffer in
+                        var spec = strictrun_launch_spec(
+                            path: cPath, argv: argvBuffer.baseAddress, envp: envBuffer.baseAddress,
+                            filter: filterBuffer.baseAddress, filter_len: UInt16(filterBuffer.count),
+                            set_mdwe: request.policy.kernelMDWE ? 1 : 0, trace: request.filterOnly ? 0 : 1,
+                            confine: confine, confine_count: confineCount)
+                        return strictrun_launch(&spec, &errorFD)
+                    }
                 }
             }
         }
@@ -167,7 +177,7 @@ public enum Sandbox {
     }
 
     /// The {step, errno} the child wrote before `_exit(127)`, as a `LaunchError`.
-    private static func childFailure(_ fd: Int32, program: String) -> LaunchError? {
+    private static func childFailure(_ fd: Int32, program: String, steps: [String] = []) -> LaunchError? {
         var report: (Int32, Int32) = (0, 0)
         let n = withUnsafeMutableBytes(of: &report) { read(fd, $0.baseAddress, $0.count) }
         guard n == 8 else { return nil }
@@ -181,6 +191,11 @@ public enum Sandbox {
             return LaunchError(program: program, reason: "cannot be traced (PTRACE_TRACEME): \(message)", exitStatus: 125)
         case Int(STRICTRUN_STEP_SECCOMP):
             return LaunchError(program: program, reason: "cannot install the seccomp filter: \(message)", exitStatus: 125)
+        case Int(STRICTRUN_STEP_CONFINE)...:
+            let index = Int(step) - Int(STRICTRUN_STEP_CONFINE)
+            let what = index < steps.count ? steps[index] : "step \(index)"
+            return LaunchError(program: program, reason: "cannot set up the fs/net view (\(what)): \(message)",
+                               exitStatus: 125)
         default:
             return LaunchError(program: program, reason: "cannot confine (prctl step \(step)): \(message)", exitStatus: 125)
         }

@@ -36,6 +36,8 @@ public struct RunOutcome: Sendable {
     public var wxEmulation: WXEmulationCounters?
     /// Things the reader must know about how the run ended (e.g. a W^X livelock).
     public var notices: [String] = []
+    /// How the fs view and net stack were built, fallbacks included (ConfinementPlan).
+    public var confinement: [String] = []
 }
 
 /// The ptrace loop. Lives entirely on the one thread that forked the program: every
@@ -52,7 +54,7 @@ final class Tracer {
         var parent: pid_t?
     }
 
-    private let policy: CompiledPolicy
+    let policy: CompiledPolicy
     private let writer: TraceWriter
     private let stacks: StackRecorder
     private let tls: TLSPolicy?
@@ -84,7 +86,7 @@ final class Tracer {
     private var codeWrites: [pid_t: Int] = [:]
     private var notices: [String] = []
     /// The `proc-mem-write` rule, checked at every traced open.
-    private let procMemRule: CompiledRule?
+    let procMemRule: CompiledRule?
 
     init(policy: CompiledPolicy, writer: TraceWriter, stacks: StackRecorder, router: (any ConnectionRouter)?,
          root: pid_t, exe: String) {
@@ -261,7 +263,7 @@ final class Tracer {
     }
 
     /// The thread group of a task, from the table (or /proc for a task not seen yet).
-    private func groupOf(_ tid: pid_t) -> pid_t {
+    func groupOf(_ tid: pid_t) -> pid_t {
         tasks[tid]?.tgid ?? TraceeMemory.threadGroup(of: tid) ?? tid
     }
 
@@ -324,6 +326,9 @@ final class Tracer {
             return
         case .clientKeyOpen, .procMemOpen:
             openStop(rule: rule, tid: tid, tgid: tgid, nr: info.nr, args: args)
+            return
+        case .fsNet(let check):
+            fsNetStop(check, rule: rule, tid: tid, tgid: tgid, nr: info.nr, args: args)
             return
         }
         let abi = SyscallNames.abiName(arch: info.arch, nr: info.nr)
@@ -399,17 +404,8 @@ final class Tracer {
             Ptrace.resume(tid)
             return
         }
-        var absolute = path
-        if !path.hasPrefix("/") {
-            let dirfd = pathArgument == 0 ? -100 : Int32(truncatingIfNeeded: args[0])
-            let base = dirfd == -100 ? "/proc/\(tgid)/cwd" : "/proc/\(tgid)/fd/\(dirfd)"
-            absolute = (TraceeMemory.realPath(base) ?? base) + "/" + path
-        }
-        // "/proc/self" must mean the program, not strictrun.
-        for alias in ["/proc/self/", "/proc/thread-self/"] where absolute.hasPrefix(alias) {
-            absolute = "/proc/\(tid)/" + absolute.dropFirst(alias.count)
-        }
-        let resolved = TraceeMemory.realPath(absolute) ?? absolute
+        let resolved = openedPath(path, dirfd: pathArgument == 0 ? AT_FDCWD : Int32(truncatingIfNeeded: args[0]),
+                                  tid: tid, tgid: tgid)
         let syscall = pathArgument == 0 ? "open" : (nr == 257 ? "openat" : "openat2")
         if rule.check == .clientKeyOpen && keyFiles.contains(resolved) {
             record(rule: rule, tid: tid, tgid: tgid, syscall: syscall, abi: "x86_64", nr: nr, args: args,
@@ -417,14 +413,7 @@ final class Tracer {
             perform(rule.action, tid: tid, tgid: tgid, syscall: syscall)
             return
         }
-        if let memoryRule = procMemRule, Self.opensForWriting(tid: tid, nr: nr, args: args),
-           TraceeMemory.isProcMem(resolved) {
-            record(rule: memoryRule, tid: tid, tgid: tgid, syscall: syscall, abi: "x86_64", nr: nr, args: args,
-                   decoded: [("path", .string(path))],
-                   extra: [("reason", .string("writes to /proc/PID/mem ignore page protections"))])
-            perform(memoryRule.action, tid: tid, tgid: tgid, syscall: syscall)
-            return
-        }
+        if deniedProcMemWrite(tid: tid, tgid: tgid, nr: nr, args: args, path: path, resolved: resolved) { return }
         // Pin the checked path so that another thread cannot swap in another path now.
         if !ArgumentPinning.pin(tid: tid, pid: tgid, argument: pathArgument, bytes: Array(path.utf8) + [0]) {
             _ = try? Ptrace.skipSyscall(tid, errno: EACCES)
@@ -432,8 +421,35 @@ final class Tracer {
         Ptrace.resume(tid)
     }
 
+    /// An open of /proc/PID/mem for writing under a W^X level: recorded and denied (true), or
+    /// not one (false, the thread still stopped). `resolved`: the path made absolute and real.
+    func deniedProcMemWrite(tid: pid_t, tgid: pid_t, nr: UInt64, args: [UInt64], path: String,
+                            resolved: String) -> Bool {
+        guard let memoryRule = procMemRule, Self.opensForWriting(tid: tid, nr: nr, args: args),
+              TraceeMemory.isProcMem(resolved) else { return false }
+        let syscall = nr == 2 ? "open" : (nr == 257 ? "openat" : "openat2")
+        record(rule: memoryRule, tid: tid, tgid: tgid, syscall: syscall, abi: "x86_64", nr: nr, args: args,
+               decoded: [("path", .string(path))],
+               extra: [("reason", .string("writes to /proc/PID/mem ignore page protections"))])
+        perform(memoryRule.action, tid: tid, tgid: tgid, syscall: syscall)
+        return true
+    }
+
+    /// The absolute, real path an open-like call names, "/proc/self" taken as the program's.
+    func openedPath(_ path: String, dirfd: Int32, tid: pid_t, tgid: pid_t) -> String {
+        var absolute = path
+        if !path.hasPrefix("/") {
+            let base = dirfd == AT_FDCWD ? "/proc/\(tgid)/cwd" : "/proc/\(tgid)/fd/\(dirfd)"
+            absolute = (TraceeMemory.realPath(base) ?? base) + "/" + path
+        }
+        for alias in ["/proc/self/", "/proc/thread-self/"] where absolute.hasPrefix(alias) {
+            absolute = "/proc/\(tid)/" + absolute.dropFirst(alias.count)
+        }
+        return TraceeMemory.realPath(absolute) ?? absolute
+    }
+
     /// Whether an open/openat/openat2 asks for write access (O_WRONLY or O_RDWR).
-    private static func opensForWriting(tid: pid_t, nr: UInt64, args: [UInt64]) -> Bool {
+    static func opensForWriting(tid: pid_t, nr: UInt64, args: [UInt64]) -> Bool {
         switch nr {
         case 2: return args[1] & 0x3 != 0
         case 257: return args[2] & 0x3 != 0
@@ -560,9 +576,9 @@ final class Tracer {
     }
 
     /// Writes the policy event of one call (with its stack) and counts it.
-    private func record(rule: CompiledRule, tid: pid_t, tgid: pid_t, syscall: String, abi: String,
+    func record(rule: CompiledRule, tid: pid_t, tgid: pid_t, syscall: String, abi: String,
                         nr: UInt64, args: [UInt64], decoded given: [(String, JSONValue)]? = nil,
-                        extra: [(String, JSONValue)] = []) {
+                        extra: [(String, JSONValue)] = [], withStack: Bool = true) {
         let decoded = given ?? ArgumentDecoder.decode(syscall: syscall, args: args, pid: tid)
         var fields: [(String, JSONValue)] = [
             ("pid", .int(Int64(tgid))), ("tid", .int(Int64(tid))),
@@ -581,7 +597,8 @@ final class Tracer {
             fields.append(("audited", .string(written.description)))
         }
         fields.append(contentsOf: extra)
-        fields.append(contentsOf: stacks.capture(pid: tgid, tid: tid, category: rule.category, rule: rule.name))
+        fields.append(contentsOf: withStack ? stacks.capture(pid: tgid, tid: tid, category: rule.category, rule: rule.name)
+                                            : [("stack", .null), ("site", .null)])
         let countKey = "\(rule.category)\u{1}\(rule.name)\u{1}\(rule.action)"
         if let index = countIndex[countKey] {
             counts[index].count += 1
@@ -600,7 +617,7 @@ final class Tracer {
     }
 
     /// Carries out an action at a seccomp stop and resumes the thread.
-    private func perform(_ action: Action, tid: pid_t, tgid: pid_t, syscall: String) {
+    func perform(_ action: Action, tid: pid_t, tgid: pid_t, syscall: String) {
         switch action {
         case .allow, .log, .route:
             Ptrace.resume(tid)
@@ -616,6 +633,9 @@ final class Tracer {
         case .kill:
             kill(tgid, SIGKILL)
             Ptrace.resume(tid)
+        case .noop:
+            // Skipped with a result of 0: "succeeds, does nothing" (FSNetStops).
+            perform(.deny(errno: 0), tid: tid, tgid: tgid, syscall: syscall)
         }
     }
 

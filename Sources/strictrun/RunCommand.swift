@@ -119,6 +119,7 @@ struct Summary {
         let profile = policy.profile
         lines.append("strictrun: \(program) \(outcome.ending) — profile \(profile.name) (\(profile.mode.rawValue)), "
                      + "\(outcome.processes) process\(outcome.processes == 1 ? "" : "es")")
+        for note in outcome.confinement { lines.append("strictrun: fs/net: \(note)") }
         if outcome.counts.isEmpty {
             lines.append("strictrun: no rule was tripped")
         } else {

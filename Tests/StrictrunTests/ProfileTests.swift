@@ -35,6 +35,22 @@ struct ProfileTests {
         #expect(audit.effective(audit.process.fork) == .log)
         #expect(audit.effective(audit.wx.action) == .log)
         #expect(audit.wx.level == .noExecGain)
+
+        // The fs/net presets extend microkernel.
+        let genode = try Self.loader.load("genode")
+        #expect(genode.process.fork.action == .deny(errno: EPERM), "inherited from microkernel")
+        #expect(genode.fs?.readOnlyImage == true)
+        #expect(genode.fs?.hide == ["/proc", "/sys", "/dev/shm"])
+        #expect(genode.fs?.functions[.hardlink]?.action == .deny(errno: ENOSYS))
+        #expect(genode.net?.isolated == true)
+        #expect(genode.net?.families[.unix]?.action == .deny(errno: EAFNOSUPPORT))
+        #expect(genode.net?.socketpair?.action == .deny(errno: ENOSYS))
+        let fuchsia = try Self.loader.load("fuchsia")
+        #expect(fuchsia.fs?.functions[.chmod]?.action == .noop)
+        #expect(fuchsia.net?.passthroughFamilies == [.netlink])
+        let kaspersky = try Self.loader.load("kasperskyos")
+        #expect(kaspersky.fs?.unixSocketDirectories == ["/", "/tmp"])
+        #expect(micro.fs == nil && micro.net == nil)
     }
 
     /// A bad profile text, and what the error must say.
@@ -62,6 +78,22 @@ struct ProfileTests {
             message: "only a 'deny' action takes an errno"),
         Bad(text: "extends: nowhere-to-be-found\n", line: 1, key: "extends", message: "no such profile"),
         Bad(text: "name: a\nname: b\n", line: 1, key: "name", message: "duplicated key"),
+        // The fs and net sections (issue 10).
+        Bad(text: "fs:\n  watch: maybe\n", line: 2, key: "fs.watch", message: "unknown action 'maybe'"),
+        Bad(text: "fs:\n  chmod: EWHAT\n", line: 2, key: "fs.chmod", message: "unknown errno name 'EWHAT'"),
+        Bad(text: "fs:\n  view: partial\n", line: 2, key: "fs.view", message: "unknown value 'partial'"),
+        Bad(text: "fs:\n  inotify: ENOSYS\n", line: 2, key: "fs.inotify", message: "unknown key"),
+        Bad(text: "fs:\n  grants:\n    - {host: relative/path}\n", line: 3, key: "fs.grants[0].host",
+            message: "not an absolute path"),
+        Bad(text: "fs:\n  grants:\n    - {host: /srv, mode: rwx}\n", line: 3, key: "fs.grants[0].mode",
+            message: "unknown value 'rwx'"),
+        Bad(text: "fs:\n  hide: /proc\n", line: 2, key: "fs.hide", message: "expected a list of paths"),
+        Bad(text: "net:\n  families:\n    ipx: deny\n", line: 3, key: "net.families.ipx", message: "unknown key"),
+        Bad(text: "net:\n  tcp-ports: [80, http]\n", line: 2, key: "net.tcp-ports[1]", message: "not a TCP port"),
+        Bad(text: "net:\n  socketpair: noop\n", line: 2, key: "net.socketpair", message: "'noop' applies to fs functions only"),
+        Bad(text: "net:\n  stack: shared\n", line: 2, key: "net.stack", message: "unknown value 'shared'"),
+        Bad(text: "net:\n  options:\n    ip-level: deny\n    IP_TTL: deny\n", line: 3, key: "net.options.IP_TTL",
+            message: "overlaps 'ip-level'"),
     ]
 
     @Test("a bad profile names file, line and key", arguments: bad)
@@ -130,7 +162,7 @@ struct ProfileTests {
     func cli() throws {
         let list = try Fixture.run([Fixture.strictrun, "profile", "list"])
         #expect(list.status == 0)
-        for name in ["microkernel", "microkernel-strict", "apple-jit", "audit"] {
+        for name in ["microkernel", "microkernel-strict", "apple-jit", "audit", "genode", "fuchsia", "kasperskyos"] {
             #expect(list.stdout.contains(name))
             let show = try Fixture.run([Fixture.strictrun, "profile", "show", name])
             #expect(show.status == 0)

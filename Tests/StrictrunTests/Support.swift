@@ -41,7 +41,7 @@ enum Fixture {
 
     /// Run a real process to completion (killed after `timeout` seconds).
     static func run(_ argv: [String], environment: [String: String]? = nil, timeout: Double = 120,
-                    stdin: FileHandle? = nil) throws -> ProcessResult {
+                    stdin: FileHandle? = nil, directory: URL? = nil) throws -> ProcessResult {
         let dir = FileManager.default.temporaryDirectory
         let outURL = dir.appendingPathComponent("out-\(UUID().uuidString)")
         let errURL = dir.appendingPathComponent("err-\(UUID().uuidString)")
@@ -55,6 +55,7 @@ enum Fixture {
         process.executableURL = URL(fileURLWithPath: argv[0])
         process.arguments = Array(argv.dropFirst())
         if let environment { process.environment = environment }
+        if let directory { process.currentDirectoryURL = directory }
         process.standardOutput = try FileHandle(forWritingTo: outURL)
         process.standardError = try FileHandle(forWritingTo: errURL)
         process.standardInput = stdin ?? FileHandle.nullDevice
@@ -81,12 +82,13 @@ enum Fixture {
 
     /// `strictrun run --profile P --trace T -- argv`, and the trace it wrote.
     static func strictrun(profile: String, _ argv: [String], extra: [String] = [],
-                          environment: [String: String]? = nil, timeout: Double = 120) throws
+                          environment: [String: String]? = nil, timeout: Double = 120,
+                          directory: URL? = nil) throws
         -> (result: ProcessResult, trace: [JSONValue], tracePath: String) {
         let dir = try temporaryDirectory()
         let tracePath = dir.appendingPathComponent("trace.jsonl").path
         let result = try run([strictrun, "run", "--profile", profile, "--trace", tracePath] + extra + ["--"] + argv,
-                             environment: environment, timeout: timeout)
+                             environment: environment, timeout: timeout, directory: directory)
         let trace = FileManager.default.fileExists(atPath: tracePath)
             ? try TraceReader.readAll(path: tracePath).events : []
         return (result, trace, tracePath)

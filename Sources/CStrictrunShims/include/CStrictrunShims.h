@@ -68,6 +68,51 @@ ssize_t strictrun_write_memory(pid_t pid, uint64_t remote, const void *local, si
 int strictrun_pidfd_open(pid_t pid);
 int strictrun_pidfd_getfd(int pidfd, int targetfd);
 
+// ---- fs/net confinement (confine.c) -------------------------------------------
+/// One step of the child's confinement, planned in the parent (see ConfinementPlan.swift).
+typedef struct {
+    int op;                  ///< STRICTRUN_OP_*
+    const char *path;        ///< the target path (mount point, file, directory)
+    const char *source;      ///< mount source, or the tree to clone
+    const char *data;        ///< text to write, or mount(2) data
+    const char *data2;       ///< mount(2) filesystem type
+    unsigned long flags;     ///< unshare/mount flags; SET_READONLY: recursive; LANDLOCK_CREATE: handle net
+    unsigned long long value;///< LANDLOCK_CREATE: handle fs; LANDLOCK_PATH: writable; LANDLOCK_PORT: port
+    int slot;                ///< CLONE_TREE/MOVE_TREE: the detached tree's slot
+    int optional;            ///< ENOENT/ENOTDIR from this step is not a failure
+} strictrun_confine_op;
+
+enum {
+    STRICTRUN_OP_UNSHARE = 1,       ///< unshare(flags)
+    STRICTRUN_OP_WRITE_FILE,        ///< write `data` to `path` (uid_map, setgroups, sysctls)
+    STRICTRUN_OP_LOOPBACK_UP,       ///< SIOCSIFFLAGS IFF_UP on lo
+    STRICTRUN_OP_MOUNT,             ///< mount(source, path, data2, flags, data)
+    STRICTRUN_OP_CLONE_TREE,        ///< open_tree(source, OPEN_TREE_CLONE|AT_RECURSIVE) into `slot`
+    STRICTRUN_OP_MOVE_TREE,         ///< move_mount(slot → path)
+    STRICTRUN_OP_SET_READONLY,      ///< mount_setattr(path, MOUNT_ATTR_RDONLY[, AT_RECURSIVE])
+    STRICTRUN_OP_MKDIRS,            ///< mkdir -p path
+    STRICTRUN_OP_MKFILE,            ///< create an empty file (a mount point for a file)
+    STRICTRUN_OP_PIVOT_ROOT,        ///< make `path` the root (pivot_root(".", "."), detach the old)
+    STRICTRUN_OP_CHDIR,
+    STRICTRUN_OP_LANDLOCK_CREATE,   ///< landlock_create_ruleset (value: handle fs, flags: handle TCP)
+    STRICTRUN_OP_LANDLOCK_PATH,     ///< a path-beneath rule: read (value 0) or read-write (1)
+    STRICTRUN_OP_LANDLOCK_PORT,     ///< a TCP bind+connect rule for port `value`
+    STRICTRUN_OP_LANDLOCK_RESTRICT, ///< landlock_restrict_self
+};
+#define STRICTRUN_CONFINE_SLOTS 64
+
+/// Carry out `count` steps in order (async-signal-safe). Returns 0, or -1 with errno and
+/// the failing step's index in *failed.
+int strictrun_confine(const strictrun_confine_op *ops, int count, int *failed);
+/// landlock_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION): the kernel's Landlock
+/// ABI, or -1 with errno (EOPNOTSUPP: disabled, ENOSYS: not built).
+int strictrun_landlock_abi(void);
+/// CLONE_NEWUSER | CLONE_NEWNS [| CLONE_NEWNET] (sched.h needs _GNU_SOURCE, which this
+/// header must not define).
+int strictrun_namespace_flags(int network);
+/// Whether unshare(flags) works here: tried in a forked child. 0, or -1 with errno.
+int strictrun_probe_userns(int flags);
+
 // ---- launching ---------------------------------------------------------------
 /// What the child does between fork and execve.
 typedef struct {
@@ -78,6 +123,8 @@ typedef struct {
     unsigned short filter_len;
     int set_mdwe;                 ///< PR_SET_MDWE(PR_MDWE_REFUSE_EXEC_GAIN) before exec
     int trace;                    ///< PTRACE_TRACEME + SIGSTOP handshake
+    const strictrun_confine_op *confine;  ///< fs/net steps after NO_NEW_PRIVS (NULL: none)
+    int confine_count;
 } strictrun_launch_spec;
 
 /// Fork a child that (async-signal-safe, no Swift): resets signal mask and dispositions,
@@ -96,6 +143,8 @@ enum {
     STRICTRUN_STEP_MDWE = 3,
     STRICTRUN_STEP_SECCOMP = 4,
     STRICTRUN_STEP_EXEC = 5,
+    /// STRICTRUN_STEP_CONFINE + i: confinement step i failed.
+    STRICTRUN_STEP_CONFINE = 100,
 };
 
 /// Install `filter` in the calling process (no tracer): used by the plain-filter floor
