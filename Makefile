@@ -1,5 +1,5 @@
 # strictrun — build, test, demo, install.
-#   make demo    run built-in examples under the microkernel profile, show summary and trace
+#   make demo    run built-in examples under the microkernel profiles (and genode), show summary and trace
 #   make test    the whole test suite (real programs under the real filter and tracer)
 #   make bench   benchmarks (see BENCHMARKS.md)
 PREFIX   ?= /usr/local
@@ -45,6 +45,10 @@ demo: build
 	-$(BIN) run --profile microkernel --trace $(DEMO_DIR)/fork.jsonl -- Examples/bin/fork
 	@echo; echo "== 4. Node.js 20 with its JIT on: V8 asks for PROT_READ|PROT_WRITE|PROT_EXEC"
 	-$(BIN) run --profile microkernel --trace $(DEMO_DIR)/node.jsonl -- node -e 'console.log(1)' 2>&1 | grep -v '^\s*[0-9]*: 0x\|^#\|^$$' || true
+	@echo; echo "== 5. The same Node under microkernel-jit: W+X granted as RW, pages flipped RW<->RX, flips counted"
+	-$(BIN) run --profile microkernel-jit --trace $(DEMO_DIR)/node-jit.jsonl -- node Examples/jit/regexps.js
+	@echo; echo "== 6. Node (--jitless: genode keeps W^X strict) under genode: fs.watch and socketpair are absent, /proc is hidden, the image read-only"
+	-$(BIN) run --profile genode --trace $(DEMO_DIR)/node-genode.jsonl -- node --jitless -e 'const fs = require("fs"); try { fs.watch("."); } catch (e) { console.log("fs.watch:", e.code); } console.log("cpus:", require("os").cpus().length); try { fs.writeFileSync("/etc/strictrun-demo", "x"); } catch (e) { console.log("write /etc:", e.code); }'
 	@echo; echo "== The trace of run 1 ($(DEMO_DIR)/jit_rwx.jsonl):"
 	@cat $(DEMO_DIR)/jit_rwx.jsonl
 
