@@ -85,6 +85,8 @@ final class Tracer {
     /// Write faults per process, to sample the stacks of the code that writes code.
     private var codeWrites: [pid_t: Int] = [:]
     private var notices: [String] = []
+    /// Until when the loop polls waitpid instead of sleeping in it (after a W^X flip).
+    private var spinUntil: UInt64?
     /// The `proc-mem-write` rule, checked at every traced open.
     let procMemRule: CompiledRule?
 
@@ -125,7 +127,14 @@ final class Tracer {
                     }
                     continue
                 }
+            } else if let spin = spinUntil, WXEmulator.now() < spin {
+                // A flip was just made: the same thread usually stops again within microseconds
+                // (an RX flip's check, the next fault). Polling instead of sleeping saves the
+                // wake-up of the tracer (on a VM, a cross-CPU interrupt: ~20 µs a stop).
+                tid = strictrun_waitpid_all(-1, &raw, WNOHANG)
+                if tid == 0 { continue }
             } else {
+                spinUntil = nil
                 tid = strictrun_waitpid_all(-1, &raw, 0)
             }
             if tid < 0 {
@@ -480,6 +489,7 @@ final class Tracer {
             // A flip the table no longer wants fails; the thread faults again and is judged afresh.
             if !agrees { _ = try? Ptrace.skipSyscall(tid, errno: EAGAIN) }
             Ptrace.resume(tid)
+            spinUntil = WXEmulator.now() + Self.spinNanoseconds
             return
         }
         let syscall = SyscallNames.name(Int32(truncatingIfNeeded: nr), arch: SyscallNames.archX86_64)
@@ -528,7 +538,9 @@ final class Tracer {
         switch emulator.fault(tid: tid, tgid: tgid) {
         case .notOurs:
             Ptrace.resume(tid, signal: SIGSEGV)
-        case .handled, .deferred:
+        case .handled:
+            spinUntil = WXEmulator.now() + Self.spinNanoseconds
+        case .deferred:
             break
         case .died(let status):
             reaped(tid: tid, status: status)
@@ -543,6 +555,9 @@ final class Tracer {
             Ptrace.resume(tid)
         }
     }
+
+    /// How long the loop polls for the next stop after a flip.
+    static let spinNanoseconds: UInt64 = 200_000
 
     /// The stacks of the code that writes code: every write fault of a process's first 100,
     /// then one in 32 (an unwind costs more than a flip).

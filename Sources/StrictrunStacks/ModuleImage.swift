@@ -59,6 +59,7 @@ final class ModuleImage {
                 SymbolIndexCache.store(symbols, for: key)
             }
         }
+        lines = SourceLineCache.load(key)
         if let symbols {
             stats.symbolsIndexed += symbols.count
             stats.symbolIndexNanoseconds += (ContinuousClock.now - started).nanoseconds
@@ -87,6 +88,7 @@ final class ModuleImage {
         }
         if lines.count >= ModuleImage.maxMemoizedLines { lines.removeAll(keepingCapacity: true) }
         lines[address] = result
+        SourceLineCache.append(key, address: address, line: result)
         return result
     }
 }

@@ -106,11 +106,54 @@ enum SymbolIndexCache {
         unlink(temporary)
     }
 
-    private static func makeDirectories(_ path: String) {
+    static func makeDirectories(_ path: String) {
         var partial = ""
         for component in path.split(separator: "/") {
             partial += "/" + component
             mkdir(partial, 0o700)
         }
+    }
+}
+
+/// Source lines of code addresses, kept on disk next to the symbol indexes: the first DWARF
+/// line lookup in a module opens and decompresses its debug information (~20 ms for libc's
+/// separate debug file), a cost worth paying once per file, not once per run. One text line per
+/// address (`address-hex TAB line TAB file`; line 0 and no file when DWARF has none), appended
+/// with O_APPEND as lookups happen, so concurrent runs add lines and never tear one.
+enum SourceLineCache {
+    /// A file that grew past this is no longer appended to.
+    static let maximumBytes = 4 << 20
+
+    static func path(for key: ImageKey) -> String? {
+        SymbolIndexCache.path(for: key).map { String($0.dropLast(".idx".count)) + ".lines" }
+    }
+
+    static func load(_ key: ImageKey) -> [UInt64: SourceLine?] {
+        guard let path = path(for: key), let bytes = try? SystemCalls.readFile(path, limit: maximumBytes + 65536)
+        else { return [:] }
+        var out: [UInt64: SourceLine?] = [:]
+        for row in bytes.split(separator: UInt8(ascii: "\n")) {
+            let fields = row.split(separator: UInt8(ascii: "\t"), maxSplits: 2, omittingEmptySubsequences: false)
+            guard fields.count == 3,
+                  let address = UInt64(String(decoding: fields[0], as: UTF8.self), radix: 16),
+                  let line = Int(String(decoding: fields[1], as: UTF8.self)) else { continue }
+            out[address] = line > 0 && !fields[2].isEmpty
+                ? SourceLine(file: String(decoding: fields[2], as: UTF8.self), line: line) : nil
+        }
+        return out
+    }
+
+    static func append(_ key: ImageKey, address: UInt64, line: SourceLine?) {
+        guard let path = path(for: key), let directory = SymbolIndexCache.directory else { return }
+        let file = line?.file ?? ""
+        guard !file.utf8.contains(UInt8(ascii: "\n")), !file.utf8.contains(UInt8(ascii: "\t")) else { return }
+        let text = Array("\(String(address, radix: 16))\t\(line?.line ?? 0)\t\(file)\n".utf8)
+        SymbolIndexCache.makeDirectories(directory)
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, info.st_size < maximumBytes else { return }
+        _ = text.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
     }
 }

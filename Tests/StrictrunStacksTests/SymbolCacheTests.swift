@@ -55,6 +55,17 @@ struct SymbolCacheTests {
         damaged[firstRecord + 18] = 0xff
         try Data(damaged).write(to: URL(fileURLWithPath: cachePath))
         #expect(SymbolIndexCache.load(key) == nil)
+        // Source lines: appended as looked up, read back by the next run; a lookup that found
+        // nothing is remembered as nothing.
+        let linesPath = try #require(SourceLineCache.path(for: key))
+        defer { try? FileManager.default.removeItem(atPath: linesPath) }
+        SourceLineCache.append(key, address: 0x1234, line: SourceLine(file: "/src/a.c", line: 42))
+        SourceLineCache.append(key, address: 0x5678, line: nil)
+        let lines = SourceLineCache.load(key)
+        #expect(lines.count == 2)
+        #expect(lines[0x1234] == .some(SourceLine(file: "/src/a.c", line: 42)))
+        #expect(lines[0x5678] == .some(nil))
+        #expect(SourceLineCache.load(changed).isEmpty)
         // Small indexes are not worth a file.
         let small = ImageKey(path: file + "-small", stat: SystemCalls.fileStat(file))
         SymbolIndexCache.store(Self.sampleIndex(count: 10), for: small)
