@@ -128,9 +128,10 @@ final class Tracer {
                     continue
                 }
             } else if let spin = spinUntil, WXEmulator.now() < spin {
-                // A flip was just made: the same thread usually stops again within microseconds
-                // (an RX flip's check, the next fault). Polling instead of sleeping saves the
-                // wake-up of the tracer (on a VM, a cross-CPU interrupt: ~20 µs a stop).
+                // A W^X flip was just made, or a call is running to its exit stop: the thread
+                // stops again within microseconds (an RX flip's check, the next fault, the
+                // call's return). Polling instead of sleeping saves the wake-up of the tracer
+                // (on a VM, a cross-CPU interrupt: ~20 µs a stop).
                 tid = strictrun_waitpid_all(-1, &raw, WNOHANG)
                 if tid == 0 { continue }
             } else {
@@ -185,6 +186,8 @@ final class Tracer {
     func resumeToExit(_ tid: pid_t, then action: @escaping (_ result: Int64) -> Void) {
         exitActions[tid] = action
         Ptrace.resumeToExit(tid)
+        // The exit stop follows as soon as the call returns (most take microseconds).
+        spinUntil = WXEmulator.now() + Self.spinNanoseconds
     }
 
     private func signalStop(tid: pid_t, signal: Int32) {
