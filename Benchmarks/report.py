@@ -53,6 +53,7 @@ def targets(all_results: list) -> list:
     ratio_row("(3) dd bs=1, microkernel", "`dd ", "strictrun", "filter only", 1.03, "plain filter")
     for script, limit in (("loop.js", 1.3), ("functions.js", 1.3), ("http.js", 1.3), ("regexps.js", 5.0)):
         ratio_row(f"(9) {script} under microkernel-jit", f"Examples/jit/{script}`", "strictrun", "bare", limit, "bare")
+    ratio_row("(10) node --jitless -e 0, genode", "under the fs/net presets", "strictrun genode", "bare", 1.10, "bare")
     flips = [v.get("wx_emulation") for w in all_results if w.get("key") == "wxemu" for v in w["variants"]
              if v.get("wx_emulation", {}).get("flips", 0) >= 1000]
     if flips:

@@ -111,6 +111,16 @@ def workloads() -> list:
         strictrun("microkernel-jit", java, expect=r"hello 79275"),
     ], rounds=3, note="HotSpot's code cache is mapped W+X; emulated, it runs unmodified."))
 
+    # fs/net presets (issue 10): the namespaces, Landlock and the traced path calls at start-up.
+    fsnet_variants = [bare("bare", jitless), strictrun(mk, jitless)]
+    for preset in ("genode", "fuchsia", "kasperskyos"):
+        fsnet_variants.append(strictrun(preset, jitless))
+    out.append(Workload("fsnet", "`node --jitless -e 0` under the fs/net presets — start-up with namespaces",
+                        fsnet_variants, rounds=20,
+                        note="genode and fuchsia build user+mount+network namespaces (kasperskyos: user+mount), "
+                             "mount the image read-only and hide /proc and /sys; every path call runs to its "
+                             "exit stop so that a denial the view caused can be logged."))
+
     out.append(Workload("dd", "`dd if=/dev/zero of=/dev/null bs=1 count=2000000` — 4 M untraced syscalls", [
         bare("bare", dd),
         filter_only(mk, dd),

@@ -63,6 +63,21 @@ struct WXEmulationTests {
         #expect(result.stderr.contains("W^X emulation:"), "\(result.stderr)")
     }
 
+    @Test("signals during flips: node --cpu-prof (SIGPROF every ms) gives the same output and writes its profile")
+    func profilerSignals() throws {
+        let dir = try Fixture.temporaryDirectory()
+        let path = Fixture.script("jit/functions.js")
+        let bare = try Fixture.run(["/usr/bin/node", path])
+        let (result, trace, _) = try Fixture.strictrun(
+            profile: "microkernel-jit",
+            ["/usr/bin/node", "--cpu-prof", "--cpu-prof-interval", "100", "--cpu-prof-dir", dir.path, path])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout == bare.stdout)
+        let profiles = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".cpuprofile") }
+        #expect(profiles.count == 1, "\(profiles)")
+        #expect(Self.emulation(trace.finalExit).flips > 0)
+    }
+
     @Test("the sampler sees V8's W+X code space when nothing emulates it (its negative control)")
     func samplerSeesWriteExecute() throws {
         let (result, _, writableExecutable, samples) = try Self.runSampling(profile: "audit",
