@@ -127,9 +127,15 @@ final class WXEmulator {
     /// Called at a write fault before the thread resumes (to sample the code writer's stack).
     var onWriteFault: ((_ tid: pid_t, _ tgid: pid_t) -> Void)?
 
-    init(leaseNanoseconds: UInt64 = 2_000_000, livelockAlternations: Int = 4) {
+    /// Flip by single-stepping an injected syscall every time, never through a trampoline
+    /// (`STRICTRUN_WX_SLOW_PATH=1`: the fallback, made testable and measurable).
+    let slowPathOnly: Bool
+
+    init(leaseNanoseconds: UInt64 = 2_000_000, livelockAlternations: Int = 4,
+         slowPathOnly: Bool = getenv("STRICTRUN_WX_SLOW_PATH").map { String(cString: $0) == "1" } ?? false) {
         self.leaseNanoseconds = leaseNanoseconds
         self.livelockAlternations = livelockAlternations
+        self.slowPathOnly = slowPathOnly
     }
 
     // MARK: lifecycle
@@ -355,6 +361,7 @@ final class WXEmulator {
     private func flip(tid: pid_t, tgid: pid_t, space: Space, regs: user_regs_struct, page: UInt64,
                       to protection: Protection) -> FaultOutcome {
         var deliver: PendingSignal?
+        if slowPathOnly { space.trampolineFailed = true }
         if space.trampoline == nil && !space.trampolineFailed {
             switch installTrampoline(tid: tid, space: space, regs: regs) {
             case .died(let status): return .died(status)
@@ -388,7 +395,7 @@ final class WXEmulator {
         case .died(let status):
             return .died(status)
         case .done(_, let signal):
-            resume(tid, delivering: signal ?? deliver)
+            resume(tid, delivering: PendingSignal.merged(deliver, signal))
             return .handled
         case .unavailable:
             // Nothing can flip the page: let the program see its fault.
@@ -431,7 +438,7 @@ final class WXEmulator {
         case .unavailable:
             space.trampolineFailed = true
         case .done(let result, let signal):
-            pending = pending ?? signal
+            pending = PendingSignal.merged(pending, signal)
             if result == 0 { space.trampoline = address } else { space.trampolineFailed = true }
         }
         return .done(pending)
@@ -441,6 +448,18 @@ final class WXEmulator {
     struct PendingSignal {
         var signal: Int32
         var info: siginfo_t
+        /// Further signals dequeued meanwhile (one each): raised again once the thread runs.
+        var more: [Int32] = []
+
+        /// Both sets of signals, `first`'s delivered with its siginfo.
+        static func merged(_ first: PendingSignal?, _ second: PendingSignal?) -> PendingSignal? {
+            guard var merged = first else { return second }
+            guard let second else { return merged }
+            for signal in [second.signal] + second.more where signal != merged.signal && !merged.more.contains(signal) {
+                merged.more.append(signal)
+            }
+            return merged
+        }
     }
 
     private enum InjectResult {
@@ -464,7 +483,9 @@ final class WXEmulator {
         guard strictrun_setregs(tid, &step) == 0 else { return .unavailable }
         var pending: PendingSignal?
         var result: Int64 = -Int64(ENOSYS)
-        while true {
+        // Bounded: a thread that never gets through the instruction (it cannot, short of a
+        // kernel surprise) is given its fault back rather than hanging the run.
+        for _ in 0..<10_000 {
             _ = strictrun_ptrace(Ptrace.singleStep, tid, nil, nil)
             var raw: Int32 = 0
             guard strictrun_waitpid_all(tid, &raw, 0) == tid else { return .died(.exited(code: 0)) }
@@ -484,15 +505,22 @@ final class WXEmulator {
             case .stopped(_, .some):
                 continue  // the injected call's seccomp stop: let it run
             case .stopped(let signal, nil):
+                // A signal dequeued before the injected call ran: kept, suppressed for now, and
+                // delivered when the thread goes on (see `resume`). Raising it again here
+                // would only have it dequeued again at the next step.
                 if pending == nil {
                     var info = siginfo_t()
                     _ = strictrun_ptrace(Ptrace.getSigInfo, tid, nil, &info)
                     pending = PendingSignal(signal: signal, info: info)
-                } else {
-                    _ = strictrun_tgkill(tgidOf(tid), tid, signal)  // re-raised later, as it came
+                } else if pending?.signal != signal && pending?.more.contains(signal) == false {
+                    pending?.more.append(signal)
                 }
             }
         }
+        var back = regs
+        _ = strictrun_setregs(tid, &back)
+        space.trampolineFailed = true
+        return .unavailable
     }
 
     private func tgidOf(_ tid: pid_t) -> pid_t {
@@ -527,6 +555,7 @@ final class WXEmulator {
             Ptrace.resume(tid)
             return
         }
+        for signal in pending.more { _ = strictrun_tgkill(tgidOf(tid), tid, signal) }
         _ = strictrun_ptrace(Ptrace.setSigInfo, tid, nil, &pending.info)
         Ptrace.resume(tid, signal: pending.signal)
     }

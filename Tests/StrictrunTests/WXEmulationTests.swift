@@ -78,6 +78,32 @@ struct WXEmulationTests {
         #expect(Self.emulation(trace.finalExit).flips > 0)
     }
 
+    @Test("the slow path (a syscall single-stepped in the thread, no trampoline) flips as well, signals included")
+    func slowPath() throws {
+        var environment = ProcessInfo.processInfo.environment
+        environment["STRICTRUN_WX_SLOW_PATH"] = "1"
+        let dir = try Fixture.temporaryDirectory()
+        let path = Fixture.script("jit/functions.js")
+        let bare = try Fixture.run(["/usr/bin/node", path])
+        let (result, trace, _) = try Fixture.strictrun(
+            profile: "microkernel-jit",
+            ["/usr/bin/node", "--cpu-prof", "--cpu-prof-interval", "100", "--cpu-prof-dir", dir.path, path],
+            environment: environment)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout == bare.stdout)
+        let total = trace.finalExit?["wx_emulation_total"]
+        let flips = total?["flips"]?.intValue ?? 0
+        #expect(flips > 0)
+        #expect(total?["slow_flips"]?.intValue == flips, "every flip took the slow path: \(String(describing: total))")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".cpuprofile") }.count == 1)
+
+        let threads = try Fixture.strictrun(profile: "microkernel-jit", [Fixture.example("wx_threads")],
+                                            environment: environment)
+        #expect(threads.result.status == 0, "\(threads.result.stderr)")
+        #expect(threads.result.stdout.contains("RESULT final-call ok value=100"), "\(threads.result.stdout)")
+        #expect((threads.trace.finalExit?["wx_emulation_total"]?["slow_flips"]?.intValue ?? 0) >= 200)
+    }
+
     @Test("the sampler sees V8's W+X code space when nothing emulates it (its negative control)")
     func samplerSeesWriteExecute() throws {
         let (result, _, writableExecutable, samples) = try Self.runSampling(profile: "audit",
