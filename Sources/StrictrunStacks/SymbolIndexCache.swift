@@ -46,32 +46,55 @@ enum SymbolIndexCache {
     }
 
     static func load(_ key: ImageKey) -> SymbolIndex? {
-        guard let path = path(for: key), let bytes = try? SystemCalls.readFile(path, limit: 512 << 20),
-              bytes.count >= magic.count + 16, Array(bytes[0..<magic.count]) == magic else { return nil }
-        var offset = magic.count
-        func word() -> UInt64 {
-            defer { offset += 8 }
-            return bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: UInt64.self) }
+        guard let path = path(for: key), let bytes = readWhole(path), bytes.count >= magic.count + 16,
+              bytes[0..<magic.count].elementsEqual(magic) else { return nil }
+        return bytes.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> SymbolIndex? in
+            let header = magic.count
+            let count = Int(truncatingIfNeeded: raw.loadUnaligned(fromByteOffset: header, as: UInt64.self))
+            let nameBytes = Int(truncatingIfNeeded: raw.loadUnaligned(fromByteOffset: header + 8, as: UInt64.self))
+            guard count >= 0, count <= SymbolIndex.maxSymbols, nameBytes >= 0, nameBytes < Int(UInt32.max),
+                  raw.count == header + 16 + count * recordSize + nameBytes else { return nil }
+            var symbols: [SymbolIndex.Symbol] = []
+            symbols.reserveCapacity(count)
+            var previous: UInt64 = 0
+            var offset = header + 16
+            for _ in 0..<count {
+                let start = raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
+                let end = raw.loadUnaligned(fromByteOffset: offset + 8, as: UInt64.self)
+                let packed = raw.loadUnaligned(fromByteOffset: offset + 16, as: UInt64.self)
+                offset += recordSize
+                let nameStart = UInt32(truncatingIfNeeded: packed)
+                let nameLength = UInt16(truncatingIfNeeded: packed >> 32)
+                guard start >= previous, Int(nameStart) + Int(nameLength) <= nameBytes else { return nil }
+                previous = start
+                symbols.append(SymbolIndex.Symbol(start: start, end: end, nameStart: nameStart,
+                                                  nameLength: nameLength, isSizedFunction: packed >> 48 & 1 == 1))
+            }
+            return SymbolIndex(symbols: symbols, names: Array(UnsafeRawBufferPointer(rebasing: raw[offset...])))
         }
-        let count = Int(truncatingIfNeeded: word())
-        let nameBytes = Int(truncatingIfNeeded: word())
-        guard count >= 0, count <= SymbolIndex.maxSymbols, nameBytes >= 0, nameBytes < Int(UInt32.max),
-              bytes.count == offset + count * recordSize + nameBytes else { return nil }
-        var symbols: [SymbolIndex.Symbol] = []
-        symbols.reserveCapacity(count)
-        var previous: UInt64 = 0
-        for _ in 0..<count {
-            let start = word()
-            let end = word()
-            let packed = word()
-            let nameStart = UInt32(truncatingIfNeeded: packed)
-            let nameLength = UInt16(truncatingIfNeeded: packed >> 32)
-            guard start >= previous, Int(nameStart) + Int(nameLength) <= nameBytes else { return nil }
-            previous = start
-            symbols.append(SymbolIndex.Symbol(start: start, end: end, nameStart: nameStart, nameLength: nameLength,
-                                              isSizedFunction: packed >> 48 & 1 == 1))
+    }
+
+    /// The whole file in one buffer of its size (the index of node is ~8 MB).
+    private static func readWhole(_ path: String) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, info.st_size > 0, info.st_size < 512 << 20 else { return nil }
+        let size = Int(info.st_size)
+        var complete = false
+        let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
+            var done = 0
+            while done < size {
+                let n = pread(fd, buffer.baseAddress! + done, size - done, off_t(done))
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { break }
+                done += n
+            }
+            complete = done == size
+            initialized = complete ? size : 0
         }
-        return SymbolIndex(symbols: symbols, names: Array(bytes[offset...]))
+        return complete ? bytes : nil
     }
 
     /// Best effort: a cache that cannot be written only costs the next run the build.
