@@ -91,7 +91,14 @@ struct NativeStackTests {
         #expect(workerNames.contains("start_thread"))
         #expect(!workerNames.contains("main"))
 
-        // The main thread is blocked in pthread_join: stop it and unwind it too.
+        // The main thread is (or will shortly be) blocked in pthread_join, a futex wait: once it
+        // is there, stop it and unwind it too. (Interrupted earlier, it may still be on its way
+        // out of clone3, where libc has no unwind table.)
+        for _ in 0..<2000 {
+            let syscall = (try? String(contentsOfFile: "/proc/\(tracee.pid)/task/\(tracee.pid)/syscall", encoding: .utf8)) ?? ""
+            if syscall.hasPrefix("202 ") { break }  // futex
+            usleep(1000)
+        }
         try tracee.interrupt(tracee.pid)
         let mainTrace = unwinder.unwind(pid: tracee.pid, tid: tracee.pid)
         let mainNames = mainTrace.frames.map { $0.symbol ?? "?" }
