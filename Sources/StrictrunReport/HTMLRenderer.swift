@@ -24,6 +24,7 @@ public enum HTMLRenderer {
         body.append(componentChart(report, top: top))
         body.append("</section>")
         body.append(categoriesTable(report))
+        if let wx = report.wxEmulation { body.append(wxSection(wx)) }
         body.append(sitesSection(report))
         body.append(componentsTable(report))
         if let baseline = report.baseline { body.append(baselineSection(baseline)) }
@@ -60,6 +61,25 @@ public enum HTMLRenderer {
         .frames td{font:12px ui-monospace,"DejaVu Sans Mono",monospace}.frames tr.owner td{background:#fff4d6;font-weight:600}.tests{columns:3;font-size:12px}.muted{color:#888}
         footer{margin-top:32px;color:#888;font-size:12px}
         """
+
+    /// W^X emulation: flips by run and the code that writes code.
+    static func wxSection(_ wx: WXEmulationReport) -> String {
+        var html = "<section id=\"wx-emulation\"><h2>W^X emulation: what the JIT rework must carry</h2>"
+            + "<p>\(HTML.escape(wx.headline)).</p><table><tr><th>run</th><th>flips</th><th>W+X requests</th></tr>"
+        for run in wx.byRun.prefix(15) {
+            html += "<tr><td>\(HTML.escape(run.name))</td><td class=\"n\">\(run.flips)</td><td class=\"n\">\(run.rewritten)</td></tr>"
+        }
+        html += "</table>"
+        if !wx.codeWriters.isEmpty {
+            html += "<h3>Code that writes code (write faults, sampled)</h3><table><tr><th>site</th><th>sampled faults</th><th>top frames</th></tr>"
+            for writer in wx.codeWriters {
+                html += "<tr><td><code>\(HTML.escape(writer.site))</code></td><td class=\"n\">\(writer.sampledFaults)</td><td><code>"
+                    + writer.frames.prefix(3).map { HTML.escape(shortSymbolName($0)) }.joined(separator: " ← ") + "</code></td></tr>"
+            }
+            html += "</table>"
+        }
+        return html + "</section>"
+    }
 
     static func summaryTable(_ report: Report) -> String {
         let rows = MarkdownRenderer.summaryRows(report)

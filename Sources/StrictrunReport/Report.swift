@@ -22,13 +22,64 @@ public struct Report: Codable, Sendable {
     public var sites: [SiteStats]
     public var components: [ComponentStats]
     public var baseline: BaselineDiff?
+    /// W^X emulation (`wx: emulate`) over the runs read; nil when none emulated.
+    public var wxEmulation: WXEmulationReport?
 
     enum CodingKeys: String, CodingKey {
         case schema, generated, kind, inputs, problems, totals, conformance, categories, sites, components, baseline
+        case wxEmulation = "wx_emulation"
     }
 
     /// Sites of `category`, in rank order.
     public func sites(in category: String) -> [SiteStats] { sites.filter { $0.category == category } }
+}
+
+/// What W^X emulation cost the runs read: the pages their JITs flipped (what separating code
+/// generation from execution must carry), by run, and the code that writes code.
+public struct WXEmulationReport: Codable, Sendable {
+    /// A run (a trace, or a test of a conformance directory) and its counters.
+    public struct Run: Codable, Sendable {
+        public var name: String
+        public var flips: Int
+        public var rewritten: Int
+    }
+    /// A call site that writes JIT code (stacks of write faults, sampled by strictrun).
+    public struct Writer: Codable, Sendable {
+        public var site: String
+        public var sampledFaults: Int
+        public var frames: [String]
+
+        enum CodingKeys: String, CodingKey {
+            case site, frames
+            case sampledFaults = "sampled_faults"
+        }
+    }
+
+    public var runs: Int
+    public var rewritten: Int
+    public var flips: Int
+    public var execFaults: Int
+    public var writeFaults: Int
+    public var leaseWaits: Int
+    /// Runs by flips, most first (at most 25).
+    public var byRun: [Run]
+    /// Most sampled first (at most 10).
+    public var codeWriters: [Writer]
+
+    enum CodingKeys: String, CodingKey {
+        case runs, rewritten, flips
+        case execFaults = "exec_faults"
+        case writeFaults = "write_faults"
+        case leaseWaits = "lease_waits"
+        case byRun = "by_run"
+        case codeWriters = "code_writers"
+    }
+
+    /// One sentence for the top of a report.
+    public var headline: String {
+        "W^X emulation: \(flips) page flips (\(execFaults) to execute, \(writeFaults) to write) in \(runs) run\(runs == 1 ? "" : "s"), "
+            + "\(rewritten) W+X requests granted as RW, \(leaseWaits) lease waits"
+    }
 }
 
 /// One file or directory the report read.

@@ -32,6 +32,8 @@ public struct ReportBuilder {
     private var processes = Set<String>()
     private var conformance: [ConformanceResults] = []
     private var traceCounter = 0
+    private var wx: WXEmulationReport?
+    private var wxWriters: [String: WXEmulationReport.Writer] = [:]
 
     public init() {}
 
@@ -114,9 +116,27 @@ public struct ReportBuilder {
             categoryTests = local.categoryTests
             categoryBroken = local.categoryBroken
         }
+        var emulation: (flips: Int, rewritten: Int, exec: Int, write: Int, leases: Int)?
+        var writers: [WXEmulationReport.Writer] = []
         do {
             problemsFound = try TraceReader.forEach(path: path) { line in
                 events += 1
+                if line["type"]?.stringValue == "exit", let counters = line["wx_emulation"] {
+                    let value = { (key: String) in Int(counters[key]?.intValue ?? 0) }
+                    var sum = emulation ?? (0, 0, 0, 0, 0)
+                    sum.flips += value("flips")
+                    sum.rewritten += value("rewritten")
+                    sum.exec += value("exec_faults")
+                    sum.write += value("write_faults")
+                    sum.leases += value("lease_waits")
+                    emulation = sum
+                    for writer in line["code_writers"]?.arrayValue ?? [] {
+                        guard let site = writer["site"]?.stringValue else { continue }
+                        writers.append(WXEmulationReport.Writer(
+                            site: site, sampledFaults: Int(writer["sampled_faults"]?.intValue ?? 0),
+                            frames: (writer["frames"]?.arrayValue ?? []).compactMap(\.stringValue)))
+                    }
+                }
                 let event = TraceDigest.tlsFailure(line) ?? line
                 switch event["type"]?.stringValue {
                 case "start":
@@ -138,6 +158,26 @@ public struct ReportBuilder {
             throw .input(error.description)
         } catch {
             throw .input("\(path): \(error)")
+        }
+        if let emulation {
+            var report = wx ?? WXEmulationReport(runs: 0, rewritten: 0, flips: 0, execFaults: 0, writeFaults: 0,
+                                                 leaseWaits: 0, byRun: [], codeWriters: [])
+            report.runs += 1
+            report.flips += emulation.flips
+            report.rewritten += emulation.rewritten
+            report.execFaults += emulation.exec
+            report.writeFaults += emulation.write
+            report.leaseWaits += emulation.leases
+            report.byRun.append(.init(name: test ?? path, flips: emulation.flips, rewritten: emulation.rewritten))
+            report.byRun.sort { $0.flips != $1.flips ? $0.flips > $1.flips : $0.name < $1.name }
+            if report.byRun.count > 25 { report.byRun.removeLast(report.byRun.count - 25) }
+            wx = report
+            for writer in writers {
+                var merged = wxWriters[writer.site] ?? WXEmulationReport.Writer(site: writer.site, sampledFaults: 0,
+                                                                                 frames: writer.frames)
+                merged.sampledFaults += writer.sampledFaults
+                wxWriters[writer.site] = merged
+            }
         }
         local.totals.events += events
         local.totals.traces += 1
@@ -214,6 +254,12 @@ public struct ReportBuilder {
             conformance: summary, categories: categories, sites: ranked,
             components: ComponentStats.group(ranked, brokenTests: sites.mapValues(\.testsBroken)), baseline: nil)
         if let baseline { report.baseline = BaselineDiff.compare(old: baseline, new: report, path: baselinePath ?? "baseline") }
+        if var emulation = wx {
+            emulation.codeWriters = wxWriters.values.sorted {
+                $0.sampledFaults != $1.sampledFaults ? $0.sampledFaults > $1.sampledFaults : $0.site < $1.site
+            }.prefix(10).map { $0 }
+            report.wxEmulation = emulation
+        }
         return report
     }
 }

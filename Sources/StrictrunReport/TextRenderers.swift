@@ -1,5 +1,6 @@
 import Foundation
 import StrictrunConformance
+import StrictrunTrace
 
 /// The output formats of `strictrun report`.
 public enum ReportFormat: String, Sendable, CaseIterable {
@@ -50,6 +51,7 @@ public enum MarkdownRenderer {
         for c in report.categories {
             out.append("| \(c.category) | \(c.newFailuresPrimary) | \(c.testsBroken) | \(c.blocked) | \(c.events) | \(c.sites) | \(c.processes) |")
         }
+        if let wx = report.wxEmulation { out += [""] + wxSection(wx) }
         out += ["", "## Top sites", ""]
         var categories: [String] = []
         for site in report.sites where !categories.contains(site.category) { categories.append(site.category) }
@@ -90,6 +92,21 @@ public enum MarkdownRenderer {
             out += ["## Problems", ""] + report.problems.map { "- \(cell($0))" } + [""]
         }
         return out.joined(separator: "\n")
+    }
+
+    /// W^X emulation: what the JIT rework must carry.
+    static func wxSection(_ wx: WXEmulationReport) -> [String] {
+        var out = ["## W^X emulation: what the JIT rework must carry", "", wx.headline + ".", "",
+                   "| run | flips | W+X requests |", "|---|---:|---:|"]
+        for run in wx.byRun.prefix(15) { out.append("| \(cell(run.name)) | \(run.flips) | \(run.rewritten) |") }
+        if !wx.codeWriters.isEmpty {
+            out += ["", "Code that writes code (write faults, sampled):", "", "| site | sampled faults | top frames |", "|---|---:|---|"]
+            for writer in wx.codeWriters {
+                out.append("| `\(writer.site)` | \(writer.sampledFaults) | "
+                           + writer.frames.prefix(3).map { "`\(cell(shortSymbolName($0)))`" }.joined(separator: " ← ") + " |")
+            }
+        }
+        return out
     }
 
     /// The rows of the summary table, shared with the text renderer.
@@ -149,6 +166,16 @@ public enum TextRenderer {
                          report.categories.map { [$0.category, String($0.blocked), String($0.events), String($0.sites),
                                                   String($0.processes)] },
                          numeric: [1, 2, 3, 4])
+        }
+        if let wx = report.wxEmulation {
+            out.append("")
+            out.append(wx.headline)
+            out += table(["run", "flips", "W+X requests"], wx.byRun.prefix(top).map { [$0.name, String($0.flips), String($0.rewritten)] },
+                         numeric: [1, 2])
+            for writer in wx.codeWriters.prefix(3) {
+                out.append("  writes code: \(writer.sampledFaults)× \(writer.site)  "
+                           + writer.frames.prefix(3).map(shortSymbolName).joined(separator: " ← "))
+            }
         }
         out.append("")
         out.append("top sites:")

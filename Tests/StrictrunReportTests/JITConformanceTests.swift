@@ -1,5 +1,6 @@
 import Foundation
 import StrictrunConformance
+import StrictrunReport
 import Testing
 
 /// `conformance run --profile microkernel-jit`: V8's JIT stays on, W^X is emulated, and each
@@ -35,5 +36,32 @@ struct JITConformanceTests {
         let summary = try String(contentsOfFile: directory + "/summary.md", encoding: .utf8)
         #expect(summary.contains("## W^X emulation: what the JIT rework must carry"), "\(summary)")
         #expect(summary.contains("| parallel/test-wasm-add |"), "\(summary)")
+    }
+
+    @Test("strictrun report shows the flips: totals from the exit lines, runs by flips, the code that writes code")
+    func reportOfFlips() throws {
+        let directory = try Paths.temporaryDirectory("jit-report")
+        let trace = directory + "/trace.jsonl"
+        let run = try Paths.strictrun(["run", "-q", "--profile", "microkernel-jit", "--trace", trace, "--",
+                                       "/usr/bin/node", Paths.repo("Examples/jit/regexps.js")])
+        #expect(run.status == 0, "\(run.stderr)")
+        let final = try String(contentsOfFile: trace, encoding: .utf8).split(separator: "\n").last.map(String.init) ?? ""
+        let flips = final.range(of: #""wx_emulation_total":\{[^}]*"flips":(\d+)"#, options: .regularExpression)
+            .flatMap { Int(final[$0].split(separator: ":").last ?? "") }
+        #expect((flips ?? 0) > 100, "final line: \(final.prefix(400))")
+
+        let outcome = try Paths.strictrun(["report", trace, "--format", "json"])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let report = try JSONDecoder().decode(Report.self, from: Data(outcome.stdout.utf8))
+        let wx = try #require(report.wxEmulation)
+        #expect(wx.flips == flips)
+        #expect(wx.runs == 1 && wx.byRun.first?.flips == flips)
+        #expect(wx.execFaults + wx.writeFaults == wx.flips)
+        #expect(wx.codeWriters.count >= 1)
+        #expect(wx.codeWriters.contains { $0.frames.contains { $0.contains("v8::internal") } }, "\(wx.codeWriters)")
+
+        let markdown = try Paths.strictrun(["report", trace, "--format", "md"])
+        #expect(markdown.stdout.contains("## W^X emulation: what the JIT rework must carry"))
+        #expect(markdown.stdout.contains("W^X emulation: \(flips ?? -1) page flips"))
     }
 }
