@@ -85,8 +85,6 @@ final class Tracer {
     /// Write faults per process, to sample the stacks of the code that writes code.
     private var codeWrites: [pid_t: Int] = [:]
     private var notices: [String] = []
-    /// Until when the loop polls waitpid instead of sleeping in it (after a W^X flip).
-    private var spinUntil: UInt64?
     /// The `proc-mem-write` rule, checked at every traced open.
     let procMemRule: CompiledRule?
 
@@ -127,15 +125,7 @@ final class Tracer {
                     }
                     continue
                 }
-            } else if let spin = spinUntil, WXEmulator.now() < spin {
-                // A W^X flip was just made, or a call is running to its exit stop: the thread
-                // stops again within microseconds (an RX flip's check, the next fault, the
-                // call's return). Polling instead of sleeping saves the wake-up of the tracer
-                // (on a VM, a cross-CPU interrupt: ~20 µs a stop).
-                tid = strictrun_waitpid_all(-1, &raw, WNOHANG)
-                if tid == 0 { continue }
             } else {
-                spinUntil = nil
                 tid = strictrun_waitpid_all(-1, &raw, 0)
             }
             if tid < 0 {
@@ -186,8 +176,6 @@ final class Tracer {
     func resumeToExit(_ tid: pid_t, then action: @escaping (_ result: Int64) -> Void) {
         exitActions[tid] = action
         Ptrace.resumeToExit(tid)
-        // The exit stop follows as soon as the call returns (most take microseconds).
-        spinUntil = WXEmulator.now() + Self.spinNanoseconds
     }
 
     private func signalStop(tid: pid_t, signal: Int32) {
@@ -492,7 +480,6 @@ final class Tracer {
             // A flip the table no longer wants fails; the thread faults again and is judged afresh.
             if !agrees { _ = try? Ptrace.skipSyscall(tid, errno: EAGAIN) }
             Ptrace.resume(tid)
-            spinUntil = WXEmulator.now() + Self.spinNanoseconds
             return
         }
         let syscall = SyscallNames.name(Int32(truncatingIfNeeded: nr), arch: SyscallNames.archX86_64)
@@ -541,9 +528,7 @@ final class Tracer {
         switch emulator.fault(tid: tid, tgid: tgid) {
         case .notOurs:
             Ptrace.resume(tid, signal: SIGSEGV)
-        case .handled:
-            spinUntil = WXEmulator.now() + Self.spinNanoseconds
-        case .deferred:
+        case .handled, .deferred:
             break
         case .died(let status):
             reaped(tid: tid, status: status)
@@ -558,9 +543,6 @@ final class Tracer {
             Ptrace.resume(tid)
         }
     }
-
-    /// How long the loop polls for the next stop after a flip.
-    static let spinNanoseconds: UInt64 = 200_000
 
     /// The stacks of the code that writes code: every write fault of a process's first 100,
     /// then one in 32 (an unwind costs more than a flip).
