@@ -74,6 +74,37 @@ enum FlagTables {
     }
 
     static func signalName(_ signal: Int32) -> String { signals[signal] ?? "signal \(signal)" }
+
+    /// `AF_INET`, `AF_UNIX`, … (`AF_<n>` for others).
+    static func addressFamilyName(_ value: UInt64) -> String {
+        let names: [UInt64: String] = [1: "AF_UNIX", 2: "AF_INET", 10: "AF_INET6", 16: "AF_NETLINK", 17: "AF_PACKET"]
+        return names[value & 0xffff_ffff] ?? "AF_\(value & 0xffff_ffff)"
+    }
+
+    /// `SOCK_STREAM|SOCK_CLOEXEC`, …
+    static func socketTypeNames(_ value: UInt64) -> String {
+        let kinds: [UInt64: String] = [1: "SOCK_STREAM", 2: "SOCK_DGRAM", 3: "SOCK_RAW", 5: "SOCK_SEQPACKET"]
+        var parts = [kinds[value & 0xf] ?? "SOCK_\(value & 0xf)"]
+        if value & 0x800 != 0 { parts.append("SOCK_NONBLOCK") }
+        if value & 0x80000 != 0 { parts.append("SOCK_CLOEXEC") }
+        return parts.joined(separator: "|")
+    }
+
+    /// `SOL_SOCKET`, `IPPROTO_IP`, …
+    static func socketLevelName(_ value: UInt64) -> String {
+        let names: [UInt64: String] = [1: "SOL_SOCKET", 0: "IPPROTO_IP", 6: "IPPROTO_TCP", 17: "IPPROTO_UDP", 41: "IPPROTO_IPV6"]
+        return names[value & 0xffff_ffff] ?? String(value & 0xffff_ffff)
+    }
+
+    /// The socket options the net section names (`SO_REUSEPORT`, multicast joins); others as numbers.
+    static func socketOptionName(level: UInt64, option: UInt64) -> String {
+        let names: [UInt64: [UInt64: String]] = [
+            1: [2: "SO_REUSEADDR", 15: "SO_REUSEPORT", 6: "SO_BROADCAST", 9: "SO_KEEPALIVE"],
+            0: [35: "IP_ADD_MEMBERSHIP", 39: "IP_ADD_SOURCE_MEMBERSHIP", 42: "MCAST_JOIN_GROUP", 46: "MCAST_JOIN_SOURCE_GROUP"],
+            41: [20: "IPV6_ADD_MEMBERSHIP", 42: "MCAST_JOIN_GROUP", 46: "MCAST_JOIN_SOURCE_GROUP"],
+        ]
+        return names[level & 0xffff_ffff]?[option & 0xffff_ffff] ?? String(option & 0xffff_ffff)
+    }
 }
 
 /// System call names and numbers, from libseccomp's tables.

@@ -84,6 +84,14 @@ struct FSNetTests {
             #expect(Self.symbols(found.first ?? .null).count > 2, "\(category)/\(rule) has no stack")
         }
         #expect(Self.symbols(Self.events(trace, "net", "socketpair").first ?? .null).contains("uv_spawn"))
+        // Arguments decoded by name, read from the program where they are pointers.
+        let pair = Self.events(trace, "net", "socketpair").first?["args"]
+        #expect(pair?["domain"]?.stringValue == "AF_UNIX")
+        #expect(pair?["type"]?.stringValue?.hasPrefix("SOCK_STREAM") == true, "\(String(describing: pair))")
+        let link = Self.events(trace, "fs", "symlink").first?["args"]
+        #expect(link?["target"]?.stringValue == "file.txt" && link?["new"]?.stringValue == "link.txt",
+                "\(String(describing: link))")
+        #expect(watch.first?["args"]?["flags"]?.stringValue != nil)
         // netlink is platform-passthrough here: os.networkInterfaces() works, and is reported.
         let (ifaces, ifaceTrace, _, _) = try Self.runNode("fuchsia", "console.log('ifaces', Object.keys(require('os').networkInterfaces()).length > 0)")
         #expect(Self.outcomes(ifaces.stdout)["ifaces"] == "true")
