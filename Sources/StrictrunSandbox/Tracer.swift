@@ -275,6 +275,7 @@ final class Tracer {
         guard tid == tgid else { return }
         stacks.forget(pid: tgid)
         interceptor?.forget(pid: tgid)
+        codeWrites[tgid] = nil
         if tid == root {
             rootStatus = status
             return  // the root's exit line closes the trace, after every other process

@@ -167,12 +167,6 @@ final class WXEmulator {
         return final
     }
 
-    func counters(of pid: pid_t) -> WXEmulationCounters {
-        var current = counters[pid] ?? WXEmulationCounters(startedAt: Self.now())
-        current.finish(at: Self.now())
-        return current
-    }
-
     // MARK: syscalls
 
     /// Notes a `syscall` instruction of the process (the one a seccomp stop came from).
@@ -335,7 +329,7 @@ final class WXEmulator {
     }
 
     /// The earliest time a deferred thread is due (CLOCK_MONOTONIC ns), nil when none waits.
-    var nextDue: UInt64? { deferrals.values.map(\.due).min() }
+    var nextDue: UInt64? { deferrals.isEmpty ? nil : deferrals.values.lazy.map(\.due).min() }
 
     /// Deferred threads whose lease has run out, with their thread group.
     func takeDue(now: UInt64 = WXEmulator.now()) -> [(tid: pid_t, tgid: pid_t)] {
