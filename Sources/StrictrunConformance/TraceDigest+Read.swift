@@ -40,16 +40,7 @@ extension TraceDigest {
                     digest.categories[position].sites.append(site)
                 }
             case "exit":
-                if let counters = event["wx_emulation"] {
-                    var sum = digest.wxEmulation ?? WXEmulationDigest(rewritten: 0, flips: 0, execFaults: 0,
-                                                                      writeFaults: 0, leaseWaits: 0)
-                    sum.rewritten += Int(counters["rewritten"]?.intValue ?? 0)
-                    sum.flips += Int(counters["flips"]?.intValue ?? 0)
-                    sum.execFaults += Int(counters["exec_faults"]?.intValue ?? 0)
-                    sum.writeFaults += Int(counters["write_faults"]?.intValue ?? 0)
-                    sum.leaseWaits += Int(counters["lease_waits"]?.intValue ?? 0)
-                    digest.wxEmulation = sum
-                }
+                digest.wxEmulation = WXEmulationDigest.adding(event, to: digest.wxEmulation)
                 guard event["final"]?.boolValue == true else { return }
                 digest.complete = true
                 digest.exitStatus = event["exit_status"]?.intValue.map(Int.init)
@@ -114,5 +105,21 @@ extension TraceDigest {
                   offset: frame["offset"]?.stringValue, file: frame["file"]?.stringValue,
                   line: frame["line"]?.intValue.map(Int.init))
         }
+    }
+}
+
+extension WXEmulationDigest {
+    /// `sum` plus the `wx_emulation` counters of one `exit` line (each process has its own);
+    /// `sum` unchanged for any other line.
+    public static func adding(_ event: JSONValue, to sum: WXEmulationDigest?) -> WXEmulationDigest? {
+        guard event["type"]?.stringValue == "exit", let counters = event["wx_emulation"] else { return sum }
+        let value = { (key: String) in Int(counters[key]?.intValue ?? 0) }
+        var total = sum ?? WXEmulationDigest(rewritten: 0, flips: 0, execFaults: 0, writeFaults: 0, leaseWaits: 0)
+        total.rewritten += value("rewritten")
+        total.flips += value("flips")
+        total.execFaults += value("exec_faults")
+        total.writeFaults += value("write_faults")
+        total.leaseWaits += value("lease_waits")
+        return total
     }
 }

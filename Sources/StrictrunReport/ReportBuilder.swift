@@ -116,20 +116,13 @@ public struct ReportBuilder {
             categoryTests = local.categoryTests
             categoryBroken = local.categoryBroken
         }
-        var emulation: (flips: Int, rewritten: Int, exec: Int, write: Int, leases: Int)?
+        var emulation: WXEmulationDigest?
         var writers: [WXEmulationReport.Writer] = []
         do {
             problemsFound = try TraceReader.forEach(path: path) { line in
                 events += 1
-                if line["type"]?.stringValue == "exit", let counters = line["wx_emulation"] {
-                    let value = { (key: String) in Int(counters[key]?.intValue ?? 0) }
-                    var sum = emulation ?? (0, 0, 0, 0, 0)
-                    sum.flips += value("flips")
-                    sum.rewritten += value("rewritten")
-                    sum.exec += value("exec_faults")
-                    sum.write += value("write_faults")
-                    sum.leases += value("lease_waits")
-                    emulation = sum
+                emulation = WXEmulationDigest.adding(line, to: emulation)
+                if line["type"]?.stringValue == "exit" {
                     for writer in line["code_writers"]?.arrayValue ?? [] {
                         guard let site = writer["site"]?.stringValue else { continue }
                         writers.append(WXEmulationReport.Writer(
@@ -165,9 +158,9 @@ public struct ReportBuilder {
             report.runs += 1
             report.flips += emulation.flips
             report.rewritten += emulation.rewritten
-            report.execFaults += emulation.exec
-            report.writeFaults += emulation.write
-            report.leaseWaits += emulation.leases
+            report.execFaults += emulation.execFaults
+            report.writeFaults += emulation.writeFaults
+            report.leaseWaits += emulation.leaseWaits
             report.byRun.append(.init(name: test ?? path, flips: emulation.flips, rewritten: emulation.rewritten))
             report.byRun.sort { $0.flips != $1.flips ? $0.flips > $1.flips : $0.name < $1.name }
             if report.byRun.count > 25 { report.byRun.removeLast(report.byRun.count - 25) }
