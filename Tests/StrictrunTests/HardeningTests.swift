@@ -121,7 +121,12 @@ struct HardeningTests {
         let native = try Fixture.run(asNobody + [copy])
         try #require(native.stdout.contains("euid=0"), "setuid works natively here: \(native.stdout) \(native.stderr)")
         let trace = dir.appendingPathComponent("t.jsonl").path
-        let confined = try Fixture.run(asNobody + [Fixture.strictrun, "run", "-q", "--profile", "microkernel",
+        // The profile from a directory nobody may read: the checkout can sit in a 0700 directory
+        // (mktemp -d), where strictrun running as nobody cannot look up Profiles/.
+        let profile = dir.appendingPathComponent("microkernel.yaml").path
+        try FileManager.default.copyItem(atPath: Fixture.profilesDirectory + "/microkernel.yaml", toPath: profile)
+        chmod(profile, 0o644)
+        let confined = try Fixture.run(asNobody + [Fixture.strictrun, "run", "-q", "--profile", profile,
                                                    "--trace", trace, "--", copy])
         #expect(confined.status == 0, "\(confined.stderr)")
         #expect(confined.stdout.contains("uid=65534"))
