@@ -31,9 +31,13 @@ let package = Package(
         .target(name: "StrictrunYAML", dependencies: [.product(name: "Yams", package: "Yams")]),
         .target(name: "StrictrunPolicy", dependencies: ["StrictrunYAML", .product(name: "Yams", package: "Yams")]),
         .target(name: "StrictrunTrace"),
+        // The only Swift code that makes kernel calls for the tracer: ptrace, registers, tracee
+        // memory as bytes, /proc, wait status, remote syscalls; and syscall knowledge as tables.
+        .target(name: "StrictrunSystem", dependencies: ["CStrictrunShims"]),
         .target(name: "StrictrunStacks", dependencies: ["CElfutils", "CStrictrunDemangle"]),
         .target(name: "StrictrunSandbox",
-                dependencies: ["CSeccomp", "CStrictrunShims", "StrictrunPolicy", "StrictrunTrace", "StrictrunStacks"]),
+                dependencies: ["CSeccomp", "CStrictrunShims", "StrictrunSystem", "StrictrunPolicy", "StrictrunTrace",
+                               "StrictrunStacks"]),
         // The mediated TLS broker (issue 4): SwiftNIO + swift-nio-ssl + swift-certificates.
         .target(name: "StrictrunBroker", dependencies: [
             .product(name: "NIOCore", package: "swift-nio"),
@@ -50,13 +54,15 @@ let package = Package(
         ]),
         .target(name: "StrictrunReport", dependencies: ["StrictrunTrace", "StrictrunConformance"]),
         .executableTarget(name: "strictrun", dependencies: [
-            "StrictrunPolicy", "StrictrunSandbox", "StrictrunTrace", "StrictrunConformance", "StrictrunReport",
+            "StrictrunPolicy", "StrictrunSandbox", "StrictrunSystem", "StrictrunTrace", "StrictrunConformance",
+            "StrictrunReport",
             "StrictrunBroker",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .testTarget(name: "StrictrunTests",
-                    dependencies: ["StrictrunPolicy", "StrictrunSandbox", "StrictrunTrace", "strictrun"]),
+                    dependencies: ["StrictrunPolicy", "StrictrunSandbox", "StrictrunSystem", "StrictrunTrace", "strictrun",
+                                   "CSeccomp"]),
         .testTarget(name: "StrictrunStacksTests", dependencies: ["StrictrunStacks", "CStrictrunShims"]),
         .testTarget(name: "StrictrunBrokerTests", dependencies: [
             "StrictrunBroker",

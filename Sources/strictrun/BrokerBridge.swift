@@ -2,6 +2,7 @@ import Foundation
 import StrictrunBroker
 import StrictrunPolicy
 import StrictrunSandbox
+import StrictrunSystem
 import StrictrunTrace
 import Synchronization
 

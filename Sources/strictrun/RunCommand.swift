@@ -39,6 +39,11 @@ struct Run: ParsableCommand {
     @Flag(help: .hidden)
     var filterOnly = false
 
+    /// Testing only: treat a ptrace step as failed (syscall-info, pin, deny, rewrite), to show
+    /// that strictrun fails closed.
+    @Option(help: .hidden)
+    var injectFailure: [String] = []
+
     @Argument(parsing: .captureForPassthrough, help: "-- PROGRAM [ARGS...]")
     var command: [String] = []
 
@@ -50,6 +55,14 @@ struct Run: ParsableCommand {
         }
         guard stackDepth > 0, siteCap >= 0, siteFrames > 0 else {
             Environment.fail("--stack-depth and --site-frames must be positive, --site-cap not negative", status: 125)
+        }
+        var injected = InjectedFailures()
+        for name in injectFailure {
+            guard let failure = InjectedFailures.names[name] else {
+                Environment.fail("--inject-failure: unknown step '\(name)' (one of: "
+                                 + InjectedFailures.names.keys.sorted().joined(separator: ", ") + ")", status: 125)
+            }
+            injected.insert(failure)
         }
         let policy = Environment.compiledPolicy(profile, audit: audit)
         let tracePath = trace ?? "strictrun-trace-\(getpid()).jsonl"
@@ -87,7 +100,12 @@ struct Run: ParsableCommand {
                                  environment: environment, policy: policy,
                                  trace: writer, router: bridge, filterOnly: filterOnly,
                                  stacks: StackSettings(enabled: !noStacks, depth: stackDepth,
-                                                       siteFrames: siteFrames, siteCap: siteCap))
+                                                       siteFrames: siteFrames, siteCap: siteCap),
+                                 wxSlowPathOnly: environment["STRICTRUN_WX_SLOW_PATH"] == "1",
+                                 injectedFailures: injected)
+        // libdw would ask debuginfod servers for symbols when this is set: never stall the
+        // tracer on the network (the program keeps its own environment).
+        unsetenv("DEBUGINFOD_URLS")
         let outcome: RunOutcome
         do {
             outcome = try Sandbox.run(request)

@@ -1,19 +1,33 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-import CSeccomp
+/// Flag and constant names for decoding arguments, as tables (strace's `xlat/*.in`).
+public enum Xlat {
+    // Bits strictrun compares (asm-generic/mman-common.h, linux/sched.h, fcntl.h).
+    public static let protRead: UInt64 = 0x1
+    public static let protWrite: UInt64 = 0x2
+    public static let protExec: UInt64 = 0x4
+    public static let mapShared: UInt64 = 0x01
+    public static let mapFixed: UInt64 = 0x10
+    public static let mremapFixed: UInt64 = 0x2
+    public static let mremapDontUnmap: UInt64 = 0x4
+    public static let cloneVM: UInt64 = 0x100
+    public static let cloneVFork: UInt64 = 0x4000
+    public static let cloneThread: UInt64 = 0x10000
+    public static let cloneUntraced: UInt64 = 0x80_0000
+    /// O_ACCMODE, O_CREAT, O_TRUNC.
+    public static let openAccessMode: UInt64 = 0o3
+    public static let openCreate: UInt64 = 0o100
+    public static let openTruncate: UInt64 = 0o1000
+    /// The pkey argument that means "no protection key".
+    public static let noProtectionKey: UInt64 = 0xffff_ffff
 
-/// Flag names for decoding syscall arguments, as tables (strace's xlat style).
-enum FlagTables {
-    static let prot: [(UInt64, String)] = [
+    public static let prot: [(UInt64, String)] = [
         (0x1, "PROT_READ"), (0x2, "PROT_WRITE"), (0x4, "PROT_EXEC"), (0x8, "PROT_SEM"),
         (0x0100_0000, "PROT_GROWSDOWN"), (0x0200_0000, "PROT_GROWSUP"),
     ]
 
-    static let mapFlags: [(UInt64, String)] = [
+    public static let mapFlags: [(UInt64, String)] = [
         (0x01, "MAP_SHARED"), (0x02, "MAP_PRIVATE"), (0x03, "MAP_SHARED_VALIDATE"),
     ]
-    static let mapModifiers: [(UInt64, String)] = [
+    public static let mapModifiers: [(UInt64, String)] = [
         (0x10, "MAP_FIXED"), (0x20, "MAP_ANONYMOUS"), (0x40, "MAP_32BIT"), (0x100, "MAP_GROWSDOWN"),
         (0x800, "MAP_DENYWRITE"), (0x1000, "MAP_EXECUTABLE"), (0x2000, "MAP_LOCKED"),
         (0x4000, "MAP_NORESERVE"), (0x8000, "MAP_POPULATE"), (0x10000, "MAP_NONBLOCK"),
@@ -21,7 +35,7 @@ enum FlagTables {
         (0x100000, "MAP_FIXED_NOREPLACE"),
     ]
 
-    static let clone: [(UInt64, String)] = [
+    public static let clone: [(UInt64, String)] = [
         (0x0000_0100, "CLONE_VM"), (0x0000_0200, "CLONE_FS"), (0x0000_0400, "CLONE_FILES"),
         (0x0000_0800, "CLONE_SIGHAND"), (0x0000_1000, "CLONE_PIDFD"), (0x0000_2000, "CLONE_PTRACE"),
         (0x0000_4000, "CLONE_VFORK"), (0x0000_8000, "CLONE_PARENT"), (0x0001_0000, "CLONE_THREAD"),
@@ -33,7 +47,7 @@ enum FlagTables {
         (0x2000_0000, "CLONE_NEWPID"), (0x4000_0000, "CLONE_NEWNET"), (0x8000_0000, "CLONE_IO"),
     ]
 
-    static let signals: [Int32: String] = [
+    public static let signals: [Int32: String] = [
         1: "SIGHUP", 2: "SIGINT", 3: "SIGQUIT", 4: "SIGILL", 5: "SIGTRAP", 6: "SIGABRT", 7: "SIGBUS",
         8: "SIGFPE", 9: "SIGKILL", 10: "SIGUSR1", 11: "SIGSEGV", 12: "SIGUSR2", 13: "SIGPIPE",
         14: "SIGALRM", 15: "SIGTERM", 16: "SIGSTKFLT", 17: "SIGCHLD", 18: "SIGCONT", 19: "SIGSTOP",
@@ -42,7 +56,7 @@ enum FlagTables {
     ]
 
     /// `PROT_READ|PROT_WRITE`, with any unknown bits as hex; `PROT_NONE` for 0.
-    static func names(_ value: UInt64, _ table: [(UInt64, String)], zero: String = "0") -> String {
+    public static func names(_ value: UInt64, _ table: [(UInt64, String)], zero: String = "0") -> String {
         if value == 0 { return zero }
         var rest = value
         var parts: [String] = []
@@ -54,9 +68,9 @@ enum FlagTables {
         return parts.joined(separator: "|")
     }
 
-    static func protNames(_ value: UInt64) -> String { names(value, prot, zero: "PROT_NONE") }
+    public static func protNames(_ value: UInt64) -> String { names(value, prot, zero: "PROT_NONE") }
 
-    static func mapFlagNames(_ value: UInt64) -> String {
+    public static func mapFlagNames(_ value: UInt64) -> String {
         let type = value & 0x0f
         let kind = mapFlags.first { $0.0 == type }?.1 ?? "0x" + String(type, radix: 16)
         let rest = value & ~0x0f
@@ -64,7 +78,7 @@ enum FlagTables {
     }
 
     /// Clone flags by name, with the exit signal (low byte) last: `CLONE_VM|CLONE_VFORK|SIGCHLD`.
-    static func cloneFlagNames(_ value: UInt64) -> String {
+    public static func cloneFlagNames(_ value: UInt64) -> String {
         let signal = Int32(value & 0xff)
         var text = value & ~0xff == 0 ? "" : names(value & ~0xff, clone)
         if signal != 0 {
@@ -73,16 +87,16 @@ enum FlagTables {
         return text.isEmpty ? "0" : text
     }
 
-    static func signalName(_ signal: Int32) -> String { signals[signal] ?? "signal \(signal)" }
+    public static func signalName(_ signal: Int32) -> String { signals[signal] ?? "signal \(signal)" }
 
     /// `AF_INET`, `AF_UNIX`, … (`AF_<n>` for others).
-    static func addressFamilyName(_ value: UInt64) -> String {
+    public static func addressFamilyName(_ value: UInt64) -> String {
         let names: [UInt64: String] = [1: "AF_UNIX", 2: "AF_INET", 10: "AF_INET6", 16: "AF_NETLINK", 17: "AF_PACKET"]
         return names[value & 0xffff_ffff] ?? "AF_\(value & 0xffff_ffff)"
     }
 
     /// `SOCK_STREAM|SOCK_CLOEXEC`, …
-    static func socketTypeNames(_ value: UInt64) -> String {
+    public static func socketTypeNames(_ value: UInt64) -> String {
         let kinds: [UInt64: String] = [1: "SOCK_STREAM", 2: "SOCK_DGRAM", 3: "SOCK_RAW", 5: "SOCK_SEQPACKET"]
         var parts = [kinds[value & 0xf] ?? "SOCK_\(value & 0xf)"]
         if value & 0x800 != 0 { parts.append("SOCK_NONBLOCK") }
@@ -91,52 +105,18 @@ enum FlagTables {
     }
 
     /// `SOL_SOCKET`, `IPPROTO_IP`, …
-    static func socketLevelName(_ value: UInt64) -> String {
+    public static func socketLevelName(_ value: UInt64) -> String {
         let names: [UInt64: String] = [1: "SOL_SOCKET", 0: "IPPROTO_IP", 6: "IPPROTO_TCP", 17: "IPPROTO_UDP", 41: "IPPROTO_IPV6"]
         return names[value & 0xffff_ffff] ?? String(value & 0xffff_ffff)
     }
 
     /// The socket options the net section names (`SO_REUSEPORT`, multicast joins); others as numbers.
-    static func socketOptionName(level: UInt64, option: UInt64) -> String {
+    public static func socketOptionName(level: UInt64, option: UInt64) -> String {
         let names: [UInt64: [UInt64: String]] = [
             1: [2: "SO_REUSEADDR", 15: "SO_REUSEPORT", 6: "SO_BROADCAST", 9: "SO_KEEPALIVE"],
             0: [35: "IP_ADD_MEMBERSHIP", 39: "IP_ADD_SOURCE_MEMBERSHIP", 42: "MCAST_JOIN_GROUP", 46: "MCAST_JOIN_SOURCE_GROUP"],
             41: [20: "IPV6_ADD_MEMBERSHIP", 42: "MCAST_JOIN_GROUP", 46: "MCAST_JOIN_SOURCE_GROUP"],
         ]
         return names[level & 0xffff_ffff]?[option & 0xffff_ffff] ?? String(option & 0xffff_ffff)
-    }
-}
-
-/// System call names and numbers, from libseccomp's tables.
-public enum SyscallNames {
-    /// x86_64, i386 and x32 as audit architecture numbers (linux/audit.h).
-    public static let archX86_64: UInt32 = 0xC000_003E
-    public static let archI386: UInt32 = 0x4000_0003
-    public static let x32SyscallBit: UInt64 = 0x4000_0000
-
-    /// Whether `name` is a syscall on x86_64 (seccomp_syscall_resolve_name).
-    public static func exists(_ name: String) -> Bool { seccomp_syscall_resolve_name(name) >= 0 }
-
-    /// The x86_64 number of `name`, nil when unknown.
-    public static func number(_ name: String) -> Int32? {
-        let nr = seccomp_syscall_resolve_name(name)
-        return nr >= 0 ? nr : nil
-    }
-
-    /// The name of syscall `nr` on the audit architecture `arch`
-    /// (seccomp_syscall_resolve_num_arch).
-    public static func name(_ nr: Int32, arch: UInt32) -> String {
-        guard let cString = seccomp_syscall_resolve_num_arch(arch, nr) else { return "syscall_\(nr)" }
-        defer { free(cString) }
-        return String(cString: cString)
-    }
-
-    /// The ABI name of an audit architecture, as events show it.
-    public static func abiName(arch: UInt32, nr: UInt64) -> String {
-        switch arch {
-        case archX86_64: nr & x32SyscallBit != 0 ? "x32" : "x86_64"
-        case archI386: "i386"
-        default: "arch-0x" + String(arch, radix: 16)
-        }
     }
 }

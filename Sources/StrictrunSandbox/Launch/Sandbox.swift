@@ -4,6 +4,7 @@ import Glibc
 import CStrictrunShims
 import Foundation
 import StrictrunPolicy
+import StrictrunSystem
 import StrictrunTrace
 import Synchronization
 
@@ -21,10 +22,18 @@ public struct RunRequest: Sendable {
     /// the plain-filter floor of the benchmarks.
     public var filterOnly: Bool
     public var stacks: StackSettings
+    /// W^X emulation flips by single-stepping only, never through its trampoline (the
+    /// fallback, made testable: `STRICTRUN_WX_SLOW_PATH=1`).
+    public var wxSlowPathOnly: Bool
+    /// ptrace steps the executor treats as failed (the fail-closed tests).
+    public var injectedFailures: InjectedFailures
 
     public init(program: String, arguments: [String], environment: [String: String],
                 policy: CompiledPolicy, trace: TraceWriter, router: (any ConnectionRouter)? = nil,
-                filterOnly: Bool = false, stacks: StackSettings = StackSettings()) {
+                filterOnly: Bool = false, stacks: StackSettings = StackSettings(), wxSlowPathOnly: Bool = false,
+                injectedFailures: InjectedFailures = []) {
+        self.wxSlowPathOnly = wxSlowPathOnly
+        self.injectedFailures = injectedFailures
         self.program = program
         self.arguments = arguments
         self.environment = environment
@@ -42,11 +51,7 @@ public enum Sandbox {
     /// any other thread exists (call first thing in `main`), so only the forwarder sees them.
     public static let forwardedSignals: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT]
 
-    public static func blockForwardedSignals() {
-        _ = forwardedSignals.withUnsafeBufferPointer {
-            strictrun_block_signals($0.baseAddress, Int32($0.count))
-        }
-    }
+    public static func blockForwardedSignals() { Signals.block(forwardedSignals) }
 
     /// Run `request` to the end. Throws `LaunchError` when the program cannot be found or
     /// executed (after writing `start` and `exit` lines to the trace), `TraceError` when the
@@ -97,44 +102,34 @@ public enum Sandbox {
         rootPid.withLock { $0 = pid }
 
         if request.filterOnly {
-            var raw: Int32 = 0
-            _ = strictrun_waitpid_all(pid, &raw, 0)
+            let status = Wait.task(pid) ?? .stopped(signal: 0, event: nil)
             if let failure = childFailure(errorFD, program: request.program, steps: steps) {
                 try writer.write(.exit, [("pid", .int(Int64(pid))), ("exit_status", .int(Int64(failure.exitStatus))),
                                          ("final", .bool(true)), ("error", .string(failure.description))])
                 throw failure
             }
-            let status = WaitStatus(raw)
-            let exit: Int32 = switch status {
-            case .exited(let code): code
-            case .signaled(let signal): 128 + signal
-            case .stopped: 125
-            }
+            let exit = status.shellStatus
             try writer.write(.exit, [("pid", .int(Int64(pid))), ("exit_status", .int(Int64(exit))), ("final", .bool(true))])
             return RunOutcome(exitStatus: exit, ending: "exited with status \(exit)", counts: [], firstBlocked: nil,
                               eventsWritten: writer.count, processes: 1, failure: nil, confinement: plan.notes)
         }
 
         // The child stops itself after PTRACE_TRACEME; set the options before it goes on.
-        var raw: Int32 = 0
-        _ = strictrun_waitpid_all(pid, &raw, 0)
-        guard case .stopped(SIGSTOP, nil) = WaitStatus(raw) else {
+        guard case .stopped(SIGSTOP, nil) = Wait.task(pid) else {
             let failure = childFailure(errorFD, program: request.program, steps: steps)
             throw failure ?? SystemError("child did not stop for tracing", errno: ECHILD)
         }
         do {
-            try Ptrace.setOptions(pid, strictrun_ptrace_default_options())
+            try Ptrace.setOptions(pid, Ptrace.defaultOptions)
         } catch {
             kill(pid, SIGKILL)
             throw error
         }
-        // libdw would ask debuginfod servers for symbols when this is set: never stall the
-        // tracer on the network (the program keeps its own environment).
-        unsetenv("DEBUGINFOD_URLS")
         var policy = request.policy
         policy.confinement = plan.view
         let tracer = Tracer(policy: policy, writer: writer, stacks: StackRecorder(settings: request.stacks),
-                            router: request.router, root: pid, exe: path)
+                            router: request.router, root: pid, exe: path, wxSlowPathOnly: request.wxSlowPathOnly,
+                            injected: request.injectedFailures)
         Ptrace.resume(pid)
         var outcome = tracer.run()
         outcome.confinement = plan.notes
@@ -207,15 +202,10 @@ public enum Sandbox {
     private static func startSignalForwarder(to rootPid: Locked<pid_t>) {
         let thread = Thread {
             while true {
-                var code: Int32 = 0
-                var sender: pid_t = 0
-                let signal = forwardedSignals.withUnsafeBufferPointer {
-                    strictrun_wait_signal($0.baseAddress, Int32($0.count), &code, &sender)
-                }
-                guard signal > 0 else { continue }
+                guard let (signal, code, _) = Signals.wait(forwardedSignals) else { continue }
                 let target = rootPid.withLock { $0 }
-                if code == 0x80 /* SI_KERNEL */ { continue }
-                if target > 0 { kill(target, signal) }
+                if code == Signals.fromKernel { continue }
+                if target > 0 { Signals.send(signal, to: target) }
             }
         }
         thread.start()

@@ -1,0 +1,95 @@
+import StrictrunPolicy
+import StrictrunSystem
+import StrictrunTrace
+
+/// What an open-like call asks for: the one reader of open flags (`open_how` of openat2
+/// included), used by every check that must know whether a call writes.
+enum OpenFlags {
+    /// The index of the path argument of an open-like call (from the syscall table).
+    static func pathArgument(of syscall: String) -> Int? {
+        SyscallSignatures.arguments(of: syscall)?.first { $0.kind == .path }?.index
+    }
+
+    /// The open flags of open/creat/openat/openat2; nil when they cannot be read (openat2's
+    /// `struct open_how` is in the program's memory).
+    static func flags(syscall: String, args: [UInt64], memory: some MemoryReading) -> UInt64? {
+        switch syscall {
+        case "open": args[1]
+        case "creat": Xlat.openCreate | Xlat.openTruncate | 0o1  // O_CREAT|O_WRONLY|O_TRUNC
+        case "openat": args[2]
+        case "openat2": memory.word(at: args[2])  // open_how.flags comes first
+        default: nil
+        }
+    }
+
+    /// Whether an open asks for write access (O_WRONLY or O_RDWR). Flags that cannot be read
+    /// count as writing: a check must not pass what it could not see.
+    static func opensForWriting(syscall: String, args: [UInt64], memory: some MemoryReading) -> Bool {
+        guard let flags = flags(syscall: syscall, args: args, memory: memory) else { return true }
+        return flags & Xlat.openAccessMode != 0
+    }
+
+    /// Whether a path call asks to change the file tree: an open for writing, creating or
+    /// truncating; mkdir, unlink, rename…; not a stat, access or chdir.
+    static func changesTree(syscall: String, args: [UInt64], memory: some MemoryReading) -> Bool {
+        switch syscall {
+        case "open", "creat", "openat", "openat2":
+            guard let flags = flags(syscall: syscall, args: args, memory: memory) else { return true }
+            return flags & Xlat.openAccessMode != 0 || flags & (Xlat.openCreate | Xlat.openTruncate) != 0
+        case "stat", "lstat", "newfstatat", "statx", "access", "faccessat", "faccessat2", "chdir":
+            return false
+        default:
+            return true
+        }
+    }
+}
+
+/// open/openat/openat2 traced for the client-certificate keys (the broker's, never the
+/// program's) and for /proc/PID/mem opened for writing (it writes through page protections).
+/// A path that passes is pinned: the call opens exactly the bytes that were checked.
+struct OpenCheck {
+    /// Real paths of the client-certificate keys.
+    let keyFiles: Set<[UInt8]>
+    /// The `proc-mem-write` rule, checked at every traced open.
+    let procMemRule: CompiledRule?
+
+    func decide(_ rule: CompiledRule, _ stop: SyscallStop, view: some TraceeView) -> Decision {
+        let memory = view.memory(stop.tid)
+        guard let pathArgument = OpenFlags.pathArgument(of: stop.name),
+              let path = memory.cString(at: stop.args[pathArgument]) else { return .pass }
+        let dirfd = pathArgument == 0 ? atCurrentDirectory : Int32(truncatingIfNeeded: stop.args[0])
+        let resolved = Self.openedPath(path, dirfd: dirfd, tid: stop.tid, tgid: stop.tgid, view: view)
+        let shown = ArgumentDecoder.byteString("path", path)
+        if rule.check == .clientKeyOpen && keyFiles.contains(resolved) {
+            return .act(rule, stop, decoded: shown, extra: [("reason", .string("a client-certificate key of the broker"))])
+        }
+        if let denied = procMemWrite(stop, path: path, resolved: resolved, view: view) { return denied }
+        var verdict = Verdict.allow
+        verdict.pin = (pathArgument, path + [0])
+        return Decision(verdict: verdict)
+    }
+
+    /// An open of some process's `mem` file for writing, under a W^X level: the rule's
+    /// decision, or nil when it is not one.
+    func procMemWrite(_ stop: SyscallStop, path: [UInt8], resolved: [UInt8], view: some TraceeView) -> Decision? {
+        guard let rule = procMemRule,
+              OpenFlags.opensForWriting(syscall: stop.name, args: stop.args, memory: view.memory(stop.tid)),
+              resolved.count >= 4, resolved.suffix(4).elementsEqual("/mem".utf8),
+              view.fileSystemType(resolved) == ProcFS.procSuperMagic else { return nil }
+        return .act(rule, stop, decoded: ArgumentDecoder.byteString("path", path),
+                    extra: [("reason", .string("writes to /proc/PID/mem ignore page protections"))])
+    }
+
+    /// The absolute, real path an open-like call names, `/proc/self` taken as the program's.
+    static func openedPath(_ path: [UInt8], dirfd: Int32, tid: ProcessID, tgid: ProcessID, view: some TraceeView) -> [UInt8] {
+        var absolute = path
+        if !PathBytes.isAbsolute(path) {
+            let base = PathBytes.base(dirfd: dirfd, pid: tgid)
+            absolute = PathBytes.joined(view.realPath(base) ?? base, path)
+        }
+        for alias in ["/proc/self/", "/proc/thread-self/"] where absolute.starts(with: alias.utf8) {
+            absolute = Array("/proc/\(tid)/".utf8) + absolute.dropFirst(alias.utf8.count)
+        }
+        return view.realPath(absolute) ?? absolute
+    }
+}

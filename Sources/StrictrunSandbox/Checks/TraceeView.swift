@@ -1,0 +1,77 @@
+import StrictrunSystem
+
+/// What a check may look at besides the stop: the program's memory and its /proc entries, and
+/// the host's files. Behind a protocol so checks are tested with synthetic stops and no tracee.
+protocol TraceeView {
+    /// Up to `count` bytes of the memory of `tid` at `address`.
+    func read(_ tid: ProcessID, at address: UInt64, count: Int) -> [UInt8]
+    /// /proc/PID/maps.
+    func maps(_ pid: ProcessID) -> MemoryMaps?
+    /// readlink(2) (`/proc/PID/cwd`, `/proc/PID/fd/N`).
+    func readLink(_ path: [UInt8]) -> [UInt8]?
+    /// realpath(3); nil when the path does not exist.
+    func realPath(_ path: [UInt8]) -> [UInt8]?
+    /// statfs(2)'s f_type.
+    func fileSystemType(_ path: [UInt8]) -> Int?
+    /// access(F_OK).
+    func exists(_ path: [UInt8]) -> Bool
+}
+
+extension TraceeView {
+    /// The memory of one thread, as a `MemoryReading`.
+    func memory(_ tid: ProcessID) -> ViewMemory { ViewMemory(view: self, tid: tid) }
+}
+
+/// One thread's memory seen through a `TraceeView`.
+struct ViewMemory: MemoryReading {
+    let view: any TraceeView
+    let tid: ProcessID
+    func read(at address: UInt64, count: Int) -> [UInt8] { view.read(tid, at: address, count: count) }
+}
+
+/// The real view: process_vm_readv and /proc.
+struct LiveTracee: TraceeView {
+    func read(_ tid: ProcessID, at address: UInt64, count: Int) -> [UInt8] {
+        TraceeMemory(pid: tid).read(at: address, count: count)
+    }
+    func maps(_ pid: ProcessID) -> MemoryMaps? { MemoryMaps.read(pid: pid) }
+    func readLink(_ path: [UInt8]) -> [UInt8]? { ProcFS.readLink(path) }
+    func realPath(_ path: [UInt8]) -> [UInt8]? { ProcFS.realPath(path) }
+    func fileSystemType(_ path: [UInt8]) -> Int? { ProcFS.fileSystemType(path) }
+    func exists(_ path: [UInt8]) -> Bool { ProcFS.exists(path) }
+}
+
+/// Paths as bytes: the program's own bytes, compared and joined without a detour through
+/// `String` (a name that is not UTF-8 stays exactly what it was).
+enum PathBytes {
+    static let slash = UInt8(ascii: "/")
+
+    static func isAbsolute(_ path: [UInt8]) -> Bool { path.first == slash }
+
+    /// `.` and `..` resolved lexically, one `/` between components, a leading `/`.
+    static func normalized(_ path: [UInt8]) -> [UInt8] {
+        var parts: [ArraySlice<UInt8>] = []
+        for part in path.split(separator: slash) {
+            if part.elementsEqual([UInt8(ascii: ".")]) { continue }
+            if part.elementsEqual([UInt8(ascii: "."), UInt8(ascii: ".")]) { _ = parts.popLast(); continue }
+            parts.append(part)
+        }
+        var out: [UInt8] = []
+        for part in parts { out.append(slash); out.append(contentsOf: part) }
+        return out.isEmpty ? [slash] : out
+    }
+
+    /// Whether `path` is `directory` or below it (both absolute and normalized).
+    static func isWithin(_ path: [UInt8], _ directory: [UInt8]) -> Bool {
+        if directory == [slash] { return true }
+        guard path.starts(with: directory) else { return false }
+        return path.count == directory.count || path[directory.count] == slash
+    }
+
+    /// The directory `dirfd` names for a process (its cwd for AT_FDCWD), as a /proc link.
+    static func base(dirfd: Int32, pid: ProcessID) -> [UInt8] {
+        Array((dirfd == atCurrentDirectory ? "/proc/\(pid)/cwd" : "/proc/\(pid)/fd/\(dirfd)").utf8)
+    }
+
+    static func joined(_ base: [UInt8], _ path: [UInt8]) -> [UInt8] { base + [slash] + path }
+}

@@ -1,0 +1,47 @@
+import StrictrunPolicy
+import StrictrunSystem
+import StrictrunTrace
+
+/// A memory call under `wx: emulate`: the trampoline's RX flips are checked against the page
+/// table; executable shared memory is denied as under `simultaneous`; a W+X request is granted
+/// as RW (and logged with its stack); the table follows every call that could replace or
+/// re-protect emulated pages, learning the outcome at the call's exit.
+struct WXEmulationCheck {
+    let emulator: WXEmulator
+
+    func decide(_ rule: CompiledRule, _ stop: SyscallStop, tracee: some TraceeView) -> Decision {
+        guard let space = emulator.space(stop.tgid) else { return .pass }
+        let ip = stop.info.instructionPointer
+        if space.syscallInstruction == nil && ip >= 2 { space.syscallInstruction = ip - 2 }
+        if let agrees = space.trampolineFlip(number: stop.number, args: stop.args, instructionPointer: ip) {
+            // A flip the table no longer wants fails; the thread faults again and is judged afresh.
+            return agrees ? .pass : Decision(verdict: .deny(Errno.again))
+        }
+        let args = stop.args
+        let setsProtection = [SyscallNumber.mmap, SyscallNumber.mprotect, SyscallNumber.pkeyMprotect].contains(stop.number)
+        if setsProtection && args[2] & Xlat.protExec != 0 {
+            let shared = stop.number == SyscallNumber.mmap ? args[3] & Xlat.mapShared != 0
+                : tracee.maps(stop.tgid)?.region(start: args[0], length: args[1]).shared ?? false
+            if shared { return .act(rule.named("shared-exec"), stop) }
+        }
+        let writeExec = Xlat.protWrite | Xlat.protExec
+        let granted = setsProtection && args[2] & writeExec == writeExec
+        let tableUpdate = space.memoryCall(tid: stop.tid, number: stop.number, args: args, grantedWriteExec: granted)
+        var decision = Decision.pass
+        if let tableUpdate {
+            decision.verdict.atExit = { result in
+                tableUpdate(result)
+                return []
+            }
+        }
+        guard granted else { return decision }
+        emulator.countRewrite(stop.tgid)
+        let asGranted = args[2] & ~Xlat.protExec
+        decision.verdict.rewrites = [(2, asGranted)]
+        // W+X that cannot be rewritten must not pass as asked.
+        if case .deny(let code) = rule.action { decision.verdict.failClosedErrno = code }
+        decision.events = [EventDraft(rule: rule.named("wx-emulated", action: .log), stop: stop,
+                                      extra: [("granted", .string(Xlat.protNames(asGranted)))])]
+        return decision
+    }
+}

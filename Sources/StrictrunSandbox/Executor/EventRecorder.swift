@@ -1,0 +1,76 @@
+import StrictrunPolicy
+import StrictrunSystem
+import StrictrunTrace
+
+/// Counts of one rule over a run.
+public struct RuleCount: Sendable, Hashable {
+    public var category: String
+    public var rule: String
+    public var action: String
+    /// The action as written, when `mode: audit` turned it into `log`.
+    public var auditedFrom: String?
+    public var count: Int
+}
+
+/// Turns the events checks ask for into trace lines: decoded arguments, the stack of the
+/// stopped thread (taken while it is still stopped), the counts per rule and the first
+/// blocked call for the summary. The one place a policy event is built.
+final class EventRecorder {
+    private let stacks: StackRecorder
+    private let tracee: any TraceeView
+    /// The program file of a process, for the `exe` field.
+    var executable: (ProcessID) -> String = { _ in "?" }
+    private(set) var counts: [RuleCount] = []
+    private var countIndex: [String: Int] = [:]
+    private(set) var firstBlocked: String?
+    /// Lines built at a stop, written once the stopped thread runs again (the program does not
+    /// wait for the JSON encoding and the write(2)).
+    private(set) var pending: [[(String, JSONValue)]] = []
+
+    init(stacks: StackRecorder, tracee: any TraceeView) {
+        self.stacks = stacks
+        self.tracee = tracee
+    }
+
+    /// Builds the line of one event of thread `tid` of process `tgid`, and counts it.
+    func record(_ draft: EventDraft, tid: ProcessID, tgid: ProcessID) {
+        let rule = draft.rule
+        let tid = draft.tid ?? tid
+        let decoded = draft.decoded
+            ?? ArgumentDecoder.decode(syscall: draft.syscall, args: draft.args, memory: tracee.memory(tid))
+        var fields: [(String, JSONValue)] = [
+            ("pid", .int(Int64(tgid))), ("tid", .int(Int64(tid))), ("exe", .string(executable(tgid))),
+            ("syscall", .string(draft.syscall)), ("nr", .uint(draft.number)), ("abi", .string(draft.abi.name)),
+            ("args", .object(decoded)),
+            ("category", .string(rule.category)), ("rule", .string(rule.name)), ("action", .string(rule.action.name)),
+        ]
+        var result = ""
+        if case .deny(let code) = rule.action {
+            fields.append(("errno", .string(ErrnoName.name(of: code))))
+            result = " = -\(ErrnoName.name(of: code))"
+        }
+        if let written = rule.auditedFrom { fields.append(("audited", .string(written.description))) }
+        fields.append(contentsOf: draft.extra)
+        fields.append(contentsOf: draft.withStack ? stacks.capture(pid: tgid, tid: tid, category: rule.category, rule: rule.name)
+                                                  : [("stack", .null), ("site", .null)])
+        let countKey = "\(rule.category)\u{1}\(rule.name)\u{1}\(rule.action)"
+        if let index = countIndex[countKey] {
+            counts[index].count += 1
+        } else {
+            countIndex[countKey] = counts.count
+            counts.append(RuleCount(category: rule.category, rule: rule.name, action: rule.action.description,
+                                    auditedFrom: rule.auditedFrom?.description, count: 1))
+        }
+        if firstBlocked == nil && (rule.action.blocks || rule.auditedFrom != nil) {
+            firstBlocked = "pid \(tgid) \(ArgumentDecoder.render(syscall: draft.syscall, decoded: decoded))\(result)"
+                + "  [\(rule.category)/\(rule.name), \(rule.action)]"
+        }
+        pending.append(fields)
+    }
+
+    /// The lines built since the last call, in order.
+    func takePending() -> [[(String, JSONValue)]] {
+        defer { pending.removeAll(keepingCapacity: true) }
+        return pending
+    }
+}

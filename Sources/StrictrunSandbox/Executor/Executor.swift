@@ -1,0 +1,166 @@
+import StrictrunPolicy
+import StrictrunSystem
+import StrictrunTrace
+
+/// Failures the executor can be made to meet on purpose (`strictrun run --inject-failure`,
+/// for the fail-closed tests): the named ptrace step is treated as failed.
+public struct InjectedFailures: OptionSet, Sendable, Hashable {
+    public let rawValue: Int
+    public init(rawValue: Int) { self.rawValue = rawValue }
+    /// PTRACE_GET_SYSCALL_INFO at a seccomp stop.
+    public static let syscallInfo = InjectedFailures(rawValue: 1)
+    /// Copying checked bytes below the stack (argument pinning).
+    public static let pin = InjectedFailures(rawValue: 2)
+    /// Skipping a call with an errno.
+    public static let deny = InjectedFailures(rawValue: 4)
+    /// Rewriting argument registers.
+    public static let rewrite = InjectedFailures(rawValue: 8)
+
+    /// By name, as the option takes them.
+    public static let names: [String: InjectedFailures] = [
+        "syscall-info": .syscallInfo, "pin": .pin, "deny": .deny, "rewrite": .rewrite,
+    ]
+}
+
+/// The only code that acts on a stopped call: it carries out verdicts with ptrace and fails
+/// closed. A rewrite or pin that cannot be made becomes a deny; a deny that cannot be made
+/// becomes a kill of the process; each with an event that says why. Lives on the tracer thread.
+final class Executor {
+    private let recorder: EventRecorder
+    private let router: ConnectRouting?
+    private let injected: InjectedFailures
+    /// Threads resumed to their syscall-exit-stop, and what to decide there.
+    private var exitChecks: [ProcessID: (stop: SyscallStop, check: (Int64) -> [EventDraft])] = [:]
+    /// strictrun's own failures (the summary's and the final line's `error`).
+    var onFailure: (String) -> Void = { _ in }
+
+    init(recorder: EventRecorder, router: ConnectRouting?, injected: InjectedFailures) {
+        self.recorder = recorder
+        self.router = router
+        self.injected = injected
+    }
+
+    /// Carries out a check's decision at a seccomp stop and resumes the thread.
+    func carryOut(_ decision: Decision, at stop: SyscallStop) {
+        if case .route(let fd, let destination) = decision.verdict.action {
+            route(fd: fd, destination: destination, event: decision.events.first, at: stop)
+            return
+        }
+        for event in decision.events { recorder.record(event, tid: stop.tid, tgid: stop.tgid) }
+        var verdict = decision.verdict
+        if !verdict.rewrites.isEmpty || verdict.pin != nil, !prepare(verdict, at: stop) {
+            // The call cannot be made to run as checked: it must not run at all.
+            let code = verdict.failClosedErrno
+            recorder.record(failClosed("argument-change-failed", stop: stop, errno: code,
+                                       reason: verdict.pin != nil ? "the checked bytes could not be pinned"
+                                                                  : "the arguments could not be rewritten"),
+                            tid: stop.tid, tgid: stop.tgid)
+            verdict.action = .deny(errno: code)
+        }
+        switch verdict.action {
+        case .allow, .route:
+            if let check = verdict.atExit {
+                exitChecks[stop.tid] = (stop, check)
+                Ptrace.resumeToExit(stop.tid)
+            } else {
+                Ptrace.resume(stop.tid)
+            }
+        case .deny(let code):
+            skip(stop, returning: -Int64(code))
+            _ = verdict.atExit?(-Int64(code))  // what was prepared for the exit is undone
+        case .skip(let value):
+            skip(stop, returning: value)
+            _ = verdict.atExit?(value)
+        case .kill:
+            Signals.send(Signals.kill, to: stop.tgid)
+            Ptrace.resume(stop.tid)
+        }
+    }
+
+    /// A call that cannot be decided (no readable syscall info): denied with ENOSYS, or the
+    /// process killed when even that fails.
+    func undecidable(tid: ProcessID, tgid: ProcessID, reason: String) {
+        let stop = SyscallStop(tid: tid, tgid: tgid, info: SyscallInfo(arch: SyscallABI.auditArchX86_64, number: 0,
+                                                                       arguments: [], ruleData: 0))
+        var event = failClosed("undecidable", stop: stop, errno: Errno.noSys, reason: reason)
+        event.syscall = "?"
+        event.withStack = false
+        recorder.record(event, tid: tid, tgid: tgid)
+        skip(stop, returning: -Int64(Errno.noSys))
+    }
+
+    /// A thread at its syscall-exit-stop (nil: not one the executor waits for).
+    func exitStop(tid: ProcessID, tgid: ProcessID) -> Bool {
+        guard let (stop, check) = exitChecks.removeValue(forKey: tid) else { return false }
+        if let result = try? Registers.read(tid).returnValue {
+            for event in check(result) { recorder.record(event, tid: tid, tgid: tgid) }
+        }
+        Ptrace.resume(tid)
+        _ = stop
+        return true
+    }
+
+    func threadGone(_ tid: ProcessID) { exitChecks[tid] = nil }
+
+    // MARK: ptrace
+
+    /// Skips the call with `value`; when that fails the process is killed (the call must not run).
+    private func skip(_ stop: SyscallStop, returning value: Int64) {
+        do {
+            if injected.contains(.deny) { throw SystemError("ptrace(PTRACE_SETREGS, \(stop.tid)) [injected]", errno: 3) }
+            try Ptrace.skipSyscall(stop.tid, returning: value)
+        } catch {
+            let message = "could not deny \(stop.name) in \(stop.tid): \(error); killed the process"
+            onFailure(message)
+            var event = failClosed("deny-failed", stop: stop, errno: 0, reason: message)
+            event.rule.action = .kill
+            event.withStack = false
+            recorder.record(event, tid: stop.tid, tgid: stop.tgid)
+            Signals.send(Signals.kill, to: stop.tgid)
+        }
+        Ptrace.resume(stop.tid)
+    }
+
+    /// Applies a verdict's rewrites and pin; false when they could not all be made.
+    private func prepare(_ verdict: Verdict, at stop: SyscallStop) -> Bool {
+        guard var regs = try? Registers.read(stop.tid) else { return false }
+        if !verdict.rewrites.isEmpty && injected.contains(.rewrite) { return false }
+        for (argument, value) in verdict.rewrites { regs.setArgument(argument, value) }
+        if let (argument, bytes) = verdict.pin {
+            // Below the red zone, 16-byte aligned: a copy no other thread of the program knows of.
+            let target = (regs.stackPointer &- 128 &- UInt64(bytes.count) &- 64) & ~15
+            guard !injected.contains(.pin), TraceeMemory(pid: stop.tid).write(bytes, at: target) else { return false }
+            regs.setArgument(argument, target)
+        }
+        return (try? regs.write(stop.tid)) != nil
+    }
+
+    /// The event of a call strictrun refused because it could not carry out its decision.
+    private func failClosed(_ name: String, stop: SyscallStop, errno code: Int32, reason: String) -> EventDraft {
+        EventDraft(rule: .builtIn("supervisor", name, .deny(errno: code)), stop: stop,
+                   extra: [("reason", .string(reason))])
+    }
+
+    // MARK: routing
+
+    private func route(fd: Int32, destination: SocketAddress, event: EventDraft?, at stop: SyscallStop) {
+        guard var event, let router else {
+            carryOut(Decision(verdict: .deny(Errno.connectionRefused)), at: stop)
+            return
+        }
+        switch router.route(pid: stop.tgid, fd: fd, destination: destination) {
+        case .connected(let result, let id, let local):
+            event.extra += [("outcome", .string("routed")), ("connection", .uint(id)),
+                            ("broker_local", .string(local.description))]
+            carryOut(Decision(verdict: Verdict(action: .skip(returning: Int64(result))), events: [event]), at: stop)
+        case .notStream:
+            event.extra += [("outcome", .string("not routed: not a TCP socket"))]
+            var pinned = Verdict.allow
+            pinned.pin = (1, destination.bytes)
+            carryOut(Decision(verdict: pinned, events: [event]), at: stop)
+        case .failed(let code, let reason):
+            event.extra += [("outcome", .string("failed")), ("reason", .string(reason))]
+            carryOut(Decision(verdict: .deny(code), events: [event]), at: stop)
+        }
+    }
+}

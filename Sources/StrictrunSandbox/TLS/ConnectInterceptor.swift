@@ -1,0 +1,78 @@
+import StrictrunSystem
+
+/// Where routed connections go — the TLS broker, as the tracer sees it. The broker itself
+/// (SwiftNIO, swift-nio-ssl) lives in its own module and knows nothing of ptrace.
+public protocol ConnectionRouter: Sendable {
+    /// The broker's port on 127.0.0.1.
+    var ipv4Port: Int { get }
+    /// The broker's port on ::1, nil without IPv6 loopback.
+    var ipv6Port: Int? { get }
+    /// The tracer connected the app socket with local address `appLocal` to the broker;
+    /// the app meant `destination`. Called on the tracer thread; must not block.
+    func register(appLocal: SocketEndpoint, destination: SocketEndpoint, connectionID: UInt64, pid: ProcessID)
+}
+
+/// The socket side of TLS routing, on the tracer thread: takes the app's socket with
+/// pidfd_getfd, connects that same socket to the broker, tells the broker where the app
+/// meant to go. Nothing is written into the app's memory and no second thread can race it:
+/// the app's own connect() is skipped with the result strictrun's connect got.
+final class ConnectRouting {
+    private let router: any ConnectionRouter
+    private var handles: [ProcessID: ProcessHandleBox] = [:]
+    private var nextConnectionID: UInt64 = 0
+
+    init(router: any ConnectionRouter) { self.router = router }
+
+    /// The outcome of routing one connect().
+    enum Routed {
+        /// Routed: the app's connect returns `result` (0 or -EINPROGRESS).
+        case connected(result: Int32, connectionID: UInt64, brokerLocal: SocketEndpoint)
+        /// Not a stream socket (e.g. QUIC over UDP): left alone.
+        case notStream
+        /// The broker could not be reached: the app's connect fails with this errno.
+        case failed(errno: Int32, reason: String)
+    }
+
+    func route(pid: ProcessID, fd: Int32, destination: SocketAddress) -> Routed {
+        guard let endpoint = destination.endpoint else { return .notStream }
+        let handle: ProcessHandleBox
+        if let known = handles[pid] {
+            handle = known
+        } else {
+            do {
+                handle = ProcessHandleBox(try ProcessHandle(pid: pid))
+            } catch {
+                return .failed(errno: Errno.connectionRefused, reason: "\(error)")
+            }
+            handles[pid] = handle
+        }
+        let socket: Descriptor
+        do {
+            socket = try handle.handle.duplicate(fd)
+        } catch {
+            return .failed(errno: Errno.badFD, reason: "\(error)")
+        }
+        guard Sockets.isStream(socket.raw) else { return .notStream }
+        // The same socket (same open file description, same O_NONBLOCK) as the app's.
+        let code = Sockets.connectLoopback(socket.raw, ipv6: destination.family == SocketAddress.inet6,
+                                           port: router.ipv4Port, v6Port: router.ipv6Port)
+        guard code == 0 || code == Errno.inProgress else {
+            return .failed(errno: code, reason: "connect to the broker: \(SystemError.text(code))")
+        }
+        guard let local = Sockets.localEndpoint(socket.raw) else {
+            return .failed(errno: Errno.connectionRefused, reason: "getsockname failed")
+        }
+        nextConnectionID += 1
+        router.register(appLocal: local, destination: endpoint, connectionID: nextConnectionID, pid: pid)
+        return .connected(result: code == 0 ? 0 : -Errno.inProgress, connectionID: nextConnectionID, brokerLocal: local)
+    }
+
+    /// The process exited or exec'd: its pidfd is no longer needed.
+    func forget(pid: ProcessID) { handles[pid] = nil }
+}
+
+/// A pidfd kept in a dictionary (a noncopyable handle in a class box).
+private final class ProcessHandleBox {
+    let handle: ProcessHandle
+    init(_ handle: consuming ProcessHandle) { self.handle = handle }
+}

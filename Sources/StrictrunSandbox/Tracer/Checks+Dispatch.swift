@@ -1,0 +1,60 @@
+import StrictrunPolicy
+import StrictrunSystem
+
+/// The checks of one run, and which one judges a stop: by the rule the filter's
+/// SECCOMP_RET_DATA names. Pure apart from the W^X emulator's page table.
+struct Checks {
+    let policy: CompiledPolicy
+    let tracee: any TraceeView
+    let open: OpenCheck
+    let fsView: FSViewCheck
+    let net: NetResultCheck
+    let tls: TLSConnectCheck
+    let emulation: WXEmulationCheck?
+
+    init(policy: CompiledPolicy, tracee: any TraceeView, emulator: WXEmulator?, canRoute: Bool) {
+        self.policy = policy
+        self.tracee = tracee
+        let keys = (policy.profile.tls?.clientCertificates ?? []).map { Array($0.key.utf8) }
+        open = OpenCheck(keyFiles: Set(keys.map { ProcFS.realPath($0) ?? $0 }),
+                         procMemRule: policy.rules.values.first { $0.check == .procMemOpen })
+        fsView = FSViewCheck(view: policy.confinement, openCheck: open)
+        net = NetResultCheck(view: policy.confinement, unixSocketDirectories: policy.profile.fs?.unixSocketDirectories)
+        tls = TLSConnectCheck(tls: policy.profile.tls, canRoute: canRoute)
+        emulation = emulator.map(WXEmulationCheck.init)
+    }
+
+    /// The rule a stop came with: the foreign-ABI rule for another ABI, else the rule the
+    /// filter's data names; nil when the data names no rule of this policy.
+    func rule(for info: SyscallInfo) -> CompiledRule? {
+        SyscallABI.isNative(arch: info.arch, number: info.number) ? policy.rules[info.ruleData] : policy.foreignABIRule
+    }
+
+    /// The decision on one stop under `rule`.
+    func decide(_ rule: CompiledRule, _ stop: SyscallStop, firstExecOfRoot: Bool) -> Decision {
+        switch rule.check {
+        case .always, .execAfterFirst:
+            return ProcessCheck.decide(rule, stop, firstExecOfRoot: firstExecOfRoot)
+        case .wx(.emulate):
+            return emulation?.decide(rule, stop, tracee: tracee) ?? .pass
+        case .wx(let level):
+            return WXCheck.decide(rule, stop, level: level, view: tracee)
+        case .tlsConnect, .tlsFastOpen:
+            return tls.decide(rule, stop, tracee: tracee)
+        case .clientKeyOpen, .procMemOpen:
+            return open.decide(rule, stop, view: tracee)
+        case .fsNet(.pathResult):
+            return fsView.decide(rule, stop, tracee: tracee)
+        case .fsNet(let check):
+            return net.decide(check, rule, stop, tracee: tracee)
+        }
+    }
+
+    /// Data that names no rule (a filter of the program's own returned TRACE): denied, logged.
+    static func unknownRule(_ stop: SyscallStop) -> Decision {
+        let rule = CompiledRule.builtIn("escape", "unknown-rule", .deny(errno: Errno.noSys))
+        return .act(rule, stop, extra: [("reason", .string(
+            "SECCOMP_RET_TRACE data \(stop.info.ruleData) names no rule of strictrun's filter "
+            + "(a filter the program installed returned it): the call is refused"))])
+    }
+}

@@ -1,0 +1,257 @@
+import StrictrunPolicy
+import StrictrunSystem
+import StrictrunTrace
+
+/// The ptrace loop. Lives entirely on the one thread that forked the program: every ptrace
+/// request comes from here. Wakes only for seccomp stops, clone/fork/vfork/exec events and
+/// signals; turns each wait status into a stop, hands seccomp stops to the checks, and their
+/// decisions to the executor.
+final class Tracer {
+    let policy: CompiledPolicy
+    let writer: TraceWriter
+    let stacks: StackRecorder
+    let recorder: EventRecorder
+    private let executor: Executor
+    private let checks: Checks
+    private let routing: ConnectRouting?
+    private let injected: InjectedFailures
+    var table: TaskTable
+    private var rootExecSeen = false
+    var rootStatus: WaitStatus?
+    var failure: String?
+    private var killedAll = false
+    /// `wx: emulate`: flips the pages of W+X requests on faults.
+    let emulator: WXEmulator?
+    var wxTotals = WXEmulationCounters()
+    /// Write faults per process, to sample the stacks of the code that writes code.
+    private var codeWrites: [ProcessID: Int] = [:]
+    var notices: [String] = []
+
+    init(policy: CompiledPolicy, writer: TraceWriter, stacks: StackRecorder, router: (any ConnectionRouter)?,
+         root: ProcessID, exe: String, wxSlowPathOnly: Bool = false, injected: InjectedFailures = []) {
+        self.policy = policy
+        self.writer = writer
+        self.stacks = stacks
+        self.injected = injected
+        table = TaskTable(root: root, exe: exe)
+        let tracee = LiveTracee()
+        recorder = EventRecorder(stacks: stacks, tracee: tracee)
+        routing = router.map(ConnectRouting.init)
+        executor = Executor(recorder: recorder, router: routing, injected: injected)
+        emulator = policy.rules.values.contains { $0.check == .wx(.emulate) } ? WXEmulator(slowPathOnly: wxSlowPathOnly) : nil
+        checks = Checks(policy: policy, tracee: tracee, emulator: emulator, canRoute: routing != nil)
+        emulator?.processStarted(root, from: nil, sharesMemory: false)
+        emulator?.onWriteFault = { [unowned self] tid, tgid in self.sampleCodeWriter(tid: tid, tgid: tgid) }
+        recorder.executable = { [unowned self] in self.table.executable($0) }
+        executor.onFailure = { [unowned self] in self.recordFailure($0) }
+    }
+
+    /// Runs until every traced task is gone. The root is already resumed.
+    func run() -> RunOutcome {
+        loop: while true {
+            // Threads waiting for a page's lease: poll until the first is due.
+            let result = Wait.any(noHang: emulator?.nextDue != nil)
+            switch result {
+            case .task(let tid, let status):
+                handle(tid: tid, status: status)
+            case .nothingYet:
+                guard let due = emulator?.nextDue else { continue }
+                let now = Clock.monotonic()
+                if now < due {
+                    Clock.sleep(microseconds: UInt32(min(200, max(20, (due - now) / 1000))))
+                } else {
+                    for waiting in emulator?.takeDue(now: now) ?? [] { faultStop(tid: waiting.tid, tgid: waiting.tgid) }
+                }
+                writePending()
+            case .noTasks:
+                break loop
+            case .failed(let error):
+                recordFailure("\(error)")
+                break loop
+            }
+        }
+        return finish()
+    }
+
+    // MARK: dispatch
+
+    private func handle(tid: ProcessID, status: WaitStatus) {
+        defer { writePending() }
+        switch status {
+        case .exited, .signaled:
+            reaped(tid: tid, status: status)
+        case .stopped(_, .some(.seccomp)):
+            seccompStop(tid: tid)
+        case .stopped(_, .some(let event)) where event == .fork || event == .vfork || event == .clone:
+            newTask(ProcessID(truncatingIfNeeded: Ptrace.eventMessage(tid)), createdBy: tid, event: event)
+            Ptrace.resume(tid)
+        case .stopped(_, .some(.exec)):
+            execEvent(tid: tid)
+            Ptrace.resume(tid)
+        case .stopped(_, .some):
+            Ptrace.resume(tid)
+        case .stopped(Ptrace.syscallStopSignal, nil) where executor.exitStop(tid: tid, tgid: table.group(of: tid)):
+            break
+        case .stopped(let signal, nil):
+            signalStop(tid: tid, signal: signal)
+        }
+    }
+
+    private func seccompStop(tid: ProcessID) {
+        let tgid = table.group(of: tid)
+        let info: SyscallInfo
+        do {
+            if injected.contains(.syscallInfo) { throw SystemError("ptrace(PTRACE_GET_SYSCALL_INFO) [injected]", errno: 5) }
+            info = try Ptrace.syscallInfo(tid)
+        } catch {
+            executor.undecidable(tid: tid, tgid: tgid, reason: "the call could not be read (\(error)): refused")
+            return
+        }
+        let stop = SyscallStop(tid: tid, tgid: tgid, info: info)
+        guard let rule = checks.rule(for: info) else {
+            executor.carryOut(Checks.unknownRule(stop), at: stop)
+            return
+        }
+        let decision = checks.decide(rule, stop, firstExecOfRoot: tgid == table.root && !rootExecSeen)
+        executor.carryOut(decision, at: stop)
+    }
+
+    private func signalStop(tid: ProcessID, signal: Int32) {
+        if signal == Signals.stop, table.takeInitialStop(tid) {
+            Ptrace.resume(tid)  // the initial stop of an auto-attached task
+            return
+        }
+        let tgid = table.group(of: tid)
+        if signal == Signals.segv, let emulator, emulator.emulates(tgid) {
+            faultStop(tid: tid, tgid: tgid)
+            return
+        }
+        if Signals.stopping.contains(signal) && Ptrace.isGroupStop(tid) {
+            // A group-stop of a non-seized tracee: let it run on (see README, limitations).
+            Ptrace.resume(tid)
+            return
+        }
+        // Every other signal — SIGTRAP from the program's own int3 included — is the
+        // program's: pass it on unchanged.
+        Ptrace.resume(tid, signal: signal)
+    }
+
+    private func newTask(_ child: ProcessID, createdBy parent: ProcessID, event: Ptrace.Event) {
+        let parentGroup = table.group(of: parent)
+        var isThread = false
+        var sharesMemory = event == .vfork
+        if event == .clone {
+            // The parent is stopped in clone(2): its flags say whether the child is a thread,
+            // without reading /proc (clone3 keeps them in memory: ask /proc then).
+            if let regs = try? Registers.read(parent), regs.syscallNumber == SyscallNumber.clone {
+                isThread = regs.argument(0) & Xlat.cloneThread != 0
+                sharesMemory = regs.argument(0) & Xlat.cloneVM != 0
+            } else {
+                isThread = (ProcFS.threadGroup(of: child) ?? child) != child
+            }
+        }
+        table.created(child, by: parent, isThread: isThread)
+        guard !isThread else { return }
+        emulator?.processStarted(child, from: parentGroup, sharesMemory: sharesMemory)
+        let via = switch event {
+        case .fork: "fork"
+        case .vfork: "vfork"
+        default: "clone"
+        }
+        emit(.process, [("pid", .int(Int64(child))), ("parent", .int(Int64(parentGroup))),
+                        ("via", .string(via)), ("exe", .string(table.executable(child)))])
+    }
+
+    private func execEvent(tid: ProcessID) {
+        let former = ProcessID(truncatingIfNeeded: Ptrace.eventMessage(tid))
+        let exe = ProcFS.executable(pid: tid) ?? "?"
+        let tgid = table.execed(tid, former: former, exe: exe)
+        if tgid == table.root { rootExecSeen = true }
+        emulator?.exec(tgid)
+        stacks.forget(pid: tgid)
+        routing?.forget(pid: tgid)
+        let argv = ProcFS.commandLine(pid: tid) ?? []
+        var fields: [(String, JSONValue)] = [("pid", .int(Int64(tgid))), ("tid", .int(Int64(tid))), ("exe", .string(exe)),
+                                             ("argv", .array(argv.map { .string($0.displayText) }))]
+        if argv.contains(where: { !$0.isValidUTF8 }) {
+            fields.append(("argv_hex", .array(argv.map { .string(ArgumentDecoder.hexBytes($0)) })))
+        }
+        emit(.exec, fields)
+    }
+
+    private func reaped(tid: ProcessID, status: WaitStatus) {
+        executor.threadGone(tid)
+        emulator?.threadGone(tid)
+        let (tgid, leader) = table.reaped(tid)
+        guard leader else { return }
+        stacks.forget(pid: tgid)
+        routing?.forget(pid: tgid)
+        codeWrites[tgid] = nil
+        if tid == table.root {
+            rootStatus = status
+            return  // the root's exit line closes the trace, after every other process
+        }
+        emit(.exit, exitFields(pid: tid, status: status))
+        table.processGone(tid)
+    }
+
+    // MARK: W^X emulation faults
+
+    /// A SIGSEGV of a process with emulated pages (or a thread whose lease wait is over).
+    private func faultStop(tid: ProcessID, tgid: ProcessID) {
+        guard let emulator else { return }
+        switch emulator.fault(tid: tid, tgid: tgid) {
+        case .notOurs:
+            Ptrace.resume(tid, signal: Signals.segv)
+        case .handled, .deferred:
+            break
+        case .died(let status):
+            reaped(tid: tid, status: status)
+        case .livelock(let reason, let instruction, let address):
+            let event = EventDraft(rule: .builtIn("wx", "wx-livelock", .kill), syscall: "fault",
+                                   decoded: [("rip", ArgumentDecoder.hex(instruction)),
+                                             ("address", ArgumentDecoder.hex(address))],
+                                   extra: [("reason", .string(reason))])
+            recorder.record(event, tid: tid, tgid: tgid)
+            notices.append("pid \(tgid) ended: \(reason)")
+            Signals.send(Signals.kill, to: tgid)
+            Ptrace.resume(tid)
+        }
+    }
+
+    /// The stacks of the code that writes code: every write fault of a process's first 100,
+    /// then one in 32 (an unwind costs more than a flip).
+    private func sampleCodeWriter(tid: ProcessID, tgid: ProcessID) {
+        let seen = codeWrites[tgid, default: 0]
+        codeWrites[tgid] = seen + 1
+        guard seen < 100 || seen % 32 == 0 else { return }
+        _ = stacks.capture(pid: tgid, tid: tid, category: "wx", rule: "code-write")
+    }
+
+    // MARK: output
+
+    /// Writes the policy lines built at the last stop (after the thread was resumed).
+    private func writePending() {
+        for fields in recorder.takePending() { emit(.policy, fields) }
+    }
+
+    func emit(_ type: EventType, _ fields: [(String, JSONValue)]) {
+        do {
+            try writer.write(type, fields)
+        } catch {
+            // Nothing may run unobserved: without a trace the run ends.
+            recordFailure("\(error); stopping the program")
+            killEverything()
+        }
+    }
+
+    private func recordFailure(_ message: String) {
+        if failure == nil { failure = message }
+    }
+
+    private func killEverything() {
+        guard !killedAll else { return }
+        killedAll = true
+        for tgid in table.groups { Signals.send(Signals.kill, to: tgid) }
+    }
+}

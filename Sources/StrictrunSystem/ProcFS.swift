@@ -1,0 +1,91 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CStrictrunShims
+
+/// The one reader of `/proc` (and of the host's files the tracer must look at): whole small
+/// files, links, a task's thread group, a path's filesystem type. Paths and link targets are
+/// bytes; `/proc/PID/…` names are ASCII.
+public enum ProcFS {
+    /// The whole content of a small file (procfs files report size 0), EINTR retried.
+    public static func read(_ path: String) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 { return nil }
+        defer { close(fd) }
+        var out: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 16384)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            out.append(contentsOf: buffer[0..<n])
+        }
+        return out
+    }
+
+    /// readlink(2) of `path`, as bytes; nil when it is not a readable link.
+    public static func readLink(_ path: [UInt8]) -> [UInt8]? {
+        var buffer = [CChar](repeating: 0, count: 4097)
+        let n = (path + [0]).withUnsafeBufferPointer { p in
+            p.withMemoryRebound(to: CChar.self) { readlink($0.baseAddress!, &buffer, 4096) }
+        }
+        guard n > 0 else { return nil }
+        return buffer[0..<n].map { UInt8(bitPattern: $0) }
+    }
+
+    public static func readLink(_ path: String) -> [UInt8]? { readLink(Array(path.utf8)) }
+
+    /// realpath(3) of `path`: the canonical path, nil when it does not exist.
+    public static func realPath(_ path: [UInt8]) -> [UInt8]? {
+        (path + [0]).withUnsafeBufferPointer { p in
+            p.withMemoryRebound(to: CChar.self) { pointer -> [UInt8]? in
+                guard let resolved = realpath(pointer.baseAddress!, nil) else { return nil }
+                defer { free(resolved) }
+                return Array(UnsafeBufferPointer(start: resolved, count: strlen(resolved))).map { UInt8(bitPattern: $0) }
+            }
+        }
+    }
+
+    /// Whether `path` exists on the host (access(2), F_OK).
+    public static func exists(_ path: [UInt8]) -> Bool {
+        (path + [0]).withUnsafeBufferPointer { p in
+            p.withMemoryRebound(to: CChar.self) { access($0.baseAddress!, F_OK) == 0 }
+        }
+    }
+
+    /// statfs(2)'s f_type of the filesystem holding `path`; nil when it cannot be stat'ed.
+    public static func fileSystemType(_ path: [UInt8]) -> Int? {
+        let type = (path + [0]).withUnsafeBufferPointer { p in
+            p.withMemoryRebound(to: CChar.self) { strictrun_fs_type($0.baseAddress!) }
+        }
+        return type < 0 ? nil : Int(type)
+    }
+
+    /// PROC_SUPER_MAGIC.
+    public static let procSuperMagic = 0x9fa0
+
+    /// The program file of a process (readlink /proc/PID/exe), for display.
+    public static func executable(pid: pid_t) -> String? { readLink("/proc/\(pid)/exe")?.displayText }
+
+    /// The argv of a process (/proc/PID/cmdline), as bytes.
+    public static func commandLine(pid: pid_t) -> [[UInt8]]? {
+        guard let bytes = read("/proc/\(pid)/cmdline") else { return nil }
+        return bytes.split(separator: 0, omittingEmptySubsequences: false).dropLast().map(Array.init)
+    }
+
+    /// The thread group of a task (`Tgid:` of /proc/TID/status).
+    public static func threadGroup(of tid: pid_t) -> pid_t? {
+        guard let status = read("/proc/\(tid)/status") else { return nil }
+        for line in status.split(separator: UInt8(ascii: "\n")) where line.starts(with: Array("Tgid:".utf8)) {
+            let digits = line.dropFirst(5).filter { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
+            return pid_t(String(decoding: digits, as: UTF8.self))
+        }
+        return nil
+    }
+
+    /// The working directory of a process, as the program sees it (/proc/PID/cwd).
+    public static func workingDirectory(pid: pid_t) -> [UInt8]? { readLink("/proc/\(pid)/cwd") }
+
+    /// The path an open descriptor of a process names (/proc/PID/fd/N).
+    public static func descriptorPath(pid: pid_t, fd: Int32) -> [UInt8]? { readLink("/proc/\(pid)/fd/\(fd)") }
+}
