@@ -37,6 +37,7 @@ struct ExampleTests {
         ("escape_seccomp", { _ in [Fixture.example("escape_seccomp")] }),
         ("escape_static", { _ in [Fixture.example("escape_static")] }),
         ("escape_procmem", { _ in [Fixture.example("escape_procmem")] }),
+        ("escape_trace_filter", { _ in [Fixture.example("escape_trace_filter")] }),
         ("wx_livelock", { _ in [Fixture.example("wx_livelock")] }),
         ("node_spawn.js", { p in ["/usr/bin/node"] + ExampleTests.nodeFlags(p) + [Fixture.script("node_spawn.js")] }),
         ("node_worker.js", { p in ["/usr/bin/node"] + ExampleTests.nodeFlags(p) + [Fixture.script("node_worker.js")] }),
@@ -49,11 +50,16 @@ struct ExampleTests {
         let kernelOnly = ["nnp-clear", "allow-all-filter", "personality-query", "memfd-map-rw", "threads",
                           "workers", "storm", "thread-storm"]
         if kernelOnly.contains(op) { return nil }
-        let escapes = ["i386", "x32", "io-uring", "personality-read", "clone-untraced", "ptrace", "process-vm"]
+        let escapes = ["i386", "x32", "io-uring", "personality-read", "clone-untraced", "ptrace", "process-vm",
+                       "trace-filter"]
         if escapes.contains(where: op.hasPrefix) { return "escape" }
         if ["mmap", "mprotect", "jit", "memfd", "shmat"].contains(where: op.contains) { return "wx" }
         return "process"
     }
+
+    /// Ops strictrun refuses in every mode, audit included: a call it cannot judge must not run
+    /// (fail closed), so the trace shows a deny, not a log.
+    static let refusedInEveryMode: Set<String> = ["trace-filter-call"]
 
     @Test("example runs as its EXPECT lines say", arguments: profiles, programs.map(\.name))
     func example(profile: String, name: String) throws {
@@ -80,13 +86,14 @@ struct ExampleTests {
             }
             guard let category = Self.category(of: op) else { continue }
             let events = trace.policyEvents.filter { $0["category"]?.stringValue == category }
-            if want.hasPrefix("errno=") && profile != "audit" {
+            let alwaysRefused = Self.refusedInEveryMode.contains(op)
+            if want.hasPrefix("errno=") && (profile != "audit" || alwaysRefused) {
                 // Denied here: the trace has the deny with that errno.
                 let errno = String(want.dropFirst("errno=".count))
                 #expect(events.contains { $0["action"]?.stringValue == "deny" && $0["errno"]?.stringValue == errno },
                         "\(name) under \(profile): no \(category) deny with \(errno) in \(tracePath)")
             }
-            if profile == "audit", perProfile.values.contains(where: { $0.hasPrefix("errno=") }) {
+            if profile == "audit", !alwaysRefused, perProfile.values.contains(where: { $0.hasPrefix("errno=") }) {
                 // Another profile denies it: the audit trace lists it as logged, with the deny it would be.
                 #expect(events.contains { $0["action"]?.stringValue == "log" && $0["audited"] != nil },
                         "\(name) under audit: \(op) is denied elsewhere but not logged in \(tracePath)")

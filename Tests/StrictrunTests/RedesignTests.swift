@@ -1,0 +1,145 @@
+import Foundation
+import StrictrunTrace
+import Testing
+
+/// The redesign's promises, with real programs under the real filter and tracer: bytes from the
+/// program stay bytes, openat2's flags are read wherever writing matters, and a call whose
+/// decision cannot be made or carried out never runs unchecked.
+@Suite("Core: bytes, openat2, fail closed")
+struct RedesignTests {
+    /// The names in `directory`, as raw bytes (readdir(3): no String in between).
+    static func rawNames(_ directory: String) -> [[UInt8]] {
+        guard let dir = opendir(directory) else { return [] }
+        defer { closedir(dir) }
+        var names: [[UInt8]] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { Array($0.prefix { $0 != 0 }) }
+            if name != [0x2e] && name != [0x2e, 0x2e] { names.append(name) }
+        }
+        return names
+    }
+
+    static func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
+
+    @Test("a file whose name is not UTF-8 is created under exactly its bytes (Python and Node, microkernel)")
+    func nonUTF8Name() throws {
+        let name: [UInt8] = [0x66, 0xff, 0xfe, 0x41]  // "f", 0xff 0xfe, "A": not UTF-8
+        for runtime in ["python", "node"] {
+            let dir = try Fixture.temporaryDirectory()
+            let argv: [String] = runtime == "python"
+                ? [Fixture.python, "-c", "import os, sys; d = os.fsencode(sys.argv[1]); "
+                    + "fd = os.open(d + b'/f\\xff\\xfeA', os.O_CREAT | os.O_WRONLY, 0o644); os.close(fd); "
+                    + "print([n.hex() for n in os.listdir(d)])", dir.path]
+                : ["/usr/bin/node", "--jitless", "-e", "const fs = require('fs'); const d = process.argv[1]; "
+                    + "fs.closeSync(fs.openSync(Buffer.concat([Buffer.from(d + '/'), Buffer.from([0x66, 0xff, 0xfe, 0x41])]), 'w')); "
+                    + "console.log(fs.readdirSync(d, {encoding: 'buffer'}).map(b => b.toString('hex')))", dir.path]
+            let (result, trace, path) = try Fixture.strictrun(profile: "microkernel", argv,
+                                                               environment: ["PYTHONDONTWRITEBYTECODE": "1", "PATH": "/usr/bin:/bin"])
+            #expect(result.status == 0, "\(runtime): \(result.stderr)")
+            #expect(Self.rawNames(dir.path) == [name], "\(runtime) created \(Self.rawNames(dir.path).map(Self.hex)), not 66fffe41")
+            #expect(result.stdout.contains("66fffe41"), "\(runtime) saw: \(result.stdout)")
+            #expect(trace.finalExit != nil, "no final exit in \(path)")
+        }
+    }
+
+    @Test("the trace records a non-UTF-8 path losslessly: display form under `path`, exact bytes under `path_hex`")
+    func losslessTrace() throws {
+        let dir = try Fixture.temporaryDirectory()
+        let profile = dir.appendingPathComponent("logs-mkdir.yaml").path
+        try """
+        name: logs-mkdir
+        extends: \(Fixture.profilesDirectory)/microkernel.yaml
+        rules:
+          - {syscall: mkdir, category: fs, name: mkdir-logged, action: log}
+        """.write(toFile: profile, atomically: true, encoding: .utf8)
+        let (result, trace, path) = try Fixture.strictrun(
+            profile: profile, [Fixture.python, "-c", "import os, sys; os.mkdir(os.fsencode(sys.argv[1]) + b'/d\\xff\\xfe')", dir.path])
+        #expect(result.status == 0, "\(result.stderr)")
+        let event = try #require(trace.policyEvents.first { $0["rule"]?.stringValue == "mkdir-logged" }, "no mkdir event in \(path)")
+        let expected = Self.hex(Array((dir.path + "/d").utf8) + [0xff, 0xfe])
+        #expect(event["args"]?["path_hex"]?.stringValue == expected)
+        #expect(event["args"]?["path"]?.stringValue == dir.path + "/d\u{FFFD}\u{FFFD}")
+        #expect(Self.rawNames(dir.path).contains([0x64, 0xff, 0xfe]))
+    }
+
+    @Test("openat2 with write flags is writing: the fs view logs it (Landlock fallback) and /proc/self/mem is refused")
+    func openat2Writes() throws {
+        // genode's image is read-only; in the Landlock fallback the kernel says EACCES, and only a
+        // call known to write is attributed to the read-only image.
+        let (genode, genodeTrace, genodePath) = try Fixture.strictrun(
+            profile: "genode", [Fixture.example("openat2_write"), "/etc/strictrun-openat2-test"],
+            environment: ["STRICTRUN_FS_FALLBACK": "landlock", "PATH": "/usr/bin:/bin"])
+        #expect(genode.status == 0, "\(genode.stderr)")
+        #expect(results(genode.stdout)["openat2-write"] == ["errno=EACCES"])
+        #expect(genodeTrace.policyEvents.contains {
+            $0["syscall"]?.stringValue == "openat2" && $0["rule"]?.stringValue == "read-only-image"
+        }, "no fs/read-only-image event for openat2 in \(genodePath)")
+        #expect(results(genode.stdout)["openat2-procmem"] == ["errno=EACCES"])
+        // microkernel (no fs view): the W^X level's check reads open_how too.
+        let file = try Fixture.temporaryDirectory().appendingPathComponent("written").path
+        let (micro, microTrace, microPath) = try Fixture.strictrun(profile: "microkernel", [Fixture.example("openat2_write"), file])
+        #expect(results(micro.stdout)["openat2-write"] == ["ok"])
+        #expect(results(micro.stdout)["openat2-procmem"] == ["errno=EACCES"])
+        #expect(microTrace.policyEvents.contains {
+            $0["syscall"]?.stringValue == "openat2" && $0["rule"]?.stringValue == "proc-mem-write" && $0["action"]?.stringValue == "deny"
+        }, "no wx/proc-mem-write deny in \(microPath)")
+    }
+
+    @Test("unknown rule data at a seccomp stop (the program's own TRACE filter) is refused and logged")
+    func unknownRuleData() throws {
+        let (result, trace, path) = try Fixture.strictrun(profile: "microkernel", [Fixture.example("escape_trace_filter")])
+        #expect(results(result.stdout)["trace-filter-call"] == ["errno=ENOSYS"])
+        let event = try #require(trace.policyEvents.first { $0["rule"]?.stringValue == "unknown-rule" }, "no event in \(path)")
+        #expect(event["category"]?.stringValue == "escape")
+        #expect(event["syscall"]?.stringValue == "getppid")
+        #expect(event["errno"]?.stringValue == "ENOSYS")
+        #expect(event["reason"]?.stringValue?.contains("30583") == true)  // 0x7777
+    }
+
+    @Test("unreadable syscall info: the call is refused (ENOSYS), never run, and the trace says why")
+    func unreadableSyscallInfo() throws {
+        let (result, trace, path) = try Fixture.strictrun(profile: "microkernel", [Fixture.example("fork")],
+                                                          extra: ["--inject-failure", "syscall-info"])
+        #expect(results(result.stdout)["fork"] == ["errno=ENOSYS"], "\(result.stdout)")
+        #expect(!trace.contains { $0["type"]?.stringValue == "process" }, "a child was created: \(path)")
+        let event = try #require(trace.policyEvents.first { $0["rule"]?.stringValue == "undecidable" }, "no event in \(path)")
+        #expect(event["category"]?.stringValue == "supervisor")
+        #expect(event["reason"]?.stringValue?.contains("could not be read") == true)
+    }
+
+    @Test("a failed argument pin: the open is refused (EACCES), the file not created, the trace says why")
+    func failedPin() throws {
+        let file = try Fixture.temporaryDirectory().appendingPathComponent("never").path
+        let (result, trace, path) = try Fixture.strictrun(
+            profile: "microkernel",
+            [Fixture.python, "-c", "import sys\ntry:\n open(sys.argv[1], 'w')\nexcept OSError as e: print('errno', e.errno)", file],
+            extra: ["--inject-failure", "pin"], environment: ["PYTHONDONTWRITEBYTECODE": "1", "PATH": "/usr/bin:/bin"])
+        #expect(result.stdout.contains("errno \(EACCES)"), "\(result.stdout)\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: file))
+        let event = try #require(trace.policyEvents.first { $0["rule"]?.stringValue == "argument-change-failed" },
+                                 "no event in \(path)")
+        #expect(event["errno"]?.stringValue == "EACCES")
+        #expect(event["reason"]?.stringValue?.contains("pinned") == true)
+    }
+
+    @Test("a failed deny: the process is killed before the call runs, and the trace says why")
+    func failedDeny() throws {
+        let (result, trace, path) = try Fixture.strictrun(profile: "microkernel", [Fixture.example("fork")],
+                                                          extra: ["--inject-failure", "deny"])
+        #expect(result.status == 125, "strictrun's own failure outranks the program's status: \(result.status)")
+        #expect(results(result.stdout)["fork"] == nil, "the fork returned: \(result.stdout)")
+        #expect(!trace.contains { $0["type"]?.stringValue == "process" }, "a child was created: \(path)")
+        let event = try #require(trace.policyEvents.first { $0["rule"]?.stringValue == "deny-failed" }, "no event in \(path)")
+        #expect(event["action"]?.stringValue == "kill")
+        #expect(trace.finalExit?["signal"]?.stringValue == "SIGKILL")
+        #expect(trace.finalExit?["error"]?.stringValue?.contains("could not deny") == true)
+    }
+
+    @Test("a W+X request that cannot be rewritten to RW under microkernel-jit is refused, not granted")
+    func failedRewrite() throws {
+        let (result, trace, path) = try Fixture.strictrun(profile: "microkernel-jit", [Fixture.example("jit_rwx")],
+                                                          extra: ["--inject-failure", "rewrite"])
+        #expect(results(result.stdout)["mmap-rwx"] == ["errno=EACCES"], "\(result.stdout)")
+        #expect(trace.policyEvents.contains { $0["rule"]?.stringValue == "argument-change-failed" }, "no event in \(path)")
+    }
+}
