@@ -34,7 +34,7 @@ let package = Package(
         // The only Swift code that makes kernel calls for the tracer: ptrace, registers, tracee
         // memory as bytes, /proc, wait status, remote syscalls; and syscall knowledge as tables.
         .target(name: "StrictrunSystem", dependencies: ["CStrictrunShims"]),
-        .target(name: "StrictrunStacks", dependencies: ["CElfutils", "CStrictrunDemangle"]),
+        .target(name: "StrictrunStacks", dependencies: ["CElfutils", "CStrictrunDemangle", "StrictrunSystem"]),
         .target(name: "StrictrunSandbox",
                 dependencies: ["CSeccomp", "CStrictrunShims", "StrictrunSystem", "StrictrunPolicy", "StrictrunTrace",
                                "StrictrunStacks"]),
@@ -63,7 +63,7 @@ let package = Package(
         .testTarget(name: "StrictrunTests",
                     dependencies: ["StrictrunPolicy", "StrictrunSandbox", "StrictrunSystem", "StrictrunTrace", "strictrun",
                                    "CSeccomp"]),
-        .testTarget(name: "StrictrunStacksTests", dependencies: ["StrictrunStacks", "CStrictrunShims"]),
+        .testTarget(name: "StrictrunStacksTests", dependencies: ["StrictrunStacks", "StrictrunSystem", "CStrictrunShims"]),
         .testTarget(name: "StrictrunBrokerTests", dependencies: [
             "StrictrunBroker",
             .product(name: "NIOCore", package: "swift-nio"),

@@ -1,3 +1,5 @@
+import StrictrunSystem
+
 // /tmp/perf-PID.map: names for JIT code, as written by `node --perf-basic-prof` (and other
 // JITs speaking perf's convention). One entry per line: `START SIZE NAME`, START and SIZE in
 // hex (with or without 0x). The file only grows; it is read incrementally.

@@ -1,51 +1,70 @@
+// /proc/PID/maps: the one parser (the tracer's checks, W^X emulation and the stack unwinder
+// all read mappings through it).
+
+/// What backs one mapping, as far as symbolization cares.
+public enum MappingKind: Hashable, Sendable {
+    /// A regular file (an ELF image, normally).
+    case file
+    /// The kernel's vDSO.
+    case vdso
+    /// No file: plain anonymous memory, `[anon:NAME]`, memfd / `/dev/zero` views. JIT code
+    /// lives here.
+    case anonymous
+    /// Another kernel-named region: `[heap]`, `[stack]`, `[vsyscall]`, `[vvar]`.
+    case special
+}
+
 /// One line of /proc/PID/maps.
-public struct Mapping: Sendable, Hashable {
+public struct Mapping: Hashable, Sendable {
     public var start: UInt64
     public var end: UInt64
     public var readable: Bool
     public var writable: Bool
     public var executable: Bool
+    /// `s` in the permissions: shared memory (MAP_SHARED), `p` private.
     public var shared: Bool
-    public var offset: UInt64
+    public var fileOffset: UInt64
+    public var deviceMajor: UInt32
+    public var deviceMinor: UInt32
     public var inode: UInt64
-    /// The path column (file, `[vdso]`, `[heap]`, …), as bytes; empty for anonymous memory.
-    public var path: [UInt8]
+    /// The path column, with the kernel's " (deleted)" suffix removed.
+    public var path: String
+    public var deleted: Bool
+    public var kind: MappingKind
+
+    public func contains(_ address: UInt64) -> Bool { address >= start && address < end }
+
+    /// The file offset `address` maps to (wrapping arithmetic: callers check `contains` first).
+    public func fileOffset(of address: UInt64) -> UInt64 { (address &- start) &+ fileOffset }
 }
 
-/// The one parser of /proc/PID/maps.
+/// A process's mappings, sorted by start address.
 public struct MemoryMaps: Sendable {
-    /// The mappings in address order.
-    public var mappings: [Mapping]
+    public private(set) var mappings: [Mapping] = []
+
+    public init(mappings: [Mapping]) {
+        self.mappings = mappings.sorted { $0.start < $1.start }
+    }
 
     /// Reads and parses /proc/PID/maps; nil when it cannot be read.
     public static func read(pid: Int32) -> MemoryMaps? {
         ProcFS.read("/proc/\(pid)/maps").map(MemoryMaps.init(parsing:))
     }
 
-    /// Parses the text of a maps file; malformed lines are skipped.
+    /// Parses the text of a maps file. Malformed lines are skipped.
     public init(parsing bytes: [UInt8]) {
-        mappings = []
-        for line in bytes.split(separator: UInt8(ascii: "\n")) {
-            // start-end perms offset dev inode   path
-            var fields: [ArraySlice<UInt8>] = []
-            var rest = line[...]
-            while fields.count < 5, let space = rest.firstIndex(of: UInt8(ascii: " ")) {
-                fields.append(rest[..<space])
-                rest = rest[(space + 1)...]
+        var result: [Mapping] = []
+        var lineStart = 0
+        let count = bytes.count
+        while lineStart < count {
+            var lineEnd = lineStart
+            while lineEnd < count && bytes[lineEnd] != UInt8(ascii: "\n") { lineEnd += 1 }
+            if let mapping = MemoryMaps.parseLine(bytes[lineStart..<lineEnd]) {
+                result.append(mapping)
             }
-            guard fields.count == 5 else { continue }
-            let range = fields[0].split(separator: UInt8(ascii: "-"))
-            let perms = Array(fields[1])
-            guard range.count == 2, perms.count >= 4,
-                  let start = UInt64(String(decoding: range[0], as: UTF8.self), radix: 16),
-                  let end = UInt64(String(decoding: range[1], as: UTF8.self), radix: 16) else { continue }
-            let path = Array(rest.drop { $0 == UInt8(ascii: " ") })
-            mappings.append(Mapping(
-                start: start, end: end, readable: perms[0] == UInt8(ascii: "r"), writable: perms[1] == UInt8(ascii: "w"),
-                executable: perms[2] == UInt8(ascii: "x"), shared: perms[3] == UInt8(ascii: "s"),
-                offset: UInt64(String(decoding: fields[2], as: UTF8.self), radix: 16) ?? 0,
-                inode: UInt64(String(decoding: fields[4], as: UTF8.self)) ?? 0, path: path))
+            lineStart = lineEnd + 1
         }
+        self.init(mappings: result)
     }
 
     /// What the mappings over [start, start+length) are: whether every mapped part is already
@@ -63,8 +82,100 @@ public struct MemoryMaps: Sendable {
     }
 
     /// The mapping whose path column is `name` (`[vdso]`).
-    public func named(_ name: String) -> Mapping? {
-        let bytes = Array(name.utf8)
-        return mappings.first { $0.path == bytes }
+    public func named(_ name: String) -> Mapping? { mappings.first { $0.path == name } }
+
+    /// The mapping holding `address`, by binary search.
+    public func mapping(containing address: UInt64) -> Mapping? {
+        var low = 0
+        var high = mappings.count
+        while low < high {
+            let mid = (low + high) / 2
+            if mappings[mid].start <= address { low = mid + 1 } else { high = mid }
+        }
+        guard low > 0 else { return nil }
+        let candidate = mappings[low - 1]
+        return candidate.contains(address) ? candidate : nil
+    }
+
+    // "start-end perms offset major:minor inode   path"
+    public static func parseLine(_ line: ArraySlice<UInt8>) -> Mapping? {
+        var cursor = line.startIndex
+        let end = line.endIndex
+
+        func hex(until terminator: UInt8) -> UInt64? {
+            var value: UInt64 = 0
+            var digits = 0
+            while cursor < end, line[cursor] != terminator {
+                guard digits < 16, let d = hexDigit(line[cursor]) else { return nil }
+                value = value << 4 | UInt64(d)
+                digits += 1
+                cursor += 1
+            }
+            guard digits > 0, cursor < end else { return nil }
+            cursor += 1  // the terminator
+            return value
+        }
+        func decimal() -> UInt64? {
+            var value: UInt64 = 0
+            var digits = 0
+            while cursor < end, line[cursor] >= UInt8(ascii: "0"), line[cursor] <= UInt8(ascii: "9") {
+                guard digits < 20 else { return nil }
+                let (m, o1) = value.multipliedReportingOverflow(by: 10)
+                let (a, o2) = m.addingReportingOverflow(UInt64(line[cursor] - UInt8(ascii: "0")))
+                guard !o1, !o2 else { return nil }
+                value = a
+                digits += 1
+                cursor += 1
+            }
+            return digits > 0 ? value : nil
+        }
+
+        guard let start = hex(until: UInt8(ascii: "-")),
+              let stop = hex(until: UInt8(ascii: " ")), stop > start else { return nil }
+        guard end - cursor >= 5 else { return nil }
+        let readable = line[cursor] == UInt8(ascii: "r")
+        let writable = line[cursor + 1] == UInt8(ascii: "w")
+        let executable = line[cursor + 2] == UInt8(ascii: "x")
+        let shared = line[cursor + 3] == UInt8(ascii: "s")
+        cursor += 4
+        guard cursor < end, line[cursor] == UInt8(ascii: " ") else { return nil }
+        cursor += 1
+        guard let offset = hex(until: UInt8(ascii: " ")),
+              let major = hex(until: UInt8(ascii: ":")),
+              let minor = hex(until: UInt8(ascii: " ")),
+              let inode = decimal() else { return nil }
+        while cursor < end && line[cursor] == UInt8(ascii: " ") { cursor += 1 }
+        var path = String(decoding: line[cursor..<end], as: UTF8.self)
+        var deleted = false
+        if path.hasSuffix(" (deleted)") {
+            deleted = true
+            path.removeLast(" (deleted)".count)
+        }
+        let kind: MappingKind
+        if path.isEmpty || path.hasPrefix("[anon:") || path.hasPrefix("[anon_shmem:")
+            || path.hasPrefix("/memfd:") || path.hasPrefix("memfd:") || path == "/dev/zero"
+            || path.hasPrefix("/SYSV") {
+            kind = .anonymous
+        } else if path == "[vdso]" {
+            kind = .vdso
+        } else if path.hasPrefix("[") {
+            kind = .special
+        } else {
+            kind = .file
+        }
+        return Mapping(start: start, end: stop, readable: readable, writable: writable, executable: executable, shared: shared,
+                       fileOffset: offset, deviceMajor: UInt32(truncatingIfNeeded: major),
+                       deviceMinor: UInt32(truncatingIfNeeded: minor), inode: inode,
+                       path: path, deleted: deleted, kind: kind)
+    }
+}
+
+@inline(__always)
+public func hexDigit(_ c: UInt8) -> UInt8? {
+    switch c {
+    case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
+    case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
+    case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
+    default: return nil
     }
 }

@@ -22,9 +22,7 @@ struct FakeTracee: TraceeView {
         return []
     }
     func maps(_ pid: ProcessID) -> MemoryMaps? {
-        var maps = MemoryMaps(parsing: [])
-        maps.mappings = mappings
-        return maps
+        MemoryMaps(mappings: mappings)
     }
     func readLink(_ path: [UInt8]) -> [UInt8]? { links[path] }
     func realPath(_ path: [UInt8]) -> [UInt8]? { real[path] ?? (existing.contains(path) ? path : nil) }

@@ -19,14 +19,14 @@ struct FSViewCheck {
         }
         let dirfd = index == 0 ? atCurrentDirectory : Int32(truncatingIfNeeded: stop.args[index - 1])
         if stop.name.hasPrefix("open") || stop.name == "creat" {
-            let resolved = OpenCheck.openedPath(path, dirfd: dirfd, tid: stop.tid, tgid: stop.tgid, view: tracee)
+            let resolved = PathBytes.opened(path, dirfd: dirfd, tid: stop.tid, tgid: stop.tgid, view: tracee)
             if let denied = openCheck.procMemWrite(stop, path: path, resolved: resolved, view: tracee) { return denied }
         }
         let writes = OpenFlags.changesTree(syscall: stop.name, args: stop.args, memory: memory)
         let shown = ArgumentDecoder.byteString("path", path)
         var verdict = Verdict.allow
         verdict.atExit = { result in
-            let absolute = Self.absolutePath(path, dirfd: dirfd, pid: stop.tgid, tracee: tracee)
+            let absolute = PathBytes.absolute(path, dirfd: dirfd, pid: stop.tgid, tracee: tracee)
             if result >= 0 {
                 guard view.passthrough.contains(where: { PathBytes.isWithin(absolute, Array($0.utf8)) }) else { return [] }
                 // Expected start-up reads: reported, never worth an unwind.
@@ -70,12 +70,6 @@ struct FSViewCheck {
         }
     }
 
-    /// `path` made absolute against the process's cwd or `dirfd`, normalized lexically.
-    static func absolutePath(_ path: [UInt8], dirfd: Int32, pid: ProcessID, tracee: some TraceeView) -> [UInt8] {
-        guard !PathBytes.isAbsolute(path) else { return PathBytes.normalized(path) }
-        let base = tracee.readLink(PathBytes.base(dirfd: dirfd, pid: pid)) ?? [PathBytes.slash]
-        return PathBytes.normalized(PathBytes.joined(base, path))
-    }
 }
 
 /// The event of a failure the kernel returned at a call's exit stop (the view, Landlock,

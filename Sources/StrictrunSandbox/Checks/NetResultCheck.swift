@@ -36,7 +36,7 @@ struct NetResultCheck {
         let fd = JSONValue.int(Int64(Int32(truncatingIfNeeded: stop.args[0])))
         if unixDirectories, stop.name == "bind", let socketPath = address?.unixPath,
            let directories = unixSocketDirectories {
-            let absolute = FSViewCheck.absolutePath(socketPath, dirfd: atCurrentDirectory, pid: stop.tgid, tracee: tracee)
+            let absolute = PathBytes.absolute(socketPath, dirfd: atCurrentDirectory, pid: stop.tgid, tracee: tracee)
             let directory = PathBytes.normalized(absolute + Array("/..".utf8))
             if !directories.contains(where: { Array($0.utf8) == directory }) {
                 return .act(rule, stop, decoded: [("fd", fd)] + ArgumentDecoder.byteString("path", socketPath),

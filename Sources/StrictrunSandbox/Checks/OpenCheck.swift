@@ -58,7 +58,7 @@ struct OpenCheck {
         guard let pathArgument = OpenFlags.pathArgument(of: stop.name),
               let path = memory.cString(at: stop.args[pathArgument]) else { return .pass }
         let dirfd = pathArgument == 0 ? atCurrentDirectory : Int32(truncatingIfNeeded: stop.args[0])
-        let resolved = Self.openedPath(path, dirfd: dirfd, tid: stop.tid, tgid: stop.tgid, view: view)
+        let resolved = PathBytes.opened(path, dirfd: dirfd, tid: stop.tid, tgid: stop.tgid, view: view)
         let shown = ArgumentDecoder.byteString("path", path)
         if rule.check == .clientKeyOpen && keyFiles.contains(resolved) {
             return .act(rule, stop, decoded: shown, extra: [("reason", .string("a client-certificate key of the broker"))])
@@ -78,18 +78,5 @@ struct OpenCheck {
               view.fileSystemType(resolved) == ProcFS.procSuperMagic else { return nil }
         return .act(rule, stop, decoded: ArgumentDecoder.byteString("path", path),
                     extra: [("reason", .string("writes to /proc/PID/mem ignore page protections"))])
-    }
-
-    /// The absolute, real path an open-like call names, `/proc/self` taken as the program's.
-    static func openedPath(_ path: [UInt8], dirfd: Int32, tid: ProcessID, tgid: ProcessID, view: some TraceeView) -> [UInt8] {
-        var absolute = path
-        if !PathBytes.isAbsolute(path) {
-            let base = PathBytes.base(dirfd: dirfd, pid: tgid)
-            absolute = PathBytes.joined(view.realPath(base) ?? base, path)
-        }
-        for alias in ["/proc/self/", "/proc/thread-self/"] where absolute.starts(with: alias.utf8) {
-            absolute = Array("/proc/\(tid)/".utf8) + absolute.dropFirst(alias.utf8.count)
-        }
-        return view.realPath(absolute) ?? absolute
     }
 }

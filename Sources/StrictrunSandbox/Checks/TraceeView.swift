@@ -74,4 +74,25 @@ enum PathBytes {
     }
 
     static func joined(_ base: [UInt8], _ path: [UInt8]) -> [UInt8] { base + [slash] + path }
+
+    /// `path` made absolute against the process's cwd or `dirfd` as the program sees them, and
+    /// normalized lexically (what the fs view's rules compare).
+    static func absolute(_ path: [UInt8], dirfd: Int32, pid: ProcessID, tracee: some TraceeView) -> [UInt8] {
+        guard !isAbsolute(path) else { return normalized(path) }
+        return normalized(joined(tracee.readLink(base(dirfd: dirfd, pid: pid)) ?? [slash], path))
+    }
+
+    /// The real path an open-like call names (symlinks resolved), `/proc/self` and
+    /// `/proc/thread-self` taken as the calling thread's: which file it would open.
+    static func opened(_ path: [UInt8], dirfd: Int32, tid: ProcessID, tgid: ProcessID, view: some TraceeView) -> [UInt8] {
+        var absolute = path
+        if !isAbsolute(path) {
+            let directory = base(dirfd: dirfd, pid: tgid)
+            absolute = joined(view.realPath(directory) ?? directory, path)
+        }
+        for alias in ["/proc/self/", "/proc/thread-self/"] where absolute.starts(with: alias.utf8) {
+            absolute = Array("/proc/\(tid)/".utf8) + absolute.dropFirst(alias.utf8.count)
+        }
+        return view.realPath(absolute) ?? absolute
+    }
 }
