@@ -55,7 +55,7 @@ let package = Package(
         .target(name: "StrictrunReport", dependencies: ["StrictrunTrace", "StrictrunConformance"]),
         .executableTarget(name: "strictrun", dependencies: [
             "StrictrunPolicy", "StrictrunSandbox", "StrictrunSystem", "StrictrunTrace", "StrictrunConformance",
-            "StrictrunReport",
+            "StrictrunReport", "StrictrunStacks",
             "StrictrunBroker",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),

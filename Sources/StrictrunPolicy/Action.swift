@@ -51,11 +51,20 @@ public enum Action: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// `enforce` applies every rule as written; `audit` logs instead of denying or killing.
-public enum Mode: String, Sendable, Hashable, CaseIterable {
-    case enforce
-    case audit
+/// One decision of a profile: an action and where it was written.
+public struct RuleSetting: Sendable, Hashable {
+    public var action: Action
+    /// Where the setting was written; nil for built-in defaults.
+    public var location: SourceLocation?
+
+    public init(_ action: Action, at location: SourceLocation? = nil) {
+        self.action = action
+        self.location = location
+    }
 }
+
+/// Built-in defaults for values a profile leaves out; each section's file adds its own.
+public enum ProfileDefaults {}
 
 /// Linux errno names and numbers, as a table (x86_64 values from glibc).
 public enum ErrnoName {

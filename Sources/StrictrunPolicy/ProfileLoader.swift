@@ -61,7 +61,7 @@ public struct ProfileLoader: Sendable {
     public func load(path: String) throws(ProfileError) -> Profile {
         var chain: [String] = []
         let doc = try document(at: path, chain: &chain)
-        return try finish(doc, sources: chain)
+        return doc.resolved(sources: chain)
     }
 
     /// `extendedFrom`: where the `extends` that led here was written (for errors).
@@ -94,35 +94,5 @@ public struct ProfileLoader: Sendable {
         }
         let base = try document(at: parentPath, chain: &chain, extendedFrom: parent.location)
         return doc.merged(over: base)
-    }
-
-    private func finish(_ doc: ProfileDocument, sources: [String]) throws(ProfileError) -> Profile {
-        let spawn = doc.spawn ?? RuleSetting(.allow)
-        // Exec after the first follows spawn unless set: a target that cannot spawn cannot exec.
-        let exec = doc.exec ?? {
-            switch spawn.action {
-            case .deny: RuleSetting(.deny(errno: ProfileDefaults.execErrno), at: spawn.location)
-            default: RuleSetting(spawn.action, at: spawn.location)
-            }
-        }()
-        return Profile(
-            name: doc.name ?? "profile",
-            description: doc.description ?? "",
-            sources: sources,
-            mode: doc.mode ?? .enforce,
-            process: ProcessPolicy(fork: doc.fork ?? RuleSetting(.allow), spawn: spawn, exec: exec),
-            wx: WXPolicy(level: doc.wxLevel ?? .off,
-                         action: doc.wxAction ?? RuleSetting(.deny(errno: ProfileDefaults.wxErrno))),
-            escape: EscapePolicy(
-                foreignABI: doc.escape["foreign-abi"] ?? RuleSetting(.deny(errno: ProfileDefaults.foreignABIErrno)),
-                untracedClone: doc.escape["untraced-clone"] ?? RuleSetting(.deny(errno: ProfileDefaults.escapeErrno)),
-                ptrace: doc.escape["ptrace"] ?? RuleSetting(.deny(errno: ProfileDefaults.escapeErrno)),
-                processVMWrite: doc.escape["process-vm-writev"] ?? RuleSetting(.deny(errno: ProfileDefaults.escapeErrno)),
-                readImpliesExec: doc.escape["read-implies-exec"] ?? RuleSetting(.deny(errno: ProfileDefaults.escapeErrno)),
-                seccompChange: doc.escape["seccomp"] ?? RuleSetting(.log)),
-            tls: doc.tls?.resolved(),
-            rules: doc.rules,
-            fs: doc.fs?.resolved(),
-            net: doc.net?.resolved())
     }
 }

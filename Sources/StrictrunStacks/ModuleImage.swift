@@ -29,12 +29,15 @@ final class ModuleImage {
     let key: ImageKey
     let loads: [Load]
     let symbols: SymbolIndex?
+    /// Where looked-up source lines are kept between runs.
+    private let lineCache: SourceLineCache
     private var lines: [UInt64: SourceLine?] = [:]
 
     /// Read the layout of `module`'s ELF (`dwfl_module_getelf`, `gelf_getphdr`) and build its
     /// symbol index.
-    init(key: ImageKey, module: OpaquePointer, stats: inout UnwinderStats) {
+    init(key: ImageKey, module: OpaquePointer, cache: SymbolIndexCache, stats: inout UnwinderStats) {
         self.key = key
+        lineCache = SourceLineCache(symbols: cache)
         var loads: [Load] = []
         var bias: GElf_Addr = 0
         if let elf = dwfl_module_getelf(module, &bias) {
@@ -49,17 +52,17 @@ final class ModuleImage {
         }
         self.loads = loads
         let started = ContinuousClock.now
-        if let cached = SymbolIndexCache.load(key) {
+        if let cached = cache.load(key) {
             symbols = cached
             stats.symbolIndexesLoaded += 1
         } else {
             symbols = SymbolIndex.build(module: module)
             if let symbols {
                 stats.symbolIndexBuilds += 1
-                SymbolIndexCache.store(symbols, for: key)
+                cache.store(symbols, for: key)
             }
         }
-        lines = SourceLineCache.load(key)
+        lines = lineCache.load(key)
         if let symbols {
             stats.symbolsIndexed += symbols.count
             stats.symbolIndexNanoseconds += (ContinuousClock.now - started).nanoseconds
@@ -88,7 +91,7 @@ final class ModuleImage {
         }
         if lines.count >= ModuleImage.maxMemoizedLines { lines.removeAll(keepingCapacity: true) }
         lines[address] = result
-        SourceLineCache.append(key, address: address, line: result)
+        lineCache.append(key, address: address, line: result)
         return result
     }
 }

@@ -57,9 +57,13 @@ public struct StackOptions: Sendable, Hashable {
     /// How many top frames a call-site id covers (see `callSite(of:count:)`).
     public var siteFrames: Int
 
-    public init(maxFrames: Int = 64, siteFrames: Int = 5) {
+    /// The on-disk symbol index cache's directory; nil: no cache (see `SymbolCacheDirectory`).
+    public var symbolCacheDirectory: String?
+
+    public init(maxFrames: Int = 64, siteFrames: Int = 5, symbolCacheDirectory: String? = nil) {
         self.maxFrames = max(1, maxFrames)
         self.siteFrames = max(1, siteFrames)
+        self.symbolCacheDirectory = symbolCacheDirectory
     }
 }
 

@@ -6,32 +6,27 @@
 import Glibc
 #endif
 
-/// The on-disk cache of `SymbolIndex`es: `$STRICTRUN_CACHE_DIR` (empty or `off`: no cache),
-/// else `$XDG_CACHE_HOME/strictrun/symbols`, else `~/.cache/strictrun/symbols`.
+/// The on-disk cache of `SymbolIndex`es in one directory (`StackOptions.symbolCacheDirectory`;
+/// the executable picks it with `SymbolCacheDirectory.resolve(environment:)`).
 ///
 /// A file is `magic, symbol count, name bytes, symbols (24 bytes each), names`; anything that
 /// does not read back exactly (truncated, another version, out-of-range names) is ignored
 /// and rebuilt. Files are written to a temporary name and renamed, so concurrent runs never
 /// see half a file.
-enum SymbolIndexCache {
+struct SymbolIndexCache: Sendable {
     static let magic: [UInt8] = Array("strictrun-symbols-1\n".utf8)
     /// Indexes smaller than this are quicker to rebuild than to keep.
     static let minimumSymbols = 2000
     private static let recordSize = 24
 
-    static let directory: String? = {
-        let environment = { (name: String) -> String? in getenv(name).map { String(cString: $0) } }
-        if let configured = environment("STRICTRUN_CACHE_DIR") {
-            return configured.isEmpty || configured == "off" ? nil : configured
-        }
-        if let xdg = environment("XDG_CACHE_HOME"), xdg.hasPrefix("/") { return xdg + "/strictrun/symbols" }
-        if let home = environment("HOME"), home.hasPrefix("/") { return home + "/.cache/strictrun/symbols" }
-        return nil
-    }()
+    /// The directory the files are in; nil: no cache (nothing read, nothing written).
+    let directory: String?
+
+    init(directory: String?) { self.directory = directory }
 
     /// The cache file for `key`; nil when the file cannot be identified (no stat) or there is
     /// no cache directory.
-    static func path(for key: ImageKey) -> String? {
+    func path(for key: ImageKey) -> String? {
         guard let directory, let stat = key.stat else { return nil }
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in Array(key.path.utf8) + [0] {
@@ -45,15 +40,15 @@ enum SymbolIndexCache {
         return "\(directory)/\(name.prefix(64))-\(String(hash, radix: 16)).idx"
     }
 
-    static func load(_ key: ImageKey) -> SymbolIndex? {
-        guard let path = path(for: key), let bytes = readWhole(path), bytes.count >= magic.count + 16,
-              bytes[0..<magic.count].elementsEqual(magic) else { return nil }
+    func load(_ key: ImageKey) -> SymbolIndex? {
+        guard let path = path(for: key), let bytes = readWhole(path), bytes.count >= Self.magic.count + 16,
+              bytes[0..<Self.magic.count].elementsEqual(Self.magic) else { return nil }
         return bytes.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> SymbolIndex? in
-            let header = magic.count
+            let header = Self.magic.count
             let count = Int(truncatingIfNeeded: raw.loadUnaligned(fromByteOffset: header, as: UInt64.self))
             let nameBytes = Int(truncatingIfNeeded: raw.loadUnaligned(fromByteOffset: header + 8, as: UInt64.self))
             guard count >= 0, count <= SymbolIndex.maxSymbols, nameBytes >= 0, nameBytes < Int(UInt32.max),
-                  raw.count == header + 16 + count * recordSize + nameBytes else { return nil }
+                  raw.count == header + 16 + count * Self.recordSize + nameBytes else { return nil }
             var symbols: [SymbolIndex.Symbol] = []
             symbols.reserveCapacity(count)
             var previous: UInt64 = 0
@@ -62,7 +57,7 @@ enum SymbolIndexCache {
                 let start = raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
                 let end = raw.loadUnaligned(fromByteOffset: offset + 8, as: UInt64.self)
                 let packed = raw.loadUnaligned(fromByteOffset: offset + 16, as: UInt64.self)
-                offset += recordSize
+                offset += Self.recordSize
                 let nameStart = UInt32(truncatingIfNeeded: packed)
                 let nameLength = UInt16(truncatingIfNeeded: packed >> 32)
                 guard start >= previous, Int(nameStart) + Int(nameLength) <= nameBytes else { return nil }
@@ -75,7 +70,7 @@ enum SymbolIndexCache {
     }
 
     /// The whole file in one buffer of its size (the index of node is ~8 MB).
-    private static func readWhole(_ path: String) -> [UInt8]? {
+    private func readWhole(_ path: String) -> [UInt8]? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
@@ -98,10 +93,10 @@ enum SymbolIndexCache {
     }
 
     /// Best effort: a cache that cannot be written only costs the next run the build.
-    static func store(_ index: SymbolIndex, for key: ImageKey) {
-        guard index.count >= minimumSymbols, let path = path(for: key), let directory else { return }
-        var bytes = magic
-        bytes.reserveCapacity(magic.count + 16 + index.count * recordSize + index.names.count)
+    func store(_ index: SymbolIndex, for key: ImageKey) {
+        guard index.count >= Self.minimumSymbols, let path = path(for: key), let directory else { return }
+        var bytes = Self.magic
+        bytes.reserveCapacity(Self.magic.count + 16 + index.count * Self.recordSize + index.names.count)
         func append(_ value: UInt64) {
             withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
         }
@@ -113,7 +108,7 @@ enum SymbolIndexCache {
             append(UInt64(symbol.nameStart) | UInt64(symbol.nameLength) << 32 | (symbol.isSizedFunction ? 1 << 48 : 0))
         }
         bytes.append(contentsOf: index.names)
-        makeDirectories(directory)
+        Self.makeDirectories(directory)
         let temporary = "\(path).\(getpid()).tmp"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else { return }
@@ -143,16 +138,20 @@ enum SymbolIndexCache {
 /// separate debug file), a cost worth paying once per file, not once per run. One text line per
 /// address (`address-hex TAB line TAB file`; line 0 and no file when DWARF has none), appended
 /// with O_APPEND as lookups happen, so concurrent runs add lines and never tear one.
-enum SourceLineCache {
+struct SourceLineCache: Sendable {
     /// A file that grew past this is no longer appended to.
     static let maximumBytes = 4 << 20
+    /// The symbol cache whose directory holds the line files.
+    let symbols: SymbolIndexCache
 
-    static func path(for key: ImageKey) -> String? {
-        SymbolIndexCache.path(for: key).map { String($0.dropLast(".idx".count)) + ".lines" }
+    init(symbols: SymbolIndexCache) { self.symbols = symbols }
+
+    func path(for key: ImageKey) -> String? {
+        symbols.path(for: key).map { String($0.dropLast(".idx".count)) + ".lines" }
     }
 
-    static func load(_ key: ImageKey) -> [UInt64: SourceLine?] {
-        guard let path = path(for: key), let bytes = try? SystemCalls.readFile(path, limit: maximumBytes + 65536)
+    func load(_ key: ImageKey) -> [UInt64: SourceLine?] {
+        guard let path = path(for: key), let bytes = try? SystemCalls.readFile(path, limit: Self.maximumBytes + 65536)
         else { return [:] }
         var out: [UInt64: SourceLine?] = [:]
         for row in bytes.split(separator: UInt8(ascii: "\n")) {
@@ -166,8 +165,8 @@ enum SourceLineCache {
         return out
     }
 
-    static func append(_ key: ImageKey, address: UInt64, line: SourceLine?) {
-        guard let path = path(for: key), let directory = SymbolIndexCache.directory else { return }
+    func append(_ key: ImageKey, address: UInt64, line: SourceLine?) {
+        guard let path = path(for: key), let directory = symbols.directory else { return }
         let file = line?.file ?? ""
         guard !file.utf8.contains(UInt8(ascii: "\n")), !file.utf8.contains(UInt8(ascii: "\t")) else { return }
         let text = Array("\(String(address, radix: 16))\t\(line?.line ?? 0)\t\(file)\n".utf8)
@@ -176,7 +175,22 @@ enum SourceLineCache {
         guard fd >= 0 else { return }
         defer { close(fd) }
         var info = stat()
-        guard fstat(fd, &info) == 0, info.st_size < maximumBytes else { return }
+        guard fstat(fd, &info) == 0, info.st_size < Self.maximumBytes else { return }
         _ = text.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+    }
+}
+
+/// Where the symbol cache lives, decided from an environment passed as a value (the
+/// executable passes its own; nothing in the library reads the process environment):
+/// `STRICTRUN_CACHE_DIR` (empty or `off`: no cache), else `$XDG_CACHE_HOME/strictrun/symbols`,
+/// else `$HOME/.cache/strictrun/symbols`.
+public enum SymbolCacheDirectory {
+    public static func resolve(environment: [String: String]) -> String? {
+        if let configured = environment["STRICTRUN_CACHE_DIR"] {
+            return configured.isEmpty || configured == "off" ? nil : configured
+        }
+        if let xdg = environment["XDG_CACHE_HOME"], xdg.hasPrefix("/") { return xdg + "/strictrun/symbols" }
+        if let home = environment["HOME"], home.hasPrefix("/") { return home + "/.cache/strictrun/symbols" }
+        return nil
     }
 }

@@ -32,8 +32,12 @@ public final class StackUnwinder {
     /// Processes with live per-process state (libdw session, maps, perf map).
     public var trackedProcesses: Int { processes.count }
 
+    /// The on-disk symbol cache (`options.symbolCacheDirectory`).
+    private let symbolCache: SymbolIndexCache
+
     public init(options: StackOptions = .init()) {
         self.options = options
+        symbolCache = SymbolIndexCache(directory: options.symbolCacheDirectory)
     }
 
     /// Unwind thread `tid` of process `pid` and symbolize the frames.
@@ -225,7 +229,7 @@ public final class StackUnwinder {
             if let known = images[key] {
                 image = known
             } else {
-                image = ModuleImage(key: key, module: module, stats: &counters)
+                image = ModuleImage(key: key, module: module, cache: symbolCache, stats: &counters)
                 images[key] = image
             }
             resolved = ResolvedModule(module: module, image: image, bias: bias)

@@ -1,6 +1,7 @@
 import Foundation
 import StrictrunPolicy
 import StrictrunSandbox
+import StrictrunStacks
 
 /// Where strictrun finds its profiles, and how it reports failures.
 enum Environment {
@@ -20,6 +21,18 @@ enum Environment {
             dir = dir.deletingLastPathComponent()
         }
         return dirs.filter { FileManager.default.fileExists(atPath: $0) }
+    }
+
+    /// `STRICTRUN_FS_FALLBACK=landlock`: build the fs view with Landlock even where user
+    /// namespaces work (for tests, and for machines where namespaces misbehave).
+    static func confinementFallback() -> ConfinementFallback {
+        ConfinementFallback(environment: ProcessInfo.processInfo.environment)
+    }
+
+    /// The symbol cache's directory from strictrun's own environment (`STRICTRUN_CACHE_DIR`,
+    /// `XDG_CACHE_HOME`, `HOME`), to pass down in `StackOptions.symbolCacheDirectory`.
+    static func symbolCacheDirectory() -> String? {
+        SymbolCacheDirectory.resolve(environment: ProcessInfo.processInfo.environment)
     }
 
     static func loader() -> ProfileLoader {

@@ -96,16 +96,18 @@ struct Run: ParsableCommand {
             environment.merge(bridge!.environment) { _, broker in broker }
         }
         defer { bridge?.shutdown() }
-        let request = RunRequest(program: program, arguments: arguments,
+        var request = RunRequest(program: program, arguments: arguments,
                                  environment: environment, policy: policy,
                                  trace: writer, router: bridge, filterOnly: filterOnly,
                                  stacks: StackSettings(enabled: !noStacks, depth: stackDepth,
-                                                       siteFrames: siteFrames, siteCap: siteCap),
+                                                       siteFrames: siteFrames, siteCap: siteCap,
+                                                       symbolCacheDirectory: Environment.symbolCacheDirectory()),
                                  wxSlowPathOnly: environment["STRICTRUN_WX_SLOW_PATH"] == "1",
                                  injectedFailures: injected)
         // libdw would ask debuginfod servers for symbols when this is set: never stall the
         // tracer on the network (the program keeps its own environment).
         unsetenv("DEBUGINFOD_URLS")
+        request.confinementFallback = Environment.confinementFallback()
         let outcome: RunOutcome
         do {
             outcome = try Sandbox.run(request)

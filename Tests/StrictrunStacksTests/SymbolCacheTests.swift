@@ -21,19 +21,19 @@ struct SymbolCacheTests {
 
     @Test("store then load gives the same symbols; another file identity or a damaged file gives nothing")
     func roundTrip() throws {
-        guard SymbolIndexCache.directory != nil else {
-            Issue.record("no cache directory (HOME unset?)")
-            return
-        }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("strictrun-symbols-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let cache = SymbolIndexCache(directory: directory)
+        let lineCache = SourceLineCache(symbols: cache)
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("strictrun-cache-\(UUID().uuidString)").path
-        FileManager.default.createFile(atPath: file, contents: Data("x".utf8))
+        _ = FileManager.default.createFile(atPath: file, contents: Data("x".utf8))
         defer { try? FileManager.default.removeItem(atPath: file) }
         let key = ImageKey(path: file, stat: SystemCalls.fileStat(file))
         let index = Self.sampleIndex(count: 5000)
-        SymbolIndexCache.store(index, for: key)
-        let cachePath = try #require(SymbolIndexCache.path(for: key))
+        cache.store(index, for: key)
+        let cachePath = try #require(cache.path(for: key))
         defer { try? FileManager.default.removeItem(atPath: cachePath) }
-        let loaded = try #require(SymbolIndexCache.load(key))
+        let loaded = try #require(cache.load(key))
         #expect(loaded.allSymbols().count == 5000)
         #expect(loaded.allSymbols().elementsEqual(index.allSymbols()) { $0.start == $1.start && $0.end == $1.end && $0.name == $1.name })
         #expect(loaded.lookup(0x1000 + 40 * 32 + 4)?.index == 40)
@@ -41,12 +41,12 @@ struct SymbolCacheTests {
         // The file changes (size, mtime): its old index is not used.
         try Data("changed".utf8).write(to: URL(fileURLWithPath: file))
         let changed = ImageKey(path: file, stat: SystemCalls.fileStat(file))
-        #expect(SymbolIndexCache.load(changed) == nil)
+        #expect(cache.load(changed) == nil)
 
         // A truncated cache file is ignored.
         let bytes = try Data(contentsOf: URL(fileURLWithPath: cachePath))
         try bytes.prefix(bytes.count - 7).write(to: URL(fileURLWithPath: cachePath))
-        #expect(SymbolIndexCache.load(key) == nil)
+        #expect(cache.load(key) == nil)
         // So is one with names out of range.
         var damaged = [UInt8](bytes)
         let firstRecord = SymbolIndexCache.magic.count + 16
@@ -54,21 +54,32 @@ struct SymbolCacheTests {
         damaged[firstRecord + 17] = 0xff
         damaged[firstRecord + 18] = 0xff
         try Data(damaged).write(to: URL(fileURLWithPath: cachePath))
-        #expect(SymbolIndexCache.load(key) == nil)
+        #expect(cache.load(key) == nil)
         // Source lines: appended as looked up, read back by the next run; a lookup that found
         // nothing is remembered as nothing.
-        let linesPath = try #require(SourceLineCache.path(for: key))
+        let linesPath = try #require(lineCache.path(for: key))
         defer { try? FileManager.default.removeItem(atPath: linesPath) }
-        SourceLineCache.append(key, address: 0x1234, line: SourceLine(file: "/src/a.c", line: 42))
-        SourceLineCache.append(key, address: 0x5678, line: nil)
-        let lines = SourceLineCache.load(key)
+        lineCache.append(key, address: 0x1234, line: SourceLine(file: "/src/a.c", line: 42))
+        lineCache.append(key, address: 0x5678, line: nil)
+        let lines = lineCache.load(key)
         #expect(lines.count == 2)
         #expect(lines[0x1234] == .some(SourceLine(file: "/src/a.c", line: 42)))
         #expect(lines[0x5678] == .some(nil))
-        #expect(SourceLineCache.load(changed).isEmpty)
+        #expect(lineCache.load(changed).isEmpty)
         // Small indexes are not worth a file.
         let small = ImageKey(path: file + "-small", stat: SystemCalls.fileStat(file))
-        SymbolIndexCache.store(Self.sampleIndex(count: 10), for: small)
-        #expect(SymbolIndexCache.load(small) == nil)
+        cache.store(Self.sampleIndex(count: 10), for: small)
+        #expect(cache.load(small) == nil)
+    }
+
+    @Test("the cache directory comes from the environment the executable passes, not the process's")
+    func directory() {
+        #expect(SymbolCacheDirectory.resolve(environment: ["STRICTRUN_CACHE_DIR": "/c", "HOME": "/h"]) == "/c")
+        #expect(SymbolCacheDirectory.resolve(environment: ["STRICTRUN_CACHE_DIR": "off", "HOME": "/h"]) == nil)
+        #expect(SymbolCacheDirectory.resolve(environment: ["STRICTRUN_CACHE_DIR": ""]) == nil)
+        #expect(SymbolCacheDirectory.resolve(environment: ["XDG_CACHE_HOME": "/x", "HOME": "/h"]) == "/x/strictrun/symbols")
+        #expect(SymbolCacheDirectory.resolve(environment: ["HOME": "/h"]) == "/h/.cache/strictrun/symbols")
+        #expect(SymbolCacheDirectory.resolve(environment: [:]) == nil)
+        #expect(SymbolIndexCache(directory: nil).path(for: ImageKey(path: "/bin/sh", stat: SystemCalls.fileStat("/bin/sh"))) == nil)
     }
 }

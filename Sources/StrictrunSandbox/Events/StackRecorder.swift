@@ -14,12 +14,16 @@ public struct StackSettings: Sendable, Hashable {
     public var siteFrames: Int
     /// Events of one site that carry a full stack; later ones carry only the site.
     public var siteCap: Int
+    /// Where symbol indexes are cached across runs (nil: no on-disk cache).
+    public var symbolCacheDirectory: String?
 
-    public init(enabled: Bool = true, depth: Int = 64, siteFrames: Int = 5, siteCap: Int = 20) {
+    public init(enabled: Bool = true, depth: Int = 64, siteFrames: Int = 5, siteCap: Int = 20,
+                symbolCacheDirectory: String? = nil) {
         self.enabled = enabled
         self.depth = depth
         self.siteFrames = siteFrames
         self.siteCap = siteCap
+        self.symbolCacheDirectory = symbolCacheDirectory
     }
 }
 
@@ -44,7 +48,8 @@ final class StackRecorder {
 
     init(settings: StackSettings) {
         self.settings = settings
-        unwinder = StackUnwinder(options: StackOptions(maxFrames: settings.depth, siteFrames: settings.siteFrames))
+        unwinder = StackUnwinder(options: StackOptions(maxFrames: settings.depth, siteFrames: settings.siteFrames,
+                                                              symbolCacheDirectory: settings.symbolCacheDirectory))
     }
 
     /// The `stack`, `site`, `site_frames` (and `stack_omitted`) fields of one event.

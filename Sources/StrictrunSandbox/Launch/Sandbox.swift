@@ -27,6 +27,8 @@ public struct RunRequest: Sendable {
     public var wxSlowPathOnly: Bool
     /// ptrace steps the executor treats as failed (the fail-closed tests).
     public var injectedFailures: InjectedFailures
+    /// How the fs view is built where user namespaces work (`STRICTRUN_FS_FALLBACK`, read by the executable).
+    public var confinementFallback: ConfinementFallback = .none
 
     public init(program: String, arguments: [String], environment: [String: String],
                 policy: CompiledPolicy, trace: TraceWriter, router: (any ConnectionRouter)? = nil,
@@ -76,7 +78,7 @@ public enum Sandbox {
     private static func runOnTracerThread(_ request: RunRequest, rootPid: Locked<pid_t>) throws -> RunOutcome {
         let writer = request.trace
         let argv = [request.program] + request.arguments
-        let plan = ConfinementPlan.make(profile: request.policy.profile, cwd: FileManager.default.currentDirectoryPath)
+        let plan = ConfinementPlan.make(profile: request.policy.profile, cwd: FileManager.default.currentDirectoryPath, fallback: request.confinementFallback)
         var startFields: [(String, JSONValue)] = [
             ("profile", .string(request.policy.profile.name)),
             ("profile_files", .array(request.policy.profile.sources.map(JSONValue.string))),

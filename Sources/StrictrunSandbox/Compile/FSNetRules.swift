@@ -1,4 +1,3 @@
-import CSeccomp
 import StrictrunPolicy
 
 /// What the tracer decides for a call of the `fs`/`net` sections (see FSNetStops.swift).
@@ -47,22 +46,20 @@ enum FSNetTables {
     ]
 }
 
-extension Builder {
+extension RuleListBuilder {
     /// The `fs` and `net` sections. Nothing at all when both are absent.
-    mutating func addFSNetRules() throws(ProfileError) {
-        if let fs = profile.fs { try addFSRules(fs) }
-        if let net = profile.net { try addNetRules(net) }
-        try addUnixSocketRuleWithoutNet()
+    mutating func addFSNetRules() {
+        if let fs = profile.fs { addFSRules(fs) }
+        if let net = profile.net { addNetRules(net) }
+        addUnixSocketRuleWithoutNet()
     }
 
-    private func resolves(_ name: String) -> Bool { seccomp_syscall_resolve_name(name) >= 0 }
-
-    private mutating func addFSRules(_ fs: FSPolicy) throws(ProfileError) {
+    private mutating func addFSRules(_ fs: FSPolicy) {
         for function in FSFunction.allCases {
             guard let setting = fs.functions[function],
                   let rule = register("fs", function.rawValue, setting, .always) else { continue }
             for (name, conditions) in FSNetTables.syscalls(of: function) where resolves(name) {
-                try add(name, rule, conditions.map { cmp($0.arg, mask: $0.mask, equals: $0.value) })
+                add(name, rule, conditions.map { cmp($0.arg, mask: $0.mask, equals: $0.value) })
             }
         }
         // The view's denials come from the kernel's mounts or Landlock: trace the path calls
@@ -72,55 +69,55 @@ extension Builder {
             let keysTraced = !(profile.tls?.clientCertificates.isEmpty ?? true)
             for call in FSNetTables.pathCalls where resolves(call.name) {
                 if keysTraced && call.name.hasPrefix("open") { continue }  // the tls key rule has them
-                try add(call.name, rule)
+                add(call.name, rule)
             }
         }
     }
 
-    private mutating func addNetRules(_ net: NetPolicy) throws(ProfileError) {
+    private mutating func addNetRules(_ net: NetPolicy) {
         let sockStreamMask: UInt64 = 0xf
         let sockRaw: UInt64 = 3
         for family in NetFamily.allCases {
             let number = UInt64(family.number)
             if net.passthroughFamilies.contains(family) {
                 if let rule = register("net", "platform-passthrough", RuleSetting(.log), .always) {
-                    try add("socket", rule, [cmp(0, mask: 0xffff_ffff, equals: number)])
+                    add("socket", rule, [cmp(0, mask: 0xffff_ffff, equals: number)])
                 }
                 continue
             }
             if let setting = net.families[family], profile.effective(setting) != .allow {
                 if let rule = register("net", "family-\(family.rawValue)", setting, .always) {
-                    try add("socket", rule, [cmp(0, mask: 0xffff_ffff, equals: number)])
+                    add("socket", rule, [cmp(0, mask: 0xffff_ffff, equals: number)])
                 }
                 continue
             }
             if let raw = net.raw, family == .inet || family == .inet6,
                let rule = register("net", "raw", raw, .always) {
-                try add("socket", rule, [cmp(0, mask: 0xffff_ffff, equals: number),
+                add("socket", rule, [cmp(0, mask: 0xffff_ffff, equals: number),
                                          cmp(1, mask: sockStreamMask, equals: sockRaw)])
             }
         }
         if let setting = net.socketpair, let rule = register("net", "socketpair", setting, .always) {
-            try add("socketpair", rule)
+            add("socketpair", rule)
         }
         for (option, setting) in net.options.sorted(by: { $0.key.name < $1.key.name }) {
             guard let rule = register("net", option.name, setting, .always) else { continue }
             var conditions = [cmp(1, mask: 0xffff_ffff, equals: UInt64(option.level))]
             if let name = option.option { conditions.append(cmp(2, mask: 0xffff_ffff, equals: UInt64(name))) }
-            try add("setsockopt", rule, conditions)
+            add("setsockopt", rule, conditions)
         }
         let wholeLevels = Set(net.options.filter { $0.key.option == nil && profile.effective($0.value) != .allow }
             .map(\.key.level))
         let joins = SocketOption.multicastJoins.filter { !wholeLevels.contains($0.level) }
         if let setting = net.multicast, let rule = register("net", "multicast", setting, .always) {
             for join in joins {
-                try add("setsockopt", rule, [cmp(1, mask: 0xffff_ffff, equals: UInt64(join.level)),
+                add("setsockopt", rule, [cmp(1, mask: 0xffff_ffff, equals: UInt64(join.level)),
                                              cmp(2, mask: 0xffff_ffff, equals: UInt64(join.option!))])
             }
         } else if net.isolated, profile.mode == .enforce,
                   let rule = register("net", "multicast", RuleSetting(.log), .fsNet(.membershipResult)) {
             for join in joins {
-                try add("setsockopt", rule, [cmp(1, mask: 0xffff_ffff, equals: UInt64(join.level)),
+                add("setsockopt", rule, [cmp(1, mask: 0xffff_ffff, equals: UInt64(join.level)),
                                              cmp(2, mask: 0xffff_ffff, equals: UInt64(join.option!))])
             }
         }
@@ -133,20 +130,20 @@ extension Builder {
             let setting = unixDirectories && profile.effective(unixSetting) != .allow ? unixSetting : RuleSetting(.log)
             if let rule = register("fs", "unix-socket-path", setting,
                                    .fsNet(.socketAddress(unixDirectories: unixDirectories, exitLog: exitLog))) {
-                try add("bind", rule)
-                if exitLog && profile.tls == nil { try add("connect", rule) }
+                add("bind", rule)
+                if exitLog && profile.tls == nil { add("connect", rule) }
             }
         }
     }
 }
 
-extension Builder {
+extension RuleListBuilder {
     /// `fs.unix-sockets` without a `net` section still needs its bind rule.
-    mutating func addUnixSocketRuleWithoutNet() throws(ProfileError) {
+    mutating func addUnixSocketRuleWithoutNet() {
         guard profile.net == nil, let fs = profile.fs, fs.unixSocketDirectories != nil,
               profile.effective(fs.unixSocketAction) != .allow,
               let rule = register("fs", "unix-socket-path", fs.unixSocketAction,
                                   .fsNet(.socketAddress(unixDirectories: true, exitLog: false))) else { return }
-        try add("bind", rule)
+        add("bind", rule)
     }
 }

@@ -39,8 +39,8 @@ public struct CompiledRule: Sendable, Hashable {
     public var location: SourceLocation?
 }
 
-/// A profile compiled for x86_64: the BPF program and the table the tracer decodes
-/// SECCOMP_RET_DATA with.
+/// Stage 3 of compilation, the result: a profile compiled for x86_64, the BPF program and
+/// the table the tracer decodes SECCOMP_RET_DATA with (made by `SeccompBackend`).
 public struct CompiledPolicy: Sendable {
     public var profile: Profile
     /// The classic-BPF program, as `struct sock_filter` entries (8 bytes each).
@@ -64,4 +64,17 @@ public struct BPFInstruction: Sendable, Hashable {
     public var jt: UInt8
     public var jf: UInt8
     public var k: UInt32
+}
+
+extension BPFInstruction {
+    /// Instructions from the bytes of `struct sock_filter` entries (little-endian, as
+    /// `seccomp_export_bpf` writes them); a trailing partial entry is dropped.
+    static func decode(_ bytes: [UInt8]) -> [BPFInstruction] {
+        stride(from: 0, to: bytes.count - bytes.count % 8, by: 8).map { (i: Int) -> BPFInstruction in
+            let code = UInt16(bytes[i]) | UInt16(bytes[i + 1]) << 8
+            let low = UInt32(bytes[i + 4]) | UInt32(bytes[i + 5]) << 8
+            let high = UInt32(bytes[i + 6]) << 16 | UInt32(bytes[i + 7]) << 24
+            return BPFInstruction(code: code, jt: bytes[i + 2], jf: bytes[i + 3], k: low | high)
+        }
+    }
 }

@@ -18,6 +18,7 @@ public struct BPFSimulator {
         public static func errno(_ code: Int32) -> Verdict { Verdict(action: 0x0005_0000, data: UInt16(code)) }
     }
 
+    /// Why a program could not be run to a verdict.
     public enum SimulationError: Error { case fellOffTheEnd, badInstruction(Int), tooLong }
 
     public func run(arch: UInt32 = SyscallNames.archX86_64, nr: Int32, args: [UInt64] = [],

@@ -1,0 +1,248 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import StrictrunPolicy
+
+/// Builds a profile's `RuleList`: every rule decision, as pure code (no libseccomp).
+///
+/// The kernel does the common case: every call no rule names is ALLOW inside the filter.
+/// A rule whose action is not `allow` becomes `SECCOMP_RET_TRACE | id`, and the tracer
+/// acts on it (log, deny with an errno, kill) with the rule table. `clone3` gets ENOSYS so
+/// glibc falls back to `clone`, whose flags BPF can read. Rules on one syscall are kept
+/// disjoint, so the order libseccomp gives them does not matter; the list keeps the order
+/// they were added in anyway (the backend's BPF is then the same, byte for byte).
+public struct RuleListBuilder {
+    let profile: Profile
+    /// Whether a syscall name exists on x86_64 (injected: the backend knows, this stage does not).
+    let syscallExists: (String) -> Bool
+    private(set) var filterRules: [FilterRule] = []
+    private(set) var rules: [UInt16: CompiledRule] = [:]
+    private(set) var foreignRule: CompiledRule?
+    private var nextID: UInt16 = 1
+
+    /// The rule list of `profile`; `syscallExists` says which optional syscalls (fchmodat2…)
+    /// this kernel ABI has.
+    public static func rules(for profile: Profile, syscallExists: (String) -> Bool) -> RuleList {
+        withoutActuallyEscaping(syscallExists) { exists in
+            var builder = RuleListBuilder(profile: profile, syscallExists: exists)
+            builder.addRules()
+            let mdwe = profile.wx.level == .noExecGain && profile.effective(profile.wx.action).blocks
+            return RuleList(profile: profile, filterRules: builder.filterRules,
+                            badArchAction: builder.foreignRule.map { .trace($0.id) },
+                            rules: builder.rules, foreignABIRule: builder.foreignRule, kernelMDWE: mdwe)
+        }
+    }
+
+    private init(profile: Profile, syscallExists: @escaping (String) -> Bool) {
+        self.profile = profile
+        self.syscallExists = syscallExists
+    }
+
+    /// The W^X level the filter enforces. Emulation needs the tracer to rewrite calls:
+    /// under `mode: audit` (nothing blocked) the level falls back to `simultaneous`, which
+    /// logs W+X requests.
+    var wxLevel: WXLevel {
+        let wx = profile.wx
+        return wx.level == .emulate && !profile.effective(wx.action).blocks ? .simultaneous : wx.level
+    }
+
+    private mutating func addRules() {
+        addProcessRules()
+        addWXRules()
+        addEscapeRules()
+        addTLSRules()
+        // Files and sockets as the target serves them (FSNetRules.swift).
+        addFSNetRules()
+        addProcMemRule()
+        addForeignABIRule()
+        addProfileRules()
+    }
+
+    // MARK: registering and adding
+
+    /// Number a rule the tracer must see; nil when its action is a plain allow.
+    mutating func register(_ category: String, _ name: String, _ setting: RuleSetting,
+                           _ check: RuleCheck) -> CompiledRule? {
+        let action = profile.effective(setting)
+        guard action.needsTracer else { return nil }
+        let rule = CompiledRule(id: nextID, category: category, name: name, action: action,
+                                auditedFrom: action == setting.action ? nil : setting.action,
+                                check: check, location: setting.location)
+        rules[nextID] = rule
+        nextID += 1
+        return rule
+    }
+
+    func cmp(_ arg: UInt32, mask: UInt64, equals value: UInt64) -> ArgumentCondition {
+        .masked(arg, mask: mask, equals: value)
+    }
+
+    /// Send `syscall` (when `conditions` hold) to the tracer under `rule`.
+    mutating func add(_ syscall: String, _ rule: CompiledRule, _ conditions: [ArgumentCondition] = []) {
+        addRaw(syscall, action: .trace(rule.id), conditions, at: rule.location)
+    }
+
+    mutating func addRaw(_ syscall: String, action: FilterAction, _ conditions: [ArgumentCondition],
+                         at location: SourceLocation?) {
+        filterRules.append(FilterRule(syscall: syscall, action: action, conditions: conditions, location: location))
+    }
+
+    func resolves(_ name: String) -> Bool { syscallExists(name) }
+
+    // MARK: process
+
+    private mutating func addProcessRules() {
+        let process = profile.process
+        let escape = profile.escape
+        // Threads (CLONE_THREAD) never match: the default action allows them in the kernel.
+        // The three clone rules are disjoint (CLONE_UNTRACED set, or clear with a fork or a
+        // spawn shape), so libseccomp's order among them does not matter.
+        let untraced = FilterCompiler.cloneUntraced
+        let cloneKind = FilterCompiler.cloneThread | FilterCompiler.cloneVM | untraced
+        if let fork = register("process", "fork", process.fork, .always) {
+            add("fork", fork)
+            add("clone", fork, [cmp(0, mask: cloneKind, equals: 0)])
+        }
+        if let spawn = register("process", "spawn", process.spawn, .always) {
+            add("vfork", spawn)
+            add("clone", spawn, [cmp(0, mask: cloneKind, equals: FilterCompiler.cloneVM)])
+        }
+        if let rule = register("escape", "untraced-clone", escape.untracedClone, .always) {
+            add("clone", rule, [cmp(0, mask: untraced, equals: untraced)])
+        }
+        if let exec = register("process", "exec", process.exec, .execAfterFirst) {
+            add("execve", exec)
+            add("execveat", exec)
+        }
+        let tracesProcesses = [process.fork, process.spawn, escape.untracedClone]
+            .contains { profile.effective($0) != .allow }
+        if tracesProcesses {
+            // clone3 passes its flags in memory, where BPF cannot look.
+            addRaw("clone3", action: .errno(ENOSYS), [], at: nil)
+        }
+    }
+
+    // MARK: W^X
+
+    private mutating func addWXRules() {
+        let wx = profile.wx
+        let writeExec = FilterCompiler.protWrite | FilterCompiler.protExec
+        let exec = FilterCompiler.protExec
+        let level = wxLevel
+        guard level != .off, let rule = register("wx", "wx", wx.action, .wx(level)) else { return }
+        // mmap: W+X at once, or an executable MAP_SHARED view (another view of the same
+        // object can write it). Disjoint conditions again.
+        add("mmap", rule, [cmp(2, mask: writeExec, equals: writeExec)])
+        add("mmap", rule, [cmp(2, mask: writeExec, equals: exec), cmp(3, mask: FilterCompiler.mapShared,
+                                                                      equals: FilterCompiler.mapShared)])
+        if level == .emulate {
+            // The emulator keeps a table of the pages it flips: every call that could
+            // replace or re-protect them reaches the tracer (a few hundred per Node run).
+            // MAP_FIXED without W+X (W+X is above: the conditions stay disjoint).
+            let fixed = FilterCompiler.mapFixed
+            add("mmap", rule, [cmp(2, mask: writeExec, equals: 0), cmp(3, mask: fixed, equals: fixed)])
+            add("mmap", rule, [cmp(2, mask: writeExec, equals: FilterCompiler.protWrite),
+                               cmp(3, mask: fixed, equals: fixed)])
+            add("mmap", rule, [cmp(2, mask: writeExec, equals: exec),
+                               cmp(3, mask: fixed | FilterCompiler.mapShared, equals: fixed)])
+            for name in ["mprotect", "munmap", "mremap"] { add(name, rule) }
+            // pkey_mprotect(-1) is how the emulator's own trampoline flips a page
+            // (see WXEmulator): its RW flips pass in the kernel; everything else —
+            // a real protection key, or any exec, its own RX flips included — is seen
+            // by the tracer, so a program cannot use the same call to make shared
+            // memory executable.
+            let noKey: UInt64 = 0xffff_ffff
+            add("pkey_mprotect", rule, [.notEqual(3, noKey)])
+            add("pkey_mprotect", rule, [cmp(3, mask: noKey, equals: noKey), cmp(2, mask: exec, equals: exec)])
+        } else {
+            // mprotect(PROT_EXEC): W+X, a shared mapping, or (no-exec-gain) a gain — the
+            // tracer reads the program's mappings to tell.
+            for name in ["mprotect", "pkey_mprotect"] {
+                add(name, rule, [cmp(2, mask: exec, equals: exec)])
+            }
+        }
+        // shmat(SHM_EXEC), remap_file_pages: other ways to executable shared memory.
+        let shmExec: UInt64 = 0o100000
+        if let shm = register("wx", "shm-exec", wx.action, .always) {
+            add("shmat", shm, [cmp(2, mask: shmExec, equals: shmExec)])
+        }
+        if let remap = register("wx", "remap-file-pages", wx.action, .always) {
+            add("remap_file_pages", remap)
+        }
+    }
+
+    /// /proc/PID/mem opened for writing writes through any page protection (FOLL_FORCE):
+    /// a W^X bypass. BPF sees the flags, the tracer the path. With client-certificate
+    /// keys or an fs view every open is traced already, and that stop checks this rule too.
+    private mutating func addProcMemRule() {
+        guard wxLevel != .off, let rule = register("wx", "proc-mem-write", profile.wx.action, .procMemOpen),
+              !rules.values.contains(where: { $0.check == .clientKeyOpen || $0.check == .fsNet(.pathResult) })
+        else { return }
+        for (name, flags) in [("open", UInt32(1)), ("openat", UInt32(2))] {
+            add(name, rule, [cmp(flags, mask: FilterCompiler.openWriteOnly, equals: FilterCompiler.openWriteOnly)])
+            add(name, rule, [cmp(flags, mask: FilterCompiler.openReadWrite, equals: FilterCompiler.openReadWrite)])
+        }
+        add("openat2", rule)  // its flags are in memory
+    }
+
+    // MARK: escape
+
+    private mutating func addEscapeRules() {
+        let escape = profile.escape
+        // Leaving the tracer, writing into another process, executable-by-default memory.
+        if let rule = register("escape", "ptrace", escape.ptrace, .always) { add("ptrace", rule) }
+        if let rule = register("escape", "process-vm-writev", escape.processVMWrite, .always) {
+            add("process_vm_writev", rule)
+        }
+        if let rule = register("escape", "read-implies-exec", escape.readImpliesExec, .always) {
+            let readImpliesExec: UInt64 = 0x0400000
+            // personality(0xffffffff) only queries: bit 31 (never a personality flag) tells it apart.
+            add("personality", rule, [cmp(0, mask: readImpliesExec | 0x8000_0000, equals: readImpliesExec)])
+        }
+        if let rule = register("escape", "seccomp", escape.seccompChange, .always) {
+            add("seccomp", rule)
+            // PR_SET_SECCOMP, PR_SET_NO_NEW_PRIVS, PR_SET_MDWE, PR_SET_PTRACER.
+            for option: UInt64 in [22, 38, 65, 0x5961_6d61] {
+                add("prctl", rule, [cmp(0, mask: 0xffff_ffff, equals: option)])
+            }
+        }
+    }
+
+    /// Every other ABI (i386 int 0x80, x32) reaches the bad-arch action.
+    private mutating func addForeignABIRule() {
+        foreignRule = register("escape", "foreign-abi", profile.escape.foreignABI, .always)
+    }
+
+    // MARK: tls
+
+    /// Mediated TLS: BPF cannot read a sockaddr, so every connect() reaches the tracer
+    /// when a tls rule is active (and none does without one).
+    private mutating func addTLSRules() {
+        guard let tls = profile.tls, let rule = register("tls", "tls-port", tls.action, .tlsConnect) else { return }
+        add("connect", rule)
+        let fastOpen = FilterCompiler.msgFastOpen
+        if let sendto = register("tls", "fastopen", RuleSetting(.deny(errno: EOPNOTSUPP), at: tls.action.location),
+                                 .tlsFastOpen) {
+            add("sendto", sendto, [cmp(3, mask: fastOpen, equals: fastOpen)])
+        }
+        if !tls.clientCertificates.isEmpty,
+           let keys = register("tls", "client-key", RuleSetting(.deny(errno: EACCES),
+                                                                at: tls.clientCertificates[0].location),
+                               .clientKeyOpen) {
+            for name in ["open", "openat", "openat2"] { add(name, keys) }
+        }
+    }
+
+    // MARK: rules
+
+    /// The profile's own `rules:` list; an `allow` rule is an explicit ALLOW in the filter.
+    private mutating func addProfileRules() {
+        for rule in profile.rules {
+            if let compiled = register(rule.category, rule.name, rule.setting, .always) {
+                add(rule.syscall, compiled)
+            } else {
+                addRaw(rule.syscall, action: .allow, [], at: rule.setting.location)
+            }
+        }
+    }
+}

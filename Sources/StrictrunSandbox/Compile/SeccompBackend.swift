@@ -1,0 +1,89 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CSeccomp
+import CStrictrunShims
+import StrictrunPolicy
+
+/// Stage 2 of compilation: the libseccomp backend. Resolves each rule's syscall name
+/// (`seccomp_syscall_resolve_name`), adds it (`seccomp_rule_add_array`), sets the bad-arch
+/// action, and exports the BPF program and libseccomp's pseudo-filter code, in the parent.
+/// The only code of the compiler that knows libseccomp; every decision was made before
+/// (`RuleListBuilder`).
+public struct SeccompBackend {
+    public init() {}
+
+    /// Whether `name` is a syscall on x86_64 (`seccomp_syscall_resolve_name`).
+    public static func syscallExists(_ name: String) -> Bool { seccomp_syscall_resolve_name(name) >= 0 }
+
+    /// Compile `list` into the immutable policy the launcher and the tracer use.
+    public func compile(_ list: RuleList) throws(ProfileError) -> CompiledPolicy {
+        let profile = list.profile
+        let file = profile.sources.first ?? profile.name
+        guard let ctx = seccomp_init(list.defaultAction.rawValue) else {
+            throw ProfileError(file: file, message: "seccomp_init failed")
+        }
+        defer { seccomp_release(ctx) }
+        for rule in list.filterRules { try add(rule, to: ctx, file: file) }
+        if let badArch = list.badArchAction {
+            let rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, badArch.rawValue)
+            if rc < 0 {
+                throw ProfileError(file: file, message: "seccomp_attr_set(ACT_BADARCH): \(String(cString: strerror(-rc)))")
+            }
+        }
+        let program = try export(ctx, file: file, pfc: false)
+        let pseudoCode = String(decoding: try export(ctx, file: file, pfc: true), as: UTF8.self)
+        return CompiledPolicy(profile: profile, program: BPFInstruction.decode(program), rules: list.rules,
+                              pseudoCode: pseudoCode, foreignABIRule: list.foreignABIRule,
+                              kernelMDWE: list.kernelMDWE)
+    }
+
+    private func add(_ rule: FilterRule, to ctx: scmp_filter_ctx, file: String) throws(ProfileError) {
+        let location = rule.location
+        let nr = seccomp_syscall_resolve_name(rule.syscall)
+        guard nr >= 0 else {
+            throw ProfileError(file: location?.file ?? file, line: location?.line, column: location?.column,
+                               message: "unknown syscall '\(rule.syscall)' on x86_64")
+        }
+        let conditions = rule.conditions.map { condition -> scmp_arg_cmp in
+            switch condition.comparison {
+            case .maskedEquals(let mask, let value):
+                scmp_arg_cmp(arg: condition.index, op: SCMP_CMP_MASKED_EQ, datum_a: mask, datum_b: value)
+            case .notEquals(let value):
+                scmp_arg_cmp(arg: condition.index, op: SCMP_CMP_NE, datum_a: value, datum_b: 0)
+            }
+        }
+        let rc = conditions.withUnsafeBufferPointer {
+            seccomp_rule_add_array(ctx, rule.action.rawValue, nr, UInt32($0.count), $0.baseAddress)
+        }
+        if rc < 0 {
+            let why = rc == -EEXIST ? "conflicts with another rule on the same syscall" : String(cString: strerror(-rc))
+            throw ProfileError(file: location?.file ?? file, line: location?.line, column: location?.column,
+                               message: "cannot add a rule for '\(rule.syscall)': \(why)")
+        }
+    }
+
+    /// seccomp_export_bpf / seccomp_export_pfc into a memfd, read back (libseccomp 2.5 has
+    /// no export to memory).
+    private func export(_ ctx: scmp_filter_ctx, file: String, pfc: Bool) throws(ProfileError) -> [UInt8] {
+        let fail = { (what: String, code: Int32) in
+            ProfileError(file: file, message: "\(what) failed: \(String(cString: strerror(code)))")
+        }
+        let fd = strictrun_memfd_create("strictrun-filter")
+        if fd < 0 { throw fail("memfd_create", errno) }
+        defer { close(fd) }
+        let rc = pfc ? seccomp_export_pfc(ctx, fd) : seccomp_export_bpf(ctx, fd)
+        if rc < 0 { throw fail(pfc ? "seccomp_export_pfc" : "seccomp_export_bpf", -rc) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        var offset: off_t = 0
+        while true {
+            let n = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, offset) }
+            if n < 0 { if errno == EINTR { continue }; throw fail("pread", errno) }
+            if n == 0 { break }
+            bytes.append(contentsOf: chunk[0..<n])
+            offset += off_t(n)
+        }
+        return bytes
+    }
+}
