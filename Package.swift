@@ -29,8 +29,9 @@ let package = Package(
 
         // Reading YAML files with file:line:column and key in every error (profiles, suites).
         .target(name: "StrictrunYAML", dependencies: [.product(name: "Yams", package: "Yams")]),
-        .target(name: "StrictrunPolicy", dependencies: ["StrictrunYAML", .product(name: "Yams", package: "Yams")]),
+                // The trace schema (typed events, categories, actions), its writer and reader: no dependencies.
         .target(name: "StrictrunTrace"),
+        .target(name: "StrictrunPolicy", dependencies: ["StrictrunYAML", "StrictrunTrace", .product(name: "Yams", package: "Yams")]),
         // The only Swift code that makes kernel calls for the tracer: ptrace, registers, tracee
         // memory as bytes, /proc, wait status, remote syscalls; and syscall knowledge as tables.
         .target(name: "StrictrunSystem", dependencies: ["CStrictrunShims"]),
@@ -49,20 +50,23 @@ let package = Package(
             .product(name: "SwiftASN1", package: "swift-asn1"),
         ]),
         // Test-suite runs (issue 5) and porting reports (issue 6): read traces, never ptrace.
+        // What conformance writes and report reads: results.json / runs.jsonl, trace digests.
+        .target(name: "StrictrunResults", dependencies: ["StrictrunTrace"]),
         .target(name: "StrictrunConformance", dependencies: [
-            "StrictrunTrace", "StrictrunYAML", .product(name: "Yams", package: "Yams"),
+            "StrictrunTrace", "StrictrunResults", "StrictrunYAML", .product(name: "Yams", package: "Yams"),
         ]),
-        .target(name: "StrictrunReport", dependencies: ["StrictrunTrace", "StrictrunConformance"]),
+        .target(name: "StrictrunReport", dependencies: ["StrictrunTrace", "StrictrunResults"]),
         .executableTarget(name: "strictrun", dependencies: [
-            "StrictrunPolicy", "StrictrunSandbox", "StrictrunSystem", "StrictrunTrace", "StrictrunConformance",
-            "StrictrunReport", "StrictrunStacks",
+            "StrictrunPolicy", "StrictrunSandbox", "StrictrunSystem", "StrictrunTrace", "StrictrunResults",
+            "StrictrunConformance", "StrictrunReport", "StrictrunStacks",
             "StrictrunBroker",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .testTarget(name: "StrictrunTests",
-                    dependencies: ["StrictrunPolicy", "StrictrunSandbox", "StrictrunSystem", "StrictrunTrace", "strictrun",
+                    dependencies: ["StrictrunPolicy", "StrictrunSandbox", "StrictrunSystem", "StrictrunTrace", "StrictrunResults", "strictrun",
                                    "CSeccomp"]),
+        .testTarget(name: "StrictrunTraceTests", dependencies: ["StrictrunTrace"]),
         .testTarget(name: "StrictrunStacksTests", dependencies: ["StrictrunStacks", "StrictrunSystem", "CStrictrunShims"]),
         .testTarget(name: "StrictrunBrokerTests", dependencies: [
             "StrictrunBroker",
@@ -75,7 +79,7 @@ let package = Package(
             .product(name: "SwiftASN1", package: "swift-asn1"),
         ]),
         .testTarget(name: "StrictrunReportTests",
-                    dependencies: ["StrictrunConformance", "StrictrunReport", "StrictrunTrace", "strictrun"]),
+                    dependencies: ["StrictrunConformance", "StrictrunResults", "StrictrunReport", "StrictrunTrace", "strictrun"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,4 +1,5 @@
 import Foundation
+import StrictrunResults
 
 /// Known failures for the CI gate (`--expect FILE`), like Node's `.status` files: one test id
 /// per line, an optional kind, an optional reason after `#`.

@@ -1,4 +1,5 @@
 import Foundation
+import StrictrunResults
 
 /// A path pattern: `*` (any characters but `/`), `?` (one, not `/`), `[abc]`, `[a-z]`, `[!x]`,
 /// and `**` (any characters including `/`; `**/` also matches no directory at all).

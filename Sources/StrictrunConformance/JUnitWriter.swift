@@ -1,4 +1,5 @@
 import Foundation
+import StrictrunResults
 
 /// `junit.xml`: one `<testcase>` per test, in the JUnit format CI systems read (the attributes
 /// and elements of the common `junit-10.xsd`). A new failure is a `<failure>` whose message names

@@ -1,4 +1,5 @@
 import Foundation
+import StrictrunResults
 
 /// `strictrun conformance merge`: shards (or any result sets of one suite and profile) into one
 /// result set, as if one machine had run them all: runs, traces and logs copied (hard-linked when

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import StrictrunResults
 
 /// Errors of a conformance run that are not the tests' own: bad input, unusable output.
 public enum ConformanceError: Error, Sendable, CustomStringConvertible {
@@ -33,8 +34,8 @@ public final class OutputDirectory: Sendable {
     /// Holds the directory's lock until `finish`.
     private let lock: Mutex<Int32>
 
-    public static let runsFile = "runs.jsonl"
-    public static let resultsFile = "results.json"
+    public static let runsFile = ResultsDirectory.runsFile
+    public static let resultsFile = ResultsDirectory.resultsFile
     public static let junitFile = "junit.xml"
     public static let summaryFile = "summary.md"
     /// Locked (`flock`) while a run or merge writes the directory.
@@ -77,22 +78,16 @@ public final class OutputDirectory: Sendable {
             throw .output("\(path)/\(Self.runsFile): cannot create")
         }
         runsHandle = Mutex(handle)
-        try appendLine(Line(kind: "header", header: header, run: nil))
+        try appendLine(RunsLine(kind: "header", header: header, run: nil))
     }
 
-    /// One line of `runs.jsonl`.
-    struct Line: Codable {
-        var kind: String
-        var header: RunHeader?
-        var run: RunRecord?
-    }
 
     /// Append one finished run (one `write(2)` of one line).
     public func append(_ record: RunRecord) throws(ConformanceError) {
-        try appendLine(Line(kind: "run", header: nil, run: record))
+        try appendLine(RunsLine(kind: "run", header: nil, run: record))
     }
 
-    private func appendLine(_ line: Line) throws(ConformanceError) {
+    private func appendLine(_ line: RunsLine) throws(ConformanceError) {
         var data: Data
         do {
             data = try ResultsCoding.encoder(pretty: false).encode(line)
@@ -160,46 +155,13 @@ public final class OutputDirectory: Sendable {
         }
     }
 
-    /// The results in `directory`: `results.json`, or, when a run died before writing it, the
-    /// results rebuilt from `runs.jsonl` (marked incomplete).
+    /// The results in `directory` (see `ResultsDirectory.load`).
     public static func load(_ directory: String) throws(ConformanceError) -> ConformanceResults {
-        let resultsPath = directory + "/" + resultsFile
-        if FileManager.default.fileExists(atPath: resultsPath) {
-            do {
-                let data = try Data(contentsOf: URL(fileURLWithPath: resultsPath))
-                let results = try ResultsCoding.decoder.decode(ConformanceResults.self, from: data)
-                guard results.schema == conformanceSchema else {
-                    throw ConformanceError.results("\(resultsPath): schema '\(results.schema)', expected '\(conformanceSchema)'")
-                }
-                return results
-            } catch let error as ConformanceError {
-                throw error
-            } catch {
-                throw .results("\(resultsPath): not a strictrun conformance result: \(error)")
-            }
-        }
-        let (header, records) = try loadRuns(directory)
-        return Classifier.results(header: header, records: records, finished: header.started, complete: false,
-                                  interrupted: true, wall: WallTimes())
+        do { return try ResultsDirectory.load(directory) } catch { throw .results(error.description) }
     }
 
-    /// The header and run records of `directory/runs.jsonl` (a truncated last line is skipped).
+    /// The header and run records of `directory/runs.jsonl` (see `ResultsDirectory.loadRuns`).
     public static func loadRuns(_ directory: String) throws(ConformanceError) -> (RunHeader, [RunRecord]) {
-        let runsPath = directory + "/" + runsFile
-        guard let text = try? String(contentsOfFile: runsPath, encoding: .utf8) else {
-            throw .results("\(directory): not a conformance output directory (no \(resultsFile) or \(runsFile))")
-        }
-        var header: RunHeader?
-        var records: [RunRecord] = []
-        for (number, line) in text.split(separator: "\n").enumerated() {
-            guard let decoded = try? ResultsCoding.decoder.decode(Line.self, from: Data(line.utf8)) else {
-                if number == 0 { throw .results("\(runsPath): line 1 is not a run header") }
-                continue
-            }
-            if let value = decoded.header { header = value }
-            if let value = decoded.run { records.append(value) }
-        }
-        guard let header else { throw .results("\(runsPath): no header line") }
-        return (header, records)
+        do { return try ResultsDirectory.loadRuns(directory) } catch { throw .results(error.description) }
     }
 }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import StrictrunResults
 
 /// A failed libc or kernel call: the operation and its errno.
 public struct SystemCallError: Error, Sendable, CustomStringConvertible {

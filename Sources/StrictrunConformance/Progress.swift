@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import StrictrunResults
 
 /// Progress of a run on stderr: on a terminal, one live line (phase, done/total, pass/fail,
 /// rate, ETA) redrawn in place; otherwise (CI logs) a plain line every `interval` seconds and

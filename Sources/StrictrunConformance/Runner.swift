@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Foundation
 import Synchronization
+import StrictrunResults
 
 /// How to run a suite: which profile (through which `strictrun` executable), how many tests at
 /// once, where results go, and what to reuse.

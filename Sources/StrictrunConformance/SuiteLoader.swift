@@ -1,4 +1,5 @@
 import Foundation
+import StrictrunResults
 
 /// Loads a suite file and finds its tests: resolves the root and `variables:` (running their
 /// commands natively), checks every placeholder, lists the tests, reads their flags and groups.

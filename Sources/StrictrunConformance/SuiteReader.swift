@@ -1,5 +1,6 @@
 import Foundation
 import Yams
+import StrictrunResults
 
 /// A suite file as written: values with their locations, variables not yet resolved.
 struct SuiteDocument {

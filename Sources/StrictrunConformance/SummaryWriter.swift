@@ -1,25 +1,16 @@
 import Foundation
+import StrictrunResults
+import StrictrunTrace
 
 /// `summary.md`: the seed's table ("N of M tests passed unmodified under P; of the F new
 /// failures: process …, wx …, tls …, unattributed …"), the top sites by the number of tests
 /// they break, and the lists a reader acts on.
 public enum SummaryWriter {
     /// The categories the summary sentence always names, in this order (the seed's three).
-    public static let headlineCategories = ["process", "wx", "tls"]
+    public static var headlineCategories: [String] { ConformanceResults.headlineCategories }
 
     /// The one-sentence summary.
-    public static func headline(_ results: ConformanceResults) -> String {
-        let t = results.totals
-        let primary = Dictionary(uniqueKeysWithValues: t.newFailuresByPrimary.map { ($0.category, $0.tests) })
-        var parts = headlineCategories.map { "\($0) \(primary[$0] ?? 0)" }
-        for count in t.newFailuresByPrimary where !headlineCategories.contains(count.category)
-            && count.category != Attribution.unattributed {
-            parts.append("\(count.category) \(count.tests)")
-        }
-        parts.append("unattributed \(primary[Attribution.unattributed] ?? 0)")
-        return "\(t.pass) of \(t.tests) tests passed unmodified under \(results.profile); "
-            + "of the \(t.newFailure) new failure\(t.newFailure == 1 ? "" : "s"): \(parts.joined(separator: ", "))."
-    }
+    public static func headline(_ results: ConformanceResults) -> String { results.headline }
 
     /// A site and the new failures whose traces blocked a call there.
     public struct SiteBreakage: Sendable {

@@ -1,3 +1,4 @@
+import StrictrunResults
 /// A command or value with `{name}` placeholders, split into words like a shell would (quotes,
 /// backslashes) but never run by a shell: a shell that forks would itself trip a fork rule.
 ///

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import StrictrunTrace
 
 /// What the policy does with a call that matches a rule.
 public enum Action: Sendable, Hashable, CustomStringConvertible {
@@ -17,25 +18,24 @@ public enum Action: Sendable, Hashable, CustomStringConvertible {
     /// The call is skipped and returns 0 (the target accepts it and does nothing), recorded.
     case noop
 
-    /// The action name used in profiles and events.
-    public var name: String {
+    /// The action as a trace line records it.
+    public var recorded: EventAction {
         switch self {
-        case .allow: "allow"
-        case .log: "log"
-        case .deny: "deny"
-        case .kill: "kill"
-        case .route: "route"
-        case .noop: "noop"
+        case .allow: .allow
+        case .log: .log
+        case .deny: .deny
+        case .kill: .kill
+        case .route: .route
+        case .noop: .noop
         }
     }
 
-    /// Whether the call is stopped (deny, kill, or noop: it never reaches the kernel).
-    public var blocks: Bool {
-        switch self {
-        case .deny, .kill, .noop: true
-        case .allow, .log, .route: false
-        }
-    }
+    /// The action name used in profiles and events.
+    public var name: String { recorded.rawValue }
+
+    /// Whether the call is stopped (deny, kill, or noop: it never reaches the kernel); the trace
+    /// schema's definition, so readers of a trace agree with the tracer.
+    public var blocks: Bool { recorded.blocks }
 
     /// Whether the tracer must see the call at all.
     public var needsTracer: Bool { self != .allow }

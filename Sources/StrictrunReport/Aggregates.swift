@@ -1,5 +1,5 @@
 import Foundation
-import StrictrunConformance
+import StrictrunResults
 
 /// The seed's table over one or more conformance result sets (added up).
 enum ConformanceSummaryBuilder {
@@ -36,7 +36,7 @@ enum ConformanceSummaryBuilder {
         summary.newFailuresByPrimary = ordered(primary)
         summary.newFailuresByCategory = ordered(any)
         if sets.count == 1 {
-            summary.headline = SummaryWriter.headline(first)
+            summary.headline = first.headline
         } else {
             var merged = first
             merged.profile = summary.profile
@@ -44,7 +44,7 @@ enum ConformanceSummaryBuilder {
             merged.totals.pass = summary.pass
             merged.totals.newFailure = summary.newFailures
             merged.totals.newFailuresByPrimary = summary.newFailuresByPrimary
-            summary.headline = SummaryWriter.headline(merged)
+            summary.headline = merged.headline
         }
         return summary
     }

@@ -1,5 +1,5 @@
 import Foundation
-import StrictrunConformance
+import StrictrunResults
 
 /// Which code owns a call site: the first frame outside the C library and the dynamic loader
 /// (the libc wrapper `__fork` is where every fork ends up, not who asked), named by its module

@@ -1,5 +1,5 @@
 import Foundation
-import StrictrunConformance
+import StrictrunResults
 import StrictrunTrace
 
 /// One self-contained HTML page (inline CSS and SVG; no script, no network): the summary table,
@@ -91,7 +91,7 @@ public enum HTMLRenderer {
     static func categoryChart(_ report: Report) -> String {
         if report.conformance != nil {
             // The seed's three categories always, then the others, `unattributed` last.
-            var names = SummaryWriter.headlineCategories
+            var names = ConformanceResults.headlineCategories
             for category in report.categories where !names.contains(category.category) && category.category != Attribution.unattributed {
                 names.append(category.category)
             }

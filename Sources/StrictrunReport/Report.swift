@@ -1,4 +1,4 @@
-import StrictrunConformance
+import StrictrunResults
 
 /// The schema name of a JSON report (documented in `SCHEMA.md`).
 public let reportSchema = "strictrun.report/1"

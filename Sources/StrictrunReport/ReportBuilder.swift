@@ -1,5 +1,5 @@
 import Foundation
-import StrictrunConformance
+import StrictrunResults
 import StrictrunTrace
 
 /// Inputs a report cannot read.
@@ -60,7 +60,7 @@ public struct ReportBuilder {
     public mutating func add(conformance directory: String) throws(ReportError) {
         let results: ConformanceResults
         do {
-            results = try OutputDirectory.load(directory)
+            results = try ResultsDirectory.load(directory)
         } catch {
             throw .input("\(error)")
         }
@@ -119,30 +119,27 @@ public struct ReportBuilder {
         var emulation: WXEmulationDigest?
         var writers: [WXEmulationReport.Writer] = []
         do {
-            problemsFound = try TraceReader.forEach(path: path) { line in
+            problemsFound = try TraceReader.forEachEvent(path: path) { header, line in
                 events += 1
-                emulation = WXEmulationDigest.adding(line, to: emulation)
-                if line["type"]?.stringValue == "exit" {
-                    for writer in line["code_writers"]?.arrayValue ?? [] {
-                        guard let site = writer["site"]?.stringValue else { continue }
-                        writers.append(WXEmulationReport.Writer(
-                            site: site, sampledFaults: Int(writer["sampled_faults"]?.intValue ?? 0),
-                            frames: (writer["frames"]?.arrayValue ?? []).compactMap(\.stringValue)))
+                switch line {
+                case .start(let event):
+                    if input.profile == nil { input.profile = event.profile }
+                    if input.subject == nil { input.subject = event.argv.joined(separator: " ") }
+                case .exit(let event):
+                    emulation = WXEmulationDigest.adding(event, to: emulation)
+                    writers += event.codeWriters.map {
+                        WXEmulationReport.Writer(site: $0.site, sampledFaults: $0.sampledFaults, frames: $0.frames)
                     }
-                }
-                let event = TraceDigest.tlsFailure(line) ?? line
-                switch event["type"]?.stringValue {
-                case "start":
-                    if input.profile == nil { input.profile = event["profile"]?.stringValue }
-                    if input.subject == nil, let argv = event["argv"]?.arrayValue {
-                        input.subject = argv.compactMap(\.stringValue).joined(separator: " ")
-                    }
-                case "exit" where event["final"]?.boolValue == true:
-                    if test == nil { input.exitStatus = event["exit_status"]?.intValue.map(Int.init) }
-                case "policy":
+                    if event.final && test == nil { input.exitStatus = event.exitStatus }
+                case .policy(let event):
                     policyEvents += 1
-                    local.add(event, traceID: traceID, test: test, brokenTest: brokenTest, primarySite: primarySite,
-                              seenInTrace: &seenInTrace)
+                    local.add(event, header: header, traceID: traceID, test: test, brokenTest: brokenTest,
+                              primarySite: primarySite, seenInTrace: &seenInTrace)
+                case .tls(let event):
+                    guard let refusal = event.refusal else { return }
+                    policyEvents += 1
+                    local.add(refusal, header: header, traceID: traceID, test: test, brokenTest: brokenTest,
+                              primarySite: primarySite, seenInTrace: &seenInTrace)
                 default:
                     break
                 }
@@ -266,13 +263,13 @@ struct Accumulation {
     var categoryTests: [String: Set<String>]
     var categoryBroken: [String: Set<String>]
 
-    mutating func add(_ event: JSONValue, traceID: Int, test: String?, brokenTest: Bool, primarySite: String?,
-                      seenInTrace: inout Set<String>) {
+    mutating func add(_ event: PolicyEvent, header: LineHeader, traceID: Int, test: String?, brokenTest: Bool,
+                      primarySite: String?, seenInTrace: inout Set<String>) {
         totals.policyEvents += 1
-        let blocked = TraceDigest.isBlocked(event)
+        let blocked = event.blocks
         if blocked { totals.blocked += 1 } else { totals.logged += 1 }
-        let category = event["category"]?.stringValue ?? "?"
-        let summary = TraceDigest.blockedEvent(event, frameLimit: 0)
+        let category = event.category
+        let summary = TraceDigest.blockedEvent(event, seq: header.seq, frameLimit: 0)
         let key = ReportBuilder.key(summary)
         let site: SiteAccumulator
         if let existing = sites[key] {
@@ -281,10 +278,10 @@ struct Accumulation {
             site = SiteAccumulator(key: key, site: summary.site, category: category)
             sites[key] = site
         }
-        let process = "\(traceID):\(event["pid"]?.intValue ?? 0)"
+        let process = "\(traceID):\(event.pid ?? 0)"
         processes.insert(process)
         categoryProcesses[category, default: []].insert(process)
-        site.add(event, summary: summary, blocked: blocked, process: process)
+        site.add(event, time: header.time, summary: summary, blocked: blocked, process: process)
         if let test {
             site.tests.insert(test)
             categoryTests[category, default: []].insert(test)
@@ -324,22 +321,22 @@ final class SiteAccumulator {
         self.category = category
     }
 
-    func add(_ event: JSONValue, summary: BlockedEvent, blocked: Bool, process: String) {
+    func add(_ event: PolicyEvent, time: String?, summary: BlockedEvent, blocked: Bool, process: String) {
         events += 1
         if blocked { self.blocked += 1 }
         if !rules.contains(summary.rule) { rules.append(summary.rule) }
         if !syscalls.contains(summary.syscall) { syscalls.append(summary.syscall) }
-        let action = event["audited"]?.stringValue.map { "log (audit: \($0))" } ?? event["action"]?.stringValue ?? "?"
+        let action = event.audited.map { "log (audit: \($0))" } ?? event.action.rawValue
         actions[action, default: 0] += 1
         ruleActions[summary.rule, default: [:]][action, default: 0] += 1
         processes.insert(process)
-        if let time = event["time"]?.stringValue {
+        if let time {
             if firstSeen.map({ time < $0 }) ?? true { firstSeen = time }
             if lastSeen.map({ time > $0 }) ?? true { lastSeen = time }
         }
         if let exe = summary.exe, programs.count < 10, !programs.contains(exe) { programs.append(exe) }
         if firstEvent == nil { firstEvent = summary }
-        if frames.isEmpty, let stack = event["stack"], stack.arrayValue?.isEmpty == false {
+        if frames.isEmpty, let stack = event.stack.frames, !stack.isEmpty {
             frames = TraceDigest.frames(stack)
             firstEvent?.frames = Array(frames.prefix(TraceDigest.frameLimit))
         }

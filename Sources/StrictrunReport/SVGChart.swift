@@ -1,4 +1,5 @@
 import Foundation
+import StrictrunTrace
 
 /// Bar charts drawn as inline SVG (no script, no external file): every bar is a
 /// `<rect class="bar">` with `data-label` and `data-value`, and a `<title>` for the tooltip.
@@ -109,22 +110,8 @@ public enum SVGChart {
         text.count <= length ? text : String(text.prefix(max(1, length - 1))) + "…"
     }
 
-    /// A stable color per category; the seed's three and `unattributed` fixed.
-    public static func color(category: String) -> String {
-        switch category {
-        case "process": return "#c0392b"
-        case "wx": return "#e67e22"
-        case "tls": return "#2980b9"
-        case "escape": return "#8e44ad"
-        case "fs": return "#16a085"
-        case "net": return "#2c3e50"
-        case "unattributed": return "#95a5a6"
-        default:
-            let palette = ["#27ae60", "#d35400", "#7f8c8d", "#f39c12", "#1abc9c", "#9b59b6"]
-            let hash = category.unicodeScalars.reduce(0) { ($0 &* 31 &+ Int($1.value)) & 0xFFFF }
-            return palette[hash % palette.count]
-        }
-    }
+    /// A stable color per category (`Category.colour`).
+    public static func color(category: String) -> String { Category.named(category).colour }
 }
 
 /// HTML text escaping.

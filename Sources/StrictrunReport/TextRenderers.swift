@@ -1,5 +1,5 @@
 import Foundation
-import StrictrunConformance
+import StrictrunResults
 import StrictrunTrace
 
 /// The output formats of `strictrun report`.

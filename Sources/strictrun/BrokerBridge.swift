@@ -34,9 +34,9 @@ final class BrokerBridge: ConnectionRouter, Sendable {
         let owners = Owners()
         self.owners = owners
         broker = try TLSBroker.start(configuration) { event in
-            let (id, fields) = BrokerBridge.fields(of: event)
-            let pid = id.flatMap(owners.pid)
-            try? trace.write(.tls, (pid.map { [("pid", JSONValue.int(Int64($0)))] } ?? []) + fields)
+            var line = BrokerBridge.line(of: event)
+            line.pid = line.connection.flatMap(owners.pid).map(Int64.init)
+            try? trace.write(line)
         }
     }
 
@@ -60,41 +60,41 @@ final class BrokerBridge: ConnectionRouter, Sendable {
         try? FileManager.default.removeItem(atPath: workDirectory)
     }
 
-    /// A broker event as trace fields (connection id first).
-    static func fields(of event: BrokerEvent) -> (UInt64?, [(String, JSONValue)]) {
-        func common(_ id: UInt64, _ what: String, _ destination: Destination, _ sni: String?) -> [(String, JSONValue)] {
-            var out: [(String, JSONValue)] = [("connection", .uint(id)), ("event", .string(what)),
-                                              ("destination", .string(destination.description))]
-            if let sni { out.append(("sni", .string(sni))) }
-            return out
-        }
+    /// A broker event as a `tls` line (the pid is filled in by the caller).
+    static func line(of event: BrokerEvent) -> TLSEvent {
         switch event {
         case .handshake(let id, let destination, let sni, let verified, let clientCertificate, let alpn, let ms):
-            var out = common(id, "handshake", destination, sni) + [
+            var details: [(String, JSONValue)] = [
                 ("upstream_verified", .bool(verified)), ("client_certificate", .bool(clientCertificate)),
                 ("milliseconds", .double(ms)),
             ]
-            if let alpn { out.append(("alpn", .string(alpn))) }
-            return (id, out)
+            if let alpn { details.append(("alpn", .string(alpn))) }
+            return TLSEvent(connection: id, kind: .handshake, destination: destination.description, sni: sni,
+                            details: details)
         case .verificationFailed(let id, let destination, let sni, let reason, let alert, let appAlert, let response):
-            var out = common(id, "verification-failed", destination, sni) + [
+            var details: [(String, JSONValue)] = [
                 ("reason", .string(reason)), ("alert", .string(alert)), ("app_response", .string(response)),
             ]
-            if let appAlert { out.append(("app_alert", .string(appAlert))) }
-            return (id, out)
+            if let appAlert { details.append(("app_alert", .string(appAlert))) }
+            return TLSEvent(connection: id, kind: .verificationFailed, destination: destination.description, sni: sni,
+                            details: details)
         case .upstreamFailed(let id, let destination, let sni, let reason, let alert):
-            var out = common(id, "upstream-failed", destination, sni) + [("reason", .string(reason))]
-            if let alert { out.append(("alert_to_app", .string(alert))) }
-            return (id, out)
+            var details: [(String, JSONValue)] = [("reason", .string(reason))]
+            if let alert { details.append(("alert_to_app", .string(alert))) }
+            return TLSEvent(connection: id, kind: .upstreamFailed, destination: destination.description, sni: sni,
+                            details: details)
         case .appFailed(let id, let destination, let sni, let reason):
-            return (id, common(id, "app-failed", destination, sni) + [("reason", .string(reason))])
+            return TLSEvent(connection: id, kind: .appFailed, destination: destination.description, sni: sni,
+                            details: [("reason", .string(reason))])
         case .relayed(let id, let destination, let reason):
-            return (id, common(id, "relayed", destination, nil) + [("reason", .string(reason))])
+            return TLSEvent(connection: id, kind: .relayed, destination: destination.description,
+                            details: [("reason", .string(reason))])
         case .closed(let id, let destination, let up, let down):
-            return (id, common(id, "closed", destination, nil) + [("bytes_up", .int(Int64(up))),
-                                                                  ("bytes_down", .int(Int64(down)))])
+            return TLSEvent(connection: id, kind: .closed, destination: destination.description,
+                            details: [("bytes_up", .int(Int64(up))), ("bytes_down", .int(Int64(down)))])
         case .unregistered(let peer):
-            return (nil, [("event", .string("unregistered")), ("peer", .string(peer.description))])
+            return TLSEvent(connection: nil, kind: .unregistered, destination: nil,
+                            details: [("peer", .string(peer.description))])
         }
     }
 }

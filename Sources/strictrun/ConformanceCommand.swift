@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import StrictrunConformance
+import StrictrunResults
 import StrictrunSandbox
 import Synchronization
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import StrictrunConformance
+import StrictrunResults
 import StrictrunReport
 
 /// `strictrun report`: the porting map of traces and conformance output directories — where,

@@ -1,5 +1,6 @@
 import Foundation
 import StrictrunConformance
+import StrictrunResults
 import Testing
 
 /// Bad input, timeouts, Ctrl-C, and CPython's own regression tests.

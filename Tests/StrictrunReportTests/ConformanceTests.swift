@@ -1,5 +1,6 @@
 import Foundation
 import StrictrunConformance
+import StrictrunResults
 import Testing
 
 /// `strictrun conformance` on the Node-layout fixture suite, as a user runs it: the real binary,

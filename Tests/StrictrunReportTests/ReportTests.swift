@@ -1,5 +1,6 @@
 import Foundation
 import StrictrunConformance
+import StrictrunResults
 import StrictrunReport
 import Testing
 

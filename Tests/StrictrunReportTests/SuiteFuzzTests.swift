@@ -1,5 +1,6 @@
 import Foundation
 import StrictrunConformance
+import StrictrunResults
 import Testing
 
 /// Thousands of mutated suite files: the reader never crashes, and every rejection names the

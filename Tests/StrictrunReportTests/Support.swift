@@ -1,5 +1,6 @@
 import Foundation
 import StrictrunConformance
+import StrictrunResults
 import Testing
 
 /// What one run of a real process produced.

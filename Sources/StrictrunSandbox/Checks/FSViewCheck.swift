@@ -23,7 +23,7 @@ struct FSViewCheck {
             if let denied = openCheck.procMemWrite(stop, path: path, resolved: resolved, view: tracee) { return denied }
         }
         let writes = OpenFlags.changesTree(syscall: stop.name, args: stop.args, memory: memory)
-        let shown = ArgumentDecoder.byteString("path", path)
+        let shown = TraceBytes.members("path", path)
         var verdict = Verdict.allow
         verdict.atExit = { result in
             let absolute = PathBytes.absolute(path, dirfd: dirfd, pid: stop.tgid, tracee: tracee)

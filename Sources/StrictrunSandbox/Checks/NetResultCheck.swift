@@ -39,7 +39,7 @@ struct NetResultCheck {
             let absolute = PathBytes.absolute(socketPath, dirfd: atCurrentDirectory, pid: stop.tgid, tracee: tracee)
             let directory = PathBytes.normalized(absolute + Array("/..".utf8))
             if !directories.contains(where: { Array($0.utf8) == directory }) {
-                return .act(rule, stop, decoded: [("fd", fd)] + ArgumentDecoder.byteString("path", socketPath),
+                return .act(rule, stop, decoded: [("fd", fd)] + TraceBytes.members("path", socketPath),
                             extra: [("reason", .string("UNIX socket files only in \(directories.joined(separator: ", "))"))])
             }
         }

@@ -59,7 +59,7 @@ struct OpenCheck {
               let path = memory.cString(at: stop.args[pathArgument]) else { return .pass }
         let dirfd = pathArgument == 0 ? atCurrentDirectory : Int32(truncatingIfNeeded: stop.args[0])
         let resolved = PathBytes.opened(path, dirfd: dirfd, tid: stop.tid, tgid: stop.tgid, view: view)
-        let shown = ArgumentDecoder.byteString("path", path)
+        let shown = TraceBytes.members("path", path)
         if rule.check == .clientKeyOpen && keyFiles.contains(resolved) {
             return .act(rule, stop, decoded: shown, extra: [("reason", .string("a client-certificate key of the broker"))])
         }
@@ -76,7 +76,7 @@ struct OpenCheck {
               OpenFlags.opensForWriting(syscall: stop.name, args: stop.args, memory: view.memory(stop.tid)),
               resolved.count >= 4, resolved.suffix(4).elementsEqual("/mem".utf8),
               view.fileSystemType(resolved) == ProcFS.procSuperMagic else { return nil }
-        return .act(rule, stop, decoded: ArgumentDecoder.byteString("path", path),
+        return .act(rule, stop, decoded: TraceBytes.members("path", path),
                     extra: [("reason", .string("writes to /proc/PID/mem ignore page protections"))])
     }
 }

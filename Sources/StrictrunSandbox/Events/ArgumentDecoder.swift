@@ -23,7 +23,7 @@ enum ArgumentDecoder {
                     out.append((spec.name, hex(value)))
                     continue
                 }
-                out.append(contentsOf: byteString(spec.name, bytes))
+                out.append(contentsOf: TraceBytes.members(spec.name, bytes))
             case .pathArray:
                 guard let (strings, truncated) = memory.cStringArray(at: value) else {
                     out.append((spec.name, hex(value)))
@@ -33,14 +33,14 @@ enum ArgumentDecoder {
                 if truncated { items.append(.string("…")) }
                 out.append((spec.name, .array(items)))
                 if strings.contains(where: { $0.map { !$0.isValidUTF8 } ?? false }) {
-                    out.append((spec.name + "_hex", .array(strings.map { .string(hexBytes($0 ?? [])) })))
+                    out.append((spec.name + TraceBytes.hexSuffix, .array(strings.map { .string(TraceBytes.hex($0 ?? [])) })))
                 }
             case .sockaddr(let lengthArgument):
                 let address = SocketAddress.read(memory, at: value, length: args[lengthArgument])
                 if let endpoint = address?.endpoint {
                     out.append((spec.name, .string(endpoint.description)))
                 } else if let path = address?.unixPath {
-                    out.append(contentsOf: byteString(spec.name, path))
+                    out.append(contentsOf: TraceBytes.members(spec.name, path))
                 } else {
                     out.append((spec.name, hex(value)))
                 }
@@ -70,24 +70,6 @@ enum ArgumentDecoder {
         case .socketLevel: return .string(Xlat.socketLevelName(value))
         case .socketOption(let level): return .string(Xlat.socketOptionName(level: args[level], option: value))
         }
-    }
-
-    /// A byte string under `key`: a plain JSON string when it is valid UTF-8, else the display
-    /// form under `key` and the exact bytes as lowercase hex under `key_hex`.
-    static func byteString(_ key: String, _ bytes: [UInt8]) -> [(String, JSONValue)] {
-        bytes.isValidUTF8 ? [(key, .string(bytes.displayText))]
-            : [(key, .string(bytes.displayText)), (key + "_hex", .string(hexBytes(bytes)))]
-    }
-
-    static func hexBytes(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count * 2)
-        for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0xf)])
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 
     /// `mprotect(0x7f.., 245760, PROT_READ|PROT_WRITE|PROT_EXEC)`.

@@ -53,8 +53,8 @@ final class StackRecorder {
     }
 
     /// The `stack`, `site`, `site_frames` (and `stack_omitted`) fields of one event.
-    func capture(pid: pid_t, tid: pid_t, category: String, rule: String) -> [(String, JSONValue)] {
-        guard settings.enabled else { return [("stack", .null), ("site", .null)] }
+    func capture(pid: pid_t, tid: pid_t, category: String, rule: String) -> CapturedStack {
+        guard settings.enabled else { return .none }
         let ruleKey = category + "/" + rule
         var full: StackTrace?
         let siteSource: [StackFrame]
@@ -71,19 +71,16 @@ final class StackRecorder {
                                                  names: Array(siteSource.compactMap(\.symbol).prefix(3)))
         summary.count += 1
         sites[site] = summary
-        var fields: [(String, JSONValue)] = []
+        var captured = CapturedStack(site: site, siteFrames: used)
         if summary.count > settings.siteCap {
             rulesWithCappedSites.insert(ruleKey)
-            fields.append(("stack", .null))
-            fields.append(("stack_omitted", .string("site cap of \(settings.siteCap) reached")))
+            captured.omitted = "site cap of \(settings.siteCap) reached"
         } else {
             let trace = full ?? unwinder.unwind(pid: pid, tid: tid)
-            fields.append(("stack", .array(trace.frames.map(Self.json))))
-            if let error = trace.error { fields.append(("stack_error", .string(error))) }
+            captured.frames = trace.frames.map(Self.record)
+            captured.error = trace.error
         }
-        fields.append(("site", .string(site)))
-        fields.append(("site_frames", .int(Int64(used))))
-        return fields
+        return captured
     }
 
     /// The process replaced its image or exited.
@@ -96,13 +93,8 @@ final class StackRecorder {
 
     var stats: UnwinderStats { unwinder.stats }
 
-    static func json(_ frame: StackFrame) -> JSONValue {
-        var members: [(String, JSONValue)] = [("pc", ArgumentDecoder.hex(frame.pc))]
-        if let module = frame.module { members.append(("module", .string(module))) }
-        if let offset = frame.offset { members.append(("offset", ArgumentDecoder.hex(offset))) }
-        if let symbol = frame.symbol { members.append(("symbol", .string(symbol))) }
-        if let file = frame.file { members.append(("file", .string(file))) }
-        if let line = frame.line { members.append(("line", .int(Int64(line)))) }
-        return .object(members)
+    static func record(_ frame: StackFrame) -> TraceFrame {
+        TraceFrame(pc: frame.pc, module: frame.module, offset: frame.offset, symbol: frame.symbol, file: frame.file,
+                   line: frame.line)
     }
 }

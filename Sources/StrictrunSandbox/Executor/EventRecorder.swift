@@ -25,7 +25,7 @@ final class EventRecorder {
     private(set) var firstBlocked: String?
     /// Lines built at a stop, written once the stopped thread runs again (the program does not
     /// wait for the JSON encoding and the write(2)).
-    private(set) var pending: [[(String, JSONValue)]] = []
+    private(set) var pending: [PolicyEvent] = []
 
     init(stacks: StackRecorder, tracee: any TraceeView) {
         self.stacks = stacks
@@ -38,21 +38,13 @@ final class EventRecorder {
         let tid = draft.tid ?? tid
         let decoded = draft.decoded
             ?? ArgumentDecoder.decode(syscall: draft.syscall, args: draft.args, memory: tracee.memory(tid))
-        var fields: [(String, JSONValue)] = [
-            ("pid", .int(Int64(tgid))), ("tid", .int(Int64(tid))), ("exe", .string(executable(tgid))),
-            ("syscall", .string(draft.syscall)), ("nr", .uint(draft.number)), ("abi", .string(draft.abi.name)),
-            ("args", .object(decoded)),
-            ("category", .string(rule.category)), ("rule", .string(rule.name)), ("action", .string(rule.action.name)),
-        ]
-        var result = ""
-        if case .deny(let code) = rule.action {
-            fields.append(("errno", .string(ErrnoName.name(of: code))))
-            result = " = -\(ErrnoName.name(of: code))"
-        }
-        if let written = rule.auditedFrom { fields.append(("audited", .string(written.description))) }
-        fields.append(contentsOf: draft.extra)
-        fields.append(contentsOf: draft.withStack ? stacks.capture(pid: tgid, tid: tid, category: rule.category, rule: rule.name)
-                                                  : [("stack", .null), ("site", .null)])
+        let errno: String? = if case .deny(let code) = rule.action { ErrnoName.name(of: code) } else { nil }
+        let event = PolicyEvent(
+            pid: Int64(tgid), tid: Int64(tid), exe: executable(tgid), syscall: draft.syscall, number: draft.number,
+            abi: draft.abi.name, args: decoded, category: rule.category, rule: rule.name,
+            action: rule.action.recorded, errno: errno, audited: rule.auditedFrom?.description, extra: draft.extra,
+            stack: draft.withStack ? stacks.capture(pid: tgid, tid: tid, category: rule.category, rule: rule.name) : .none)
+        let result = errno.map { " = -\($0)" } ?? ""
         let countKey = "\(rule.category)\u{1}\(rule.name)\u{1}\(rule.action)"
         if let index = countIndex[countKey] {
             counts[index].count += 1
@@ -65,11 +57,11 @@ final class EventRecorder {
             firstBlocked = "pid \(tgid) \(ArgumentDecoder.render(syscall: draft.syscall, decoded: decoded))\(result)"
                 + "  [\(rule.category)/\(rule.name), \(rule.action)]"
         }
-        pending.append(fields)
+        pending.append(event)
     }
 
     /// The lines built since the last call, in order.
-    func takePending() -> [[(String, JSONValue)]] {
+    func takePending() -> [PolicyEvent] {
         defer { pending.removeAll(keepingCapacity: true) }
         return pending
     }

@@ -79,24 +79,16 @@ public enum Sandbox {
         let writer = request.trace
         let argv = [request.program] + request.arguments
         let plan = ConfinementPlan.make(profile: request.policy.profile, cwd: FileManager.default.currentDirectoryPath, fallback: request.confinementFallback)
-        var startFields: [(String, JSONValue)] = [
-            ("profile", .string(request.policy.profile.name)),
-            ("profile_files", .array(request.policy.profile.sources.map(JSONValue.string))),
-            ("mode", .string(request.policy.profile.mode.rawValue)),
-            ("argv", .array(argv.map(JSONValue.string))),
-            ("cwd", .string(FileManager.default.currentDirectoryPath)),
-            ("strictrun", .string(strictrunVersion)),
-            ("filter_instructions", .int(Int64(request.policy.program.count))),
-        ]
-        if !plan.notes.isEmpty { startFields.append(("confinement", .array(plan.notes.map(JSONValue.string)))) }
-        try writer.write(.start, startFields)
+        let profile = request.policy.profile
+        try writer.write(StartEvent(profile: profile.name, profileFiles: profile.sources, mode: profile.mode.rawValue,
+                                    argv: argv, cwd: FileManager.default.currentDirectoryPath, strictrun: strictrunVersion,
+                                    filterInstructions: request.policy.program.count, confinement: plan.notes))
         let steps = plan.steps.map(\.what)
         let path: String
         do {
             path = try ProgramResolver.resolve(request.program, path: request.environment["PATH"])
         } catch {
-            try writer.write(.exit, [("pid", .null), ("exit_status", .int(Int64(error.exitStatus))),
-                                     ("final", .bool(true)), ("error", .string(error.description))])
+            try writer.write(ExitEvent.failure(pid: nil, exitStatus: Int(error.exitStatus), error: error.description))
             throw error
         }
         let (pid, errorFD) = try launch(request, path: path, plan: plan)
@@ -106,12 +98,15 @@ public enum Sandbox {
         if request.filterOnly {
             let status = Wait.task(pid) ?? .stopped(signal: 0, event: nil)
             if let failure = childFailure(errorFD, program: request.program, steps: steps) {
-                try writer.write(.exit, [("pid", .int(Int64(pid))), ("exit_status", .int(Int64(failure.exitStatus))),
-                                         ("final", .bool(true)), ("error", .string(failure.description))])
+                try writer.write(ExitEvent.failure(pid: Int64(pid), exitStatus: Int(failure.exitStatus),
+                                                   error: failure.description))
                 throw failure
             }
             let exit = status.shellStatus
-            try writer.write(.exit, [("pid", .int(Int64(pid))), ("exit_status", .int(Int64(exit))), ("final", .bool(true))])
+            var line = ExitEvent(pid: Int64(pid))
+            line.exitStatus = Int(exit)
+            line.final = true
+            try writer.write(line)
             return RunOutcome(exitStatus: exit, ending: "exited with status \(exit)", counts: [], firstBlocked: nil,
                               eventsWritten: writer.count, processes: 1, failure: nil, confinement: plan.notes)
         }

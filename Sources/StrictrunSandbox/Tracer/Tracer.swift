@@ -153,13 +153,12 @@ final class Tracer {
         table.created(child, by: parent, isThread: isThread)
         guard !isThread else { return }
         emulator?.processStarted(child, from: parentGroup, sharesMemory: sharesMemory)
-        let via = switch event {
-        case .fork: "fork"
-        case .vfork: "vfork"
-        default: "clone"
+        let via: ProcessEvent.Via = switch event {
+        case .fork: .fork
+        case .vfork: .vfork
+        default: .clone
         }
-        emit(.process, [("pid", .int(Int64(child))), ("parent", .int(Int64(parentGroup))),
-                        ("via", .string(via)), ("exe", .string(table.executable(child)))])
+        emit(ProcessEvent(pid: Int64(child), parent: Int64(parentGroup), via: via, exe: table.executable(child)))
     }
 
     private func execEvent(tid: ProcessID) {
@@ -171,12 +170,7 @@ final class Tracer {
         stacks.forget(pid: tgid)
         routing?.forget(pid: tgid)
         let argv = ProcFS.commandLine(pid: tid) ?? []
-        var fields: [(String, JSONValue)] = [("pid", .int(Int64(tgid))), ("tid", .int(Int64(tid))), ("exe", .string(exe)),
-                                             ("argv", .array(argv.map { .string($0.displayText) }))]
-        if argv.contains(where: { !$0.isValidUTF8 }) {
-            fields.append(("argv_hex", .array(argv.map { .string(ArgumentDecoder.hexBytes($0)) })))
-        }
-        emit(.exec, fields)
+        emit(ExecEvent(pid: Int64(tgid), tid: Int64(tid), exe: exe, argv: argv))
     }
 
     private func reaped(tid: ProcessID, status: WaitStatus) {
@@ -191,7 +185,7 @@ final class Tracer {
             rootStatus = status
             return  // the root's exit line closes the trace, after every other process
         }
-        emit(.exit, exitFields(pid: tid, status: status))
+        emit(exitLine(pid: tid, status: status))
         table.processGone(tid)
     }
 
@@ -232,12 +226,12 @@ final class Tracer {
 
     /// Writes the policy lines built at the last stop (after the thread was resumed).
     private func writePending() {
-        for fields in recorder.takePending() { emit(.policy, fields) }
+        for event in recorder.takePending() { emit(event) }
     }
 
-    func emit(_ type: EventType, _ fields: [(String, JSONValue)]) {
+    func emit(_ event: some TraceEvent) {
         do {
-            try writer.write(type, fields)
+            try writer.write(event)
         } catch {
             // Nothing may run unobserved: without a trace the run ends.
             recordFailure("\(error); stopping the program")

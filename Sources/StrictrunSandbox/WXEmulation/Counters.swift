@@ -48,19 +48,19 @@ public struct WXEmulationCounters: Sendable, Hashable {
     }
 
     /// The `wx_emulation` object of an `exit` event.
-    public var json: JSONValue {
-        .object([
-            ("rewritten", .int(Int64(rewritten))),
-            ("exec_faults", .int(Int64(execFaults))),
-            ("write_faults", .int(Int64(writeFaults))),
-            ("flips", .int(Int64(flips))),
-            ("flips_per_second", .double((flipsPerSecond * 10).rounded() / 10)),
-            ("slow_flips", .int(Int64(slowFlips))),
-            ("lease_waits", .int(Int64(leaseWaits))),
-            ("lease_wait_ms", .double(Double(leaseWaitNanoseconds / 1000) / 1000)),
-            ("handler_us_per_flip", .double(flips == 0 ? 0 : (Double(handlerNanoseconds) / Double(flips) / 10).rounded() / 100)),
-            ("livelocks", .int(Int64(livelocks))),
-        ])
+    public var record: WXEmulationCounts {
+        var out = WXEmulationCounts()
+        out.rewritten = rewritten
+        out.execFaults = execFaults
+        out.writeFaults = writeFaults
+        out.flips = flips
+        out.flipsPerSecond = (flipsPerSecond * 10).rounded() / 10
+        out.slowFlips = slowFlips
+        out.leaseWaits = leaseWaits
+        out.leaseWaitMilliseconds = Double(leaseWaitNanoseconds / 1000) / 1000
+        out.handlerMicrosecondsPerFlip = flips == 0 ? 0 : (Double(handlerNanoseconds) / Double(flips) / 10).rounded() / 100
+        out.livelocks = livelocks
+        return out
     }
 
     /// One line for the run summary.

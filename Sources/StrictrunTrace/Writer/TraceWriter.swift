@@ -3,26 +3,6 @@ import Glibc
 #endif
 import Synchronization
 
-/// The trace schema version written in every line's `v`.
-public let traceSchemaVersion = 1
-
-/// The kinds of trace lines. Lifecycle lines (`start`, `process`, `exec`, `exit`) frame
-/// the `policy` lines, which record one call a rule matched.
-public enum EventType: String, Sendable, CaseIterable {
-    /// The run began: profile, argv, strictrun version.
-    case start
-    /// A new process appeared under the tracer (fork, vfork or clone without CLONE_THREAD).
-    case process
-    /// A process replaced its image (execve).
-    case exec
-    /// A call matched a rule: decoded arguments, category, rule, action, errno, stack, site.
-    case policy
-    /// What the TLS broker did with a routed connection (handshake, verification failure…).
-    case tls
-    /// A process ended; the root process's `exit` closes the trace and carries the counts.
-    case exit
-}
-
 /// A failure to write the trace (e.g. the disk is full).
 public struct TraceError: Error, Sendable, CustomStringConvertible {
     public var path: String
@@ -53,8 +33,12 @@ public final class TraceWriter: Sendable {
 
     deinit { close(fd) }
 
-    /// Write one event: `v`, `seq`, `time` and `type` first, then `fields` in order.
-    public func write(_ type: EventType, _ fields: [(String, JSONValue)]) throws(TraceError) {
+    /// Write one event: `v`, `seq`, `time` and `type` first, then the event's members in order.
+    public func write(_ event: some TraceEvent) throws(TraceError) {
+        try write(type(of: event).type, event.members)
+    }
+
+    private func write(_ type: EventType, _ fields: [(String, JSONValue)]) throws(TraceError) {
         var body: [UInt8] = []
         body.reserveCapacity(1024)
         for (key, value) in fields {

@@ -8,6 +8,8 @@ public struct TraceReader {
         public var malformedLines: [Int] = []
         /// Whether the last line had no newline and did not parse (a writer that crashed).
         public var truncatedLastLine = false
+        /// Events (counted from 1, among the lines that parsed) that lacked a member their type requires.
+        public var invalidEvents: [Int] = []
     }
 
     public enum ReadError: Error, CustomStringConvertible {
@@ -60,6 +62,24 @@ public struct TraceReader {
             buffer = Data(buffer[start...])
         }
         if !buffer.isEmpty { try consume(line: buffer, complete: false) }
+        return problems
+    }
+
+    /// Calls `body` with each line of the trace at `path` as its typed event, in order, with the
+    /// line's header. A line of a known type that lacks a required member counts as malformed.
+    @discardableResult
+    public static func forEachEvent(path: String, _ body: (LineHeader, TraceLine) throws -> Void) throws -> Problems {
+        var invalid: [Int] = []
+        var number = 0
+        var problems = try forEach(path: path) { line in
+            number += 1
+            guard let header = LineHeader(line), let event = try? TraceLine(line) else {
+                invalid.append(number)
+                return
+            }
+            try body(header, event)
+        }
+        if !invalid.isEmpty { problems.invalidEvents = invalid }
         return problems
     }
 

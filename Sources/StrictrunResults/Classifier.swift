@@ -18,14 +18,14 @@ public enum Classifier {
     }
 
     /// A mode's runs, ordered, or nil when it has none.
-    static func modeResult(_ records: [RunRecord]) -> ModeResult? {
+    public static func modeResult(_ records: [RunRecord]) -> ModeResult? {
         let attempts = records.sorted { $0.attempt < $1.attempt }
         guard let last = attempts.last else { return nil }
         return ModeResult(outcome: last.outcome, flaky: !last.outcome.isFailure && attempts.count > 1, attempts: attempts)
     }
 
     /// Whether a mode needs no more runs: it passed (or skipped), or failed on every run `retries` allows.
-    static func settled(_ mode: ModeResult?, retries: Int) -> Bool {
+    public static func settled(_ mode: ModeResult?, retries: Int) -> Bool {
         guard let mode else { return false }
         return !mode.outcome.isFailure || mode.attempts.count >= 1 + retries
     }
