@@ -53,7 +53,7 @@ let package = Package(
         // What conformance writes and report reads: results.json / runs.jsonl, trace digests.
         .target(name: "StrictrunResults", dependencies: ["StrictrunTrace"]),
         .target(name: "StrictrunConformance", dependencies: [
-            "StrictrunTrace", "StrictrunResults", "StrictrunYAML", .product(name: "Yams", package: "Yams"),
+            "StrictrunTrace", "StrictrunResults", "StrictrunSystem", "StrictrunYAML", .product(name: "Yams", package: "Yams"),
         ]),
         .target(name: "StrictrunReport", dependencies: ["StrictrunTrace", "StrictrunResults"]),
         .executableTarget(name: "strictrun", dependencies: [

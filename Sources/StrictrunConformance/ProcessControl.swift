@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import StrictrunSystem
 import StrictrunResults
 
 /// A failed libc or kernel call: the operation and its errno.
@@ -229,16 +230,8 @@ enum ProcessControl {
         thread.start()
     }
 
-    /// The name of signal `number` (`SIGSEGV`), or `SIG<number>`.
-    static func signalName(_ number: Int32) -> String {
-        let names: [Int32: String] = [
-            SIGHUP: "SIGHUP", SIGINT: "SIGINT", SIGQUIT: "SIGQUIT", SIGILL: "SIGILL", SIGTRAP: "SIGTRAP",
-            SIGABRT: "SIGABRT", SIGBUS: "SIGBUS", SIGFPE: "SIGFPE", SIGKILL: "SIGKILL", SIGUSR1: "SIGUSR1",
-            SIGSEGV: "SIGSEGV", SIGUSR2: "SIGUSR2", SIGPIPE: "SIGPIPE", SIGALRM: "SIGALRM", SIGTERM: "SIGTERM",
-            SIGCHLD: "SIGCHLD", SIGSYS: "SIGSYS", SIGXCPU: "SIGXCPU", SIGXFSZ: "SIGXFSZ",
-        ]
-        return names[number] ?? "SIG\(number)"
-    }
+    /// The name of signal `number` (`SIGSEGV`): the one signal table (`Xlat`).
+    static func signalName(_ number: Int32) -> String { Xlat.signalName(number) }
 
     // glibc declares these only under _GNU_SOURCE (addchdir_np) or in <sys/pidfd.h>, which the
     // Swift Glibc module does not import: look them up once by name.

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import StrictrunPolicy
 import StrictrunSandbox
+import StrictrunSystem
 import StrictrunTrace
 
 /// `strictrun run`: run one program under a profile.

@@ -1,6 +1,7 @@
 import Foundation
 import StrictrunPolicy
 import StrictrunSandbox
+import StrictrunSystem
 import Testing
 
 /// The fast tier: each compiled filter run in the BPF simulator, call by call
@@ -73,11 +74,15 @@ struct FilterTests {
 
     @Test("every enforcing profile sends other ABIs (i386, x32) to the tracer")
     func foreign() throws {
+        let i386ForkNumber: Int32? = SyscallTable.i386Number("fork")
+        let forkNumber: Int32? = SyscallTable.number("fork")
+        let i386ForkNr = try #require(i386ForkNumber)
+        let forkNr = try #require(forkNumber)
         for name in ["microkernel", "microkernel-strict", "apple-jit", "audit"] {
             let p = try Self.compile(name)
-            let i386Fork = try Self.verdict(p, "", arch: SyscallNames.archI386, nr: 2)
+            let i386Fork = try Self.verdict(p, "", arch: SyscallNames.archI386, nr: i386ForkNr)
             #expect(i386Fork.1?.name == "foreign-abi", "\(name): \(i386Fork.0)")
-            let x32 = try Self.verdict(p, "", nr: Int32(0x4000_0000 | 57))
+            let x32 = try Self.verdict(p, "", nr: Int32(SyscallABI.x32Bit) | forkNr)
             #expect(x32.0.action != 0x7fff_0000, "\(name): x32 fork is not allowed (\(x32.0))")
         }
     }

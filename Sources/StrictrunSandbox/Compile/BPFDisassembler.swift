@@ -1,3 +1,4 @@
+import StrictrunSystem
 /// Renders a classic-BPF seccomp program one instruction per line (the kernel's
 /// `bpf_dbg` style): loads of `seccomp_data` fields, jumps, returns with their action.
 public enum BPFDisassembler {

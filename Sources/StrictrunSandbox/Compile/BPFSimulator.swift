@@ -1,3 +1,4 @@
+import StrictrunSystem
 /// Runs a seccomp BPF program on one `seccomp_data`, as the kernel would (libseccomp's
 /// simulator style): architecture, syscall number and arguments in, action out. Used by
 /// the fast tier of tests to check a compiled filter without a process.

@@ -2,8 +2,8 @@
 import Glibc
 #endif
 import CSeccomp
-import CStrictrunShims
 import StrictrunPolicy
+import StrictrunSystem
 
 /// Stage 2 of compilation: the libseccomp backend. Resolves each rule's syscall name
 /// (`seccomp_syscall_resolve_name`), adds it (`seccomp_rule_add_array`), sets the bad-arch
@@ -69,21 +69,10 @@ public struct SeccompBackend {
         let fail = { (what: String, code: Int32) in
             ProfileError(file: file, message: "\(what) failed: \(String(cString: strerror(code)))")
         }
-        let fd = strictrun_memfd_create("strictrun-filter")
-        if fd < 0 { throw fail("memfd_create", errno) }
-        defer { close(fd) }
-        let rc = pfc ? seccomp_export_pfc(ctx, fd) : seccomp_export_bpf(ctx, fd)
+        let memory: MemoryFile
+        do { memory = try MemoryFile(name: "strictrun-filter") } catch { throw fail(error.operation, error.errno) }
+        let rc = pfc ? seccomp_export_pfc(ctx, memory.fd) : seccomp_export_bpf(ctx, memory.fd)
         if rc < 0 { throw fail(pfc ? "seccomp_export_pfc" : "seccomp_export_bpf", -rc) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        var offset: off_t = 0
-        while true {
-            let n = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, offset) }
-            if n < 0 { if errno == EINTR { continue }; throw fail("pread", errno) }
-            if n == 0 { break }
-            bytes.append(contentsOf: chunk[0..<n])
-            offset += off_t(n)
-        }
-        return bytes
+        do { return try memory.contents() } catch { throw fail(error.operation, error.errno) }
     }
 }

@@ -1,9 +1,9 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CStrictrunShims
 import Foundation
 import StrictrunPolicy
+import StrictrunSystem
 
 /// Plans a run's confinement from the profile and the host's capabilities, as pure code:
 /// no probing (see `HostCapabilities`), no environment, the file tree read through
@@ -127,7 +127,7 @@ enum ConfinementPlanner {
             fs.view == .grantedOnly || fs.hide.contains { PathRules.isWithin(path, $0) }
         }
         for (index, item) in (grants.map { ($0.host, $0.path, $0.writable) } + passthrough.map { ($0, $0, false) })
-            .enumerated() where index < Int(STRICTRUN_CONFINE_SLOTS) {
+            .enumerated() where index < ChildLauncher.treeSlots {
             guard files.exists(item.0) else {
                 plan.notes.append("grant \(item.0): no such host path, skipped")
                 continue

@@ -1,8 +1,8 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CStrictrunShims
 import Foundation
+import StrictrunSystem
 
 /// What this host offers for confinement: user namespaces, the Landlock ABI, the ids the
 /// program runs with, and the file tree the plan is made against. `probe` is the only code
@@ -36,7 +36,7 @@ public struct HostCapabilities: Sendable {
 
     /// What a plan needs probed (probing user namespaces forks a child: only when needed).
     public struct ProbeRequest: Sendable, Hashable {
-        /// The `unshare` flags to try (`strictrun_namespace_flags`); nil: do not try.
+        /// The `unshare` flags to try (`HostProbe.namespaceFlags`); nil: do not try.
         public var namespaceFlags: Int32?
         /// Ask for the Landlock ABI.
         public var landlock: Bool
@@ -50,22 +50,21 @@ public struct HostCapabilities: Sendable {
         public static let nothing = ProbeRequest(namespaceFlags: nil, landlock: false)
     }
 
-    /// Probe the running kernel: `strictrun_probe_userns` (a child that tries `unshare`),
-    /// `strictrun_landlock_abi`, getuid/getgid.
+    /// Probe the running kernel (`HostProbe`: a child that tries `unshare`, the Landlock ABI),
+    /// getuid/getgid.
     public static func probe(_ request: ProbeRequest) -> HostCapabilities {
         var userNamespaces = UserNamespaces.unavailable(reason: "not probed")
         if let flags = request.namespaceFlags {
-            userNamespaces = strictrun_probe_userns(flags) == 0
-                ? .available : .unavailable(reason: String(cString: strerror(errno)))
+            userNamespaces = HostProbe.unshare(flags).map { .unavailable(reason: SystemError.text($0)) } ?? .available
         }
         return HostCapabilities(userNamespaces: userNamespaces,
-                                landlockABI: request.landlock ? strictrun_landlock_abi() : 0,
+                                landlockABI: request.landlock ? HostProbe.landlockABI() : 0,
                                 uid: getuid(), gid: getgid(), files: .live)
     }
 
     /// The `unshare` flags for user + mount namespaces, plus a network namespace when
-    /// `network` (`strictrun_namespace_flags`: CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET).
-    public static func namespaceFlags(network: Bool) -> Int32 { strictrun_namespace_flags(network ? 1 : 0) }
+    /// `network` (`HostProbe.namespaceFlags`: CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET).
+    public static func namespaceFlags(network: Bool) -> Int32 { HostProbe.namespaceFlags(network: network) }
 }
 
 /// The host's file tree as the planner sees it: which paths exist, which are directories,

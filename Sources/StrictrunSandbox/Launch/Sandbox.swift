@@ -1,7 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CStrictrunShims
 import Foundation
 import StrictrunPolicy
 import StrictrunSystem
@@ -92,7 +91,7 @@ public enum Sandbox {
             throw error
         }
         let (pid, errorFD) = try launch(request, path: path, plan: plan)
-        defer { close(errorFD) }
+        defer { ChildLauncher.closeReport(errorFD) }
         rootPid.withLock { $0 = pid }
 
         if request.filterOnly {
@@ -119,7 +118,7 @@ public enum Sandbox {
         do {
             try Ptrace.setOptions(pid, Ptrace.defaultOptions)
         } catch {
-            kill(pid, SIGKILL)
+            _ = Signals.send(Signals.kill, to: pid)
             throw error
         }
         var policy = request.policy
@@ -138,58 +137,33 @@ public enum Sandbox {
     }
 
     private static func launch(_ request: RunRequest, path: String, plan: ConfinementPlan) throws -> (pid_t, Int32) {
-        let argv = [request.program] + request.arguments
-        let env = request.environment.map { "\($0.key)=\($0.value)" }.sorted()
-        let cArgv = argv.map { strdup($0) } + [nil]
-        let cEnv = env.map { strdup($0) } + [nil]
-        let cPath = strdup(path)
-        defer {
-            cArgv.forEach { free($0) }
-            cEnv.forEach { free($0) }
-            free(cPath)
-        }
-        let filter = request.policy.program.map { sock_filter(code: $0.code, jt: $0.jt, jf: $0.jf, k: $0.k) }
-        var errorFD: Int32 = -1
-        let pid = plan.withCSteps { confine, confineCount in
-            filter.withUnsafeBufferPointer { filterBuffer in
-                cArgv.withUnsafeBufferPointer { argvBuffer in
-                    cEnv.withUnsafeBufferPointer { envBuffer in
-                        var spec = strictrun_launch_spec(
-                            path: cPath, argv: argvBuffer.baseAddress, envp: envBuffer.baseAddress,
-                            filter: filterBuffer.baseAddress, filter_len: UInt16(filterBuffer.count),
-                            set_mdwe: request.policy.kernelMDWE ? 1 : 0, trace: request.filterOnly ? 0 : 1,
-                            confine: confine, confine_count: confineCount)
-                        return strictrun_launch(&spec, &errorFD)
-                    }
-                }
-            }
-        }
-        if pid < 0 { throw SystemError("fork") }
-        return (pid, errorFD)
+        let spec = ChildSpec(path: path, argv: [request.program] + request.arguments,
+                             environment: request.environment.map { "\($0.key)=\($0.value)" }.sorted(),
+                             filter: request.policy.program, setMDWE: request.policy.kernelMDWE,
+                             trace: !request.filterOnly, steps: plan.steps.map { ($0.step, $0.optional) })
+        return try ChildLauncher.launch(spec)
     }
 
-    /// The {step, errno} the child wrote before `_exit(127)`, as a `LaunchError`.
+    /// The step the child reported failing before `_exit(127)`, as a `LaunchError`.
     private static func childFailure(_ fd: Int32, program: String, steps: [String] = []) -> LaunchError? {
-        var report: (Int32, Int32) = (0, 0)
-        let n = withUnsafeMutableBytes(of: &report) { read(fd, $0.baseAddress, $0.count) }
-        guard n == 8 else { return nil }
-        let (step, code) = report
-        let message = String(cString: strerror(code))
-        switch Int(step) {
-        case Int(STRICTRUN_STEP_EXEC):
-            return LaunchError(program: program, reason: message,
+        guard let failure = ChildLauncher.failure(report: fd) else { return nil }
+        switch failure {
+        case .exec(let code):
+            return LaunchError(program: program, reason: SystemError.text(code),
                                exitStatus: ProgramResolver.exitStatus(forExecErrno: code))
-        case Int(STRICTRUN_STEP_TRACEME):
-            return LaunchError(program: program, reason: "cannot be traced (PTRACE_TRACEME): \(message)", exitStatus: 125)
-        case Int(STRICTRUN_STEP_SECCOMP):
-            return LaunchError(program: program, reason: "cannot install the seccomp filter: \(message)", exitStatus: 125)
-        case Int(STRICTRUN_STEP_CONFINE)...:
-            let index = Int(step) - Int(STRICTRUN_STEP_CONFINE)
-            let what = index < steps.count ? steps[index] : "step \(index)"
-            return LaunchError(program: program, reason: "cannot set up the fs/net view (\(what)): \(message)",
+        case .traceMe(let code):
+            return LaunchError(program: program, reason: "cannot be traced (PTRACE_TRACEME): \(SystemError.text(code))",
                                exitStatus: 125)
-        default:
-            return LaunchError(program: program, reason: "cannot confine (prctl step \(step)): \(message)", exitStatus: 125)
+        case .seccomp(let code):
+            return LaunchError(program: program, reason: "cannot install the seccomp filter: \(SystemError.text(code))",
+                               exitStatus: 125)
+        case .confine(let index, let code):
+            let what = index < steps.count ? steps[index] : "step \(index)"
+            return LaunchError(program: program, reason: "cannot set up the fs/net view (\(what)): \(SystemError.text(code))",
+                               exitStatus: 125)
+        case .other(let step, let code):
+            return LaunchError(program: program, reason: "cannot confine (prctl step \(step)): \(SystemError.text(code))",
+                               exitStatus: 125)
         }
     }
 

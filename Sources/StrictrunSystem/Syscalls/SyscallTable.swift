@@ -52,6 +52,9 @@ public enum SyscallTable {
     /// The x86_64 number of `name`, nil when x86_64 has no such call.
     public static func number(_ name: String) -> Int32? { x86_64ByName[name] }
 
+    /// The i386 number of `name` (for tests of the foreign-ABI rule).
+    public static func i386Number(_ name: String) -> Int32? { i386Numbers.first { $0.1 == name }?.0 }
+
     /// Whether x86_64 has a call of that name.
     public static func exists(_ name: String) -> Bool { x86_64ByName[name] != nil }
 

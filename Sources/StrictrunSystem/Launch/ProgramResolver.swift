@@ -9,6 +9,12 @@ public struct LaunchError: Error, Sendable, CustomStringConvertible {
     /// 127: not found; 126: found but cannot be executed.
     public var exitStatus: Int32
     public var description: String { "\(program): \(reason)" }
+
+    public init(program: String, reason: String, exitStatus: Int32) {
+        self.program = program
+        self.reason = reason
+        self.exitStatus = exitStatus
+    }
 }
 
 /// Finds the file `execve` should run, as a shell does: a name with `/` is used as is,
