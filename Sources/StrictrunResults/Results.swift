@@ -18,6 +18,7 @@ public enum TestStatus: String, Codable, Sendable, CaseIterable {
     /// A run it needs did not finish (interrupted).
     case incomplete
 }
+
 /// Why a new failure failed: the categories of its trace's blocked calls.
 public struct Attribution: Codable, Sendable {
     /// The category of the first blocked call, or `unattributed` when the trace has none.
@@ -61,6 +62,7 @@ public struct TestResult: Codable, Sendable {
         self.attribution = attribution
     }
 }
+
 /// Wall-clock time of each pass over the suite, same `--jobs`: the constrained pass's cost.
 public struct WallTimes: Codable, Sendable {
     public var native: Double
@@ -206,6 +208,7 @@ public struct ConformanceResults: Codable, Sendable {
         self.tests = tests
     }
 }
+
 /// JSON coding of result files: pretty, keys in declaration order, slashes unescaped.
 public enum ResultsCoding {
     public static func encoder(pretty: Bool = true) -> JSONEncoder {
