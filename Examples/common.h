@@ -40,6 +40,7 @@ static inline const char *errno_name(int err)
     case EAGAIN: return "EAGAIN";
     case ENOMEM: return "ENOMEM";
     case EACCES: return "EACCES";
+    case ENOTTY: return "ENOTTY";
     case EFAULT: return "EFAULT";
     case EINVAL: return "EINVAL";
     case ENOSYS: return "ENOSYS";

@@ -38,6 +38,7 @@ struct ExampleTests {
         ("escape_static", { _ in [Fixture.example("escape_static")] }),
         ("escape_procmem", { _ in [Fixture.example("escape_procmem")] }),
         ("escape_trace_filter", { _ in [Fixture.example("escape_trace_filter")] }),
+        ("escape_userfaultfd", { _ in [Fixture.example("escape_userfaultfd")] }),
         ("wx_livelock", { _ in [Fixture.example("wx_livelock")] }),
         ("node_spawn.js", { p in ["/usr/bin/node"] + ExampleTests.nodeFlags(p) + [Fixture.script("node_spawn.js")] }),
         ("node_worker.js", { p in ["/usr/bin/node"] + ExampleTests.nodeFlags(p) + [Fixture.script("node_worker.js")] }),
@@ -47,19 +48,20 @@ struct ExampleTests {
     /// The category a blocked op is logged under; nil for ops whose outcome is the kernel's
     /// own answer (no rule of strictrun is involved).
     static func category(of op: String) -> String? {
-        let kernelOnly = ["nnp-clear", "allow-all-filter", "personality-query", "memfd-map-rw", "threads",
+        let kernelOnly = ["nnp-clear", "allow-all-filter", "own-filter-install", "own-filter-call", "personality-query", "memfd-map-rw", "threads",
                           "workers", "storm", "thread-storm"]
         if kernelOnly.contains(op) { return nil }
         let escapes = ["i386", "x32", "io-uring", "personality-read", "clone-untraced", "ptrace", "process-vm",
-                       "trace-filter"]
+                       "trace-filter", "notif-filter", "prctl-trace-filter", "ret-a-filter"]
         if escapes.contains(where: op.hasPrefix) { return "escape" }
-        if ["mmap", "mprotect", "jit", "memfd", "shmat"].contains(where: op.contains) { return "wx" }
+        if ["mmap", "mprotect", "jit", "memfd", "shmat", "userfaultfd", "exec-stack"].contains(where: op.contains) { return "wx" }
         return "process"
     }
 
     /// Ops strictrun refuses in every mode, audit included: a call it cannot judge must not run
     /// (fail closed), so the trace shows a deny, not a log.
-    static let refusedInEveryMode: Set<String> = ["trace-filter-call"]
+    static let refusedInEveryMode: Set<String> = ["trace-filter-install", "notif-filter-install",
+                                                  "prctl-trace-filter-install", "ret-a-filter-install"]
 
     @Test("example runs as its EXPECT lines say", arguments: profiles, programs.map(\.name))
     func example(profile: String, name: String) throws {

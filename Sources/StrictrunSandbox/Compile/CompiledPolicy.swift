@@ -20,6 +20,13 @@ public enum RuleCheck: Sendable, Hashable {
     case clientKeyOpen
     /// open/openat/openat2 for writing: /proc/PID/mem writes through any page protection.
     case procMemOpen
+    /// Not a call: the stack an exec gave the new image is executable (checked at the exec event).
+    case execStack
+    /// personality(READ_IMPLIES_EXEC…): the rule's action unless the call is the query 0xffffffff.
+    case personality
+    /// seccomp(2)/prctl(PR_SET_SECCOMP): a filter of the program's is read, refused when it can
+    /// return TRACE or USER_NOTIF, and installed from a pinned copy otherwise.
+    case seccompFilter
     /// A call of the `fs`/`net` sections the tracer judges (FSNetStops.swift).
     case fsNet(FSNetCheck)
 }

@@ -21,6 +21,8 @@ public struct FilterCompiler {
     static let openWriteOnly: UInt64 = 0x1
     static let openReadWrite: UInt64 = 0x2
     static let msgFastOpen: UInt64 = 0x2000_0000
+    /// USERFAULTFD_IOC_NEW, _IO(0xAA, 0x00): a userfaultfd from /dev/userfaultfd.
+    static let userfaultfdIocNew: UInt64 = 0xaa00
 
     static let actAllow: UInt32 = FilterAction.allow.rawValue
     static func actTrace(_ id: UInt16) -> UInt32 { FilterAction.trace(id).rawValue }

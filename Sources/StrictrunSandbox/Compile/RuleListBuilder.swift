@@ -63,8 +63,15 @@ public struct RuleListBuilder {
     /// Number a rule the tracer must see; nil when its action is a plain allow.
     mutating func register(_ category: String, _ name: String, _ setting: RuleSetting,
                            _ check: RuleCheck) -> CompiledRule? {
+        guard profile.effective(setting).needsTracer else { return nil }
+        return registerAlways(category, name, setting, check)
+    }
+
+    /// Number a rule the tracer must see even when its action is a plain allow (its check
+    /// still runs; an allowed call is not recorded).
+    mutating func registerAlways(_ category: String, _ name: String, _ setting: RuleSetting,
+                                 _ check: RuleCheck) -> CompiledRule {
         let action = profile.effective(setting)
-        guard action.needsTracer else { return nil }
         let rule = CompiledRule(id: nextID, category: category, name: name, action: action,
                                 auditedFrom: action == setting.action ? nil : setting.action,
                                 check: check, location: setting.location)
@@ -169,6 +176,16 @@ public struct RuleListBuilder {
         if let remap = register("wx", "remap-file-pages", wx.action, .always) {
             add("remap_file_pages", remap)
         }
+        // An image linked with an executable stack gets an RWX stack at execve, with no call to
+        // stop: checked at the exec event (ExecStackCheck), no filter entry.
+        _ = register("wx", "exec-stack", wx.action, .execStack)
+        // userfaultfd: UFFDIO_COPY fills a page that was never writable, executable ones
+        // included. Both ways to get one: the call, and /dev/userfaultfd's USERFAULTFD_IOC_NEW
+        // (on any descriptor: BPF sees the command, not the file).
+        if let uffd = register("wx", "userfaultfd", wx.action, .always) {
+            add("userfaultfd", uffd)
+            add("ioctl", uffd, [cmp(1, mask: 0xffff_ffff, equals: FilterCompiler.userfaultfdIocNew)])
+        }
     }
 
     /// /proc/PID/mem opened for writing writes through any page protection (FOLL_FORCE):
@@ -194,15 +211,22 @@ public struct RuleListBuilder {
         if let rule = register("escape", "process-vm-writev", escape.processVMWrite, .always) {
             add("process_vm_writev", rule)
         }
-        if let rule = register("escape", "read-implies-exec", escape.readImpliesExec, .always) {
-            let readImpliesExec: UInt64 = 0x0400000
-            // personality(0xffffffff) only queries: bit 31 (never a personality flag) tells it apart.
+        if let rule = register("escape", "read-implies-exec", escape.readImpliesExec, .personality) {
+            // READ_IMPLIES_EXEC set: only exactly 0xffffffff is a query (PersonalityCheck lets it
+            // pass); with bit 31 clear the call cannot be one.
+            let readImpliesExec = PersonalityCheck.readImpliesExec
             add("personality", rule, [cmp(0, mask: readImpliesExec | 0x8000_0000, equals: readImpliesExec)])
+            add("personality", rule, [cmp(0, mask: readImpliesExec | 0x8000_0000, equals: readImpliesExec | 0x8000_0000)])
         }
+        // A filter the program installs is read whatever the profile says about seccomp changes
+        // (logged by default): one that can return TRACE or USER_NOTIF is refused
+        // (SeccompFilterCheck), so the check is in the filter even when changes are allowed.
+        let filters = registerAlways("escape", "seccomp", escape.seccompChange, .seccompFilter)
+        add("seccomp", filters)
+        add("prctl", filters, [cmp(0, mask: 0xffff_ffff, equals: SeccompFilterCheck.setSeccomp)])
         if let rule = register("escape", "seccomp", escape.seccompChange, .always) {
-            add("seccomp", rule)
-            // PR_SET_SECCOMP, PR_SET_NO_NEW_PRIVS, PR_SET_MDWE, PR_SET_PTRACER.
-            for option: UInt64 in [22, 38, 65, 0x5961_6d61] {
+            // PR_SET_NO_NEW_PRIVS, PR_SET_MDWE, PR_SET_PTRACER.
+            for option: UInt64 in [38, 65, 0x5961_6d61] {
                 add("prctl", rule, [cmp(0, mask: 0xffff_ffff, equals: option)])
             }
         }

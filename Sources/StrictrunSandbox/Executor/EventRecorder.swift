@@ -14,7 +14,8 @@ public struct RuleCount: Sendable, Hashable {
 
 /// Turns the events checks ask for into trace lines: decoded arguments, the stack of the
 /// stopped thread (taken while it is still stopped), the counts per rule and the first
-/// blocked call for the summary. The one place a policy event is built.
+/// blocked call for the summary. The one place a policy event is built; it is written before
+/// the stopped thread runs again.
 final class EventRecorder {
     private let stacks: StackRecorder
     private let tracee: any TraceeView
@@ -23,9 +24,9 @@ final class EventRecorder {
     private(set) var counts: [RuleCount] = []
     private var countIndex: [String: Int] = [:]
     private(set) var firstBlocked: String?
-    /// Lines built at a stop, written once the stopped thread runs again (the program does not
-    /// wait for the JSON encoding and the write(2)).
-    private(set) var pending: [PolicyEvent] = []
+    /// Where a built line goes: the trace, written at once — while the thread is still stopped,
+    /// so the event is in the file before the call it describes returns to the program.
+    var sink: (PolicyEvent) -> Void = { _ in }
 
     init(stacks: StackRecorder, tracee: any TraceeView) {
         self.stacks = stacks
@@ -57,12 +58,6 @@ final class EventRecorder {
             firstBlocked = "pid \(tgid) \(ArgumentDecoder.render(syscall: draft.syscall, decoded: decoded))\(result)"
                 + "  [\(rule.category)/\(rule.name), \(rule.action)]"
         }
-        pending.append(event)
-    }
-
-    /// The lines built since the last call, in order.
-    func takePending() -> [PolicyEvent] {
-        defer { pending.removeAll(keepingCapacity: true) }
-        return pending
+        sink(event)
     }
 }

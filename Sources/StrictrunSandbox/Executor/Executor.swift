@@ -15,10 +15,13 @@ public struct InjectedFailures: OptionSet, Sendable, Hashable {
     public static let deny = InjectedFailures(rawValue: 4)
     /// Rewriting argument registers.
     public static let rewrite = InjectedFailures(rawValue: 8)
+    /// The rule id a seccomp stop carries (as if a filter of the program's had returned TRACE
+    /// with data of its own — which strictrun refuses to install).
+    public static let ruleData = InjectedFailures(rawValue: 16)
 
     /// By name, as the option takes them.
     public static let names: [String: InjectedFailures] = [
-        "syscall-info": .syscallInfo, "pin": .pin, "deny": .deny, "rewrite": .rewrite,
+        "syscall-info": .syscallInfo, "pin": .pin, "deny": .deny, "rewrite": .rewrite, "rule-data": .ruleData,
     ]
 }
 
@@ -126,9 +129,14 @@ final class Executor {
         guard var regs = try? Registers.read(stop.tid) else { return false }
         if !verdict.rewrites.isEmpty && injected.contains(.rewrite) { return false }
         for (argument, value) in verdict.rewrites { regs.setArgument(argument, value) }
-        if let (argument, bytes) = verdict.pin {
+        if let (argument, original) = verdict.pin {
             // Below the red zone, 16-byte aligned: a copy no other thread of the program knows of.
-            let target = (regs.stackPointer &- 128 &- UInt64(bytes.count) &- 64) & ~15
+            let target = (regs.stackPointer &- 128 &- UInt64(original.count) &- 64) & ~15
+            var bytes = original
+            for offset in verdict.pinRelocations where offset + 8 <= bytes.count {
+                let value = bytes[offset..<offset + 8].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) } &+ target
+                bytes.replaceSubrange(offset..<offset + 8, with: withUnsafeBytes(of: value.littleEndian) { Array($0) })
+            }
             guard !injected.contains(.pin), TraceeMemory(pid: stop.tid).write(bytes, at: target) else { return false }
             regs.setArgument(argument, target)
         }

@@ -11,6 +11,8 @@ struct Checks {
     let net: NetResultCheck
     let tls: TLSConnectCheck
     let emulation: WXEmulationCheck?
+    /// The rule an executable stack breaks (nil: W^X is off).
+    let execStack: CompiledRule?
 
     init(policy: CompiledPolicy, tracee: any TraceeView, emulator: WXEmulator?, canRoute: Bool) {
         self.policy = policy
@@ -22,6 +24,7 @@ struct Checks {
         net = NetResultCheck(view: policy.confinement, unixSocketDirectories: policy.profile.fs?.unixSocketDirectories)
         tls = TLSConnectCheck(tls: policy.profile.tls, canRoute: canRoute)
         emulation = emulator.map(WXEmulationCheck.init)
+        execStack = policy.rules.values.first { $0.check == .execStack }
     }
 
     /// The rule a stop came with: the foreign-ABI rule for another ABI, else the rule the
@@ -41,6 +44,12 @@ struct Checks {
             return WXCheck.decide(rule, stop, level: level, view: tracee)
         case .tlsConnect, .tlsFastOpen:
             return tls.decide(rule, stop, tracee: tracee)
+        case .execStack:
+            return .pass  // never sent by the filter
+        case .personality:
+            return PersonalityCheck.decide(rule, stop)
+        case .seccompFilter:
+            return SeccompFilterCheck.decide(rule, stop, view: tracee)
         case .clientKeyOpen, .procMemOpen:
             return open.decide(rule, stop, view: tracee)
         case .fsNet(.pathResult):

@@ -43,6 +43,7 @@ final class Tracer {
         emulator?.processStarted(root, from: nil, sharesMemory: false)
         emulator?.onWriteFault = { [unowned self] tid, tgid in self.sampleCodeWriter(tid: tid, tgid: tgid) }
         recorder.executable = { [unowned self] in self.table.executable($0) }
+        recorder.sink = { [unowned self] in self.emit($0) }
         executor.onFailure = { [unowned self] in self.recordFailure($0) }
     }
 
@@ -62,7 +63,6 @@ final class Tracer {
                 } else {
                     for waiting in emulator?.takeDue(now: now) ?? [] { faultStop(tid: waiting.tid, tgid: waiting.tgid) }
                 }
-                writePending()
             case .noTasks:
                 break loop
             case .failed(let error):
@@ -76,7 +76,6 @@ final class Tracer {
     // MARK: dispatch
 
     private func handle(tid: ProcessID, status: WaitStatus) {
-        defer { writePending() }
         switch status {
         case .exited, .signaled:
             reaped(tid: tid, status: status)
@@ -107,8 +106,9 @@ final class Tracer {
             executor.undecidable(tid: tid, tgid: tgid, reason: "the call could not be read (\(error)): refused")
             return
         }
-        let stop = SyscallStop(tid: tid, tgid: tgid, info: info)
-        guard let rule = checks.rule(for: info) else {
+        var stop = SyscallStop(tid: tid, tgid: tgid, info: info)
+        if injected.contains(.ruleData) { stop.info.ruleData = 0x7777 }
+        guard let rule = checks.rule(for: stop.info) else {
             executor.carryOut(Checks.unknownRule(stop), at: stop)
             return
         }
@@ -171,6 +171,14 @@ final class Tracer {
         routing?.forget(pid: tgid)
         let argv = ProcFS.commandLine(pid: tid) ?? []
         emit(ExecEvent(pid: Int64(tgid), tid: Int64(tid), exe: exe, argv: argv))
+        if let rule = checks.execStack,
+           let event = ExecStackCheck.decide(rule, tid: tid, tgid: tgid, exe: exe, view: LiveTracee()) {
+            recorder.record(event, tid: tid, tgid: tgid)
+            if rule.action.blocks {
+                notices.append("pid \(tgid) ended: \(exe) has an executable stack")
+                Signals.send(Signals.kill, to: tgid)
+            }
+        }
     }
 
     private func reaped(tid: ProcessID, status: WaitStatus) {
@@ -223,11 +231,6 @@ final class Tracer {
     }
 
     // MARK: output
-
-    /// Writes the policy lines built at the last stop (after the thread was resumed).
-    private func writePending() {
-        for event in recorder.takePending() { emit(event) }
-    }
 
     func emit(_ event: some TraceEvent) {
         do {

@@ -69,6 +69,14 @@ public enum SyscallSignatures {
         "execve": [A(0, "path", .path), A(1, "argv", .pathArray)],
         "execveat": [A(0, "dirfd", .int32), A(1, "path", .path), A(2, "argv", .pathArray), A(4, "flags", .hex)],
         "memfd_create": [A(0, "name", .path), A(1, "flags", .hex)],
+        "seccomp": [A(0, "operation", .uint32), A(1, "flags", .hex), A(2, "args", .hex)],
+        "prctl": [A(0, "option", .int32), A(1, "arg2", .hex), A(2, "arg3", .hex)],
+        "personality": [A(0, "persona", .hex)],
+        "userfaultfd": [A(0, "flags", .hex)],
+        "kill": [A(0, "pid", .int32), A(1, "signal", .int32)],
+        "tkill": [A(0, "tid", .int32), A(1, "signal", .int32)],
+        "tgkill": [A(0, "tgid", .int32), A(1, "tid", .int32), A(2, "signal", .int32)],
+        "pidfd_open": [A(0, "pid", .int32), A(1, "flags", .hex)],
     ]
 
     private static let files: [String: [ArgumentSpec]] = [

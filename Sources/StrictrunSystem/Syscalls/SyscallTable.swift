@@ -99,4 +99,7 @@ public enum SyscallNumber {
     public static let connect = nr("connect")
     public static let sendto = nr("sendto")
     public static let bind = nr("bind")
+    public static let seccomp = nr("seccomp")
+    public static let prctl = nr("prctl")
+    public static let execve = nr("execve")
 }

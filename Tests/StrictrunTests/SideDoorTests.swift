@@ -1,0 +1,39 @@
+import Foundation
+import StrictrunTrace
+import Testing
+
+/// Side doors whose enforcing outcome is the end of the program itself, so they cannot report
+/// through EXPECT/RESULT lines as the other examples do: checked here under every shipped profile.
+@Suite("Side doors that end the program")
+struct SideDoorTests {
+    static let enforcing = ["microkernel", "microkernel-strict", "microkernel-jit", "apple-jit", "genode",
+                            "fuchsia", "kasperskyos", "microkernel-tls"]
+
+    @Test("an executable stack from execve: the process is ended at its exec (wx/exec-stack, kill)",
+          arguments: enforcing)
+    func execStack(profile: String) throws {
+        let (result, trace, tracePath) = try Fixture.strictrun(profile: profile, [Fixture.example("escape_exec_stack")])
+        #expect(result.status == 137, "\(profile): exit \(result.status)\n\(result.stdout)\(result.stderr)")
+        #expect(!result.stdout.contains("RESULT stack-code"), "\(profile): the stack code ran")
+        let events = trace.policyEvents.filter { $0["rule"]?.stringValue == "exec-stack" }
+        #expect(events.count == 1 && events.first?["category"]?.stringValue == "wx"
+                && events.first?["action"]?.stringValue == "kill", "\(profile): \(tracePath)")
+        #expect(trace.finalExit?["signal"]?.stringValue == "SIGKILL")
+    }
+
+    @Test("an executable stack under audit: the program runs and the trace logs what the target would refuse")
+    func execStackAudit() throws {
+        let (result, trace, tracePath) = try Fixture.strictrun(profile: "audit", [Fixture.example("escape_exec_stack")])
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("RESULT stack-code ok"))
+        #expect(trace.policyEvents.contains { $0["rule"]?.stringValue == "exec-stack" && $0["action"]?.stringValue == "log"
+                                              && $0["audited"] != nil }, "\(tracePath)")
+    }
+
+    @Test("a program without an executable stack meets no exec-stack rule", arguments: ["microkernel", "microkernel-strict"])
+    func ordinaryStack(profile: String) throws {
+        let (result, trace, _) = try Fixture.strictrun(profile: profile, [Fixture.example("threads")])
+        #expect(result.status == 0)
+        #expect(!trace.policyEvents.contains { $0["rule"]?.stringValue == "exec-stack" })
+    }
+}
