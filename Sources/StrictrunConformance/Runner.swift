@@ -340,7 +340,10 @@ public final class ConformanceRunner: Sendable {
         }
         if record.mode == .profile {
             if let digest = record.digest, digest.complete {
-                if let error = digest.error {
+                if let breaks = digest.seqBreaks {
+                    record.outcome = .error
+                    record.message = "the trace's seq numbers break \(breaks) time(s): lines were lost, removed or forged"
+                } else if let error = digest.error {
                     record.outcome = .error
                     record.message = "strictrun: \(error)"
                 } else if let signal = digest.signal {

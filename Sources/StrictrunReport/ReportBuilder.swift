@@ -177,6 +177,10 @@ public struct ReportBuilder {
             input.truncatedLastLines += 1
             problems.append("\(path): the last line is truncated (a writer that crashed?): skipped")
         }
+        if problemsFound.seqBreaks > 0 {
+            problems.append("\(path): seq numbers break \(problemsFound.seqBreaks) time(s) (first: "
+                            + "\(problemsFound.firstSeqBreak ?? "?")): lines were lost, removed or forged")
+        }
         if !problemsFound.malformedLines.isEmpty {
             input.malformedLines += problemsFound.malformedLines.count
             let lines = problemsFound.malformedLines.prefix(5).map(String.init).joined(separator: ", ")

@@ -32,6 +32,7 @@ extension TraceDigest {
         }
         digest.truncatedLastLine = problems.truncatedLastLine
         digest.malformedLines = problems.malformedLines.count + problems.invalidEvents.count
+        if problems.seqBreaks > 0 { digest.seqBreaks = problems.seqBreaks }
         return digest
     }
 

@@ -112,9 +112,12 @@ public struct TraceDigest: Codable, Sendable {
     public var malformedLines: Int
     /// W^X emulation (`wx: emulate`) over every process of the run; nil under other levels.
     public var wxEmulation: WXEmulationDigest?
+    /// Lines whose `seq` does not follow the previous one (lost, removed or forged); nil when none.
+    public var seqBreaks: Int?
 
     enum CodingKeys: String, CodingKey {
         case blocked, logged, first, categories, processes, signal, error, complete
+        case seqBreaks = "seq_breaks"
         case wxEmulation = "wx_emulation"
         case exitStatus = "exit_status"
         case truncatedLastLine = "truncated_last_line"

@@ -61,6 +61,15 @@ public enum ProcFS {
         return type < 0 ? nil : Int(type)
     }
 
+    /// The file `path` names (stat(2), or lstat(2) when not `follow`): device and inode.
+    public static func identity(_ path: [UInt8], follow: Bool) -> FileIdentity? {
+        var info = stat()
+        let rc = (path + [0]).withUnsafeBufferPointer { p in
+            p.withMemoryRebound(to: CChar.self) { follow ? stat($0.baseAddress!, &info) : lstat($0.baseAddress!, &info) }
+        }
+        return rc == 0 ? FileIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino)) : nil
+    }
+
     /// PROC_SUPER_MAGIC.
     public static let procSuperMagic = 0x9fa0
 
@@ -83,9 +92,42 @@ public enum ProcFS {
         return nil
     }
 
+    /// The process group of a process (field 5 of /proc/PID/stat, after the command's `)`).
+    public static func processGroup(of pid: pid_t) -> pid_t? {
+        guard let stat = read("/proc/\(pid)/stat"), let close = stat.lastIndex(of: UInt8(ascii: ")")) else { return nil }
+        let fields = stat[(close + 1)...].split(separator: UInt8(ascii: " "))
+        return fields.count > 2 ? pid_t(String(decoding: fields[2], as: UTF8.self)) : nil
+    }
+
+    /// The process a descriptor of `pid` stands for: a pidfd (`Pid:` of its fdinfo) or a
+    /// `/proc/N` directory (pidfd_send_signal takes both); nil for anything else.
+    public static func processOfDescriptor(pid: pid_t, fd: Int32) -> pid_t? {
+        if let info = read("/proc/\(pid)/fdinfo/\(fd)") {
+            for line in info.split(separator: UInt8(ascii: "\n")) where line.starts(with: Array("Pid:".utf8)) {
+                let digits = line.dropFirst(4).filter { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
+                if let value = pid_t(String(decoding: digits, as: UTF8.self)) { return value }
+            }
+        }
+        guard let target = descriptorPath(pid: pid, fd: fd), target.starts(with: Array("/proc/".utf8)) else { return nil }
+        let rest = target.dropFirst(6)
+        guard !rest.isEmpty, rest.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else { return nil }
+        return pid_t(String(decoding: rest, as: UTF8.self))
+    }
+
     /// The working directory of a process, as the program sees it (/proc/PID/cwd).
     public static func workingDirectory(pid: pid_t) -> [UInt8]? { readLink("/proc/\(pid)/cwd") }
 
     /// The path an open descriptor of a process names (/proc/PID/fd/N).
     public static func descriptorPath(pid: pid_t, fd: Int32) -> [UInt8]? { readLink("/proc/\(pid)/fd/\(fd)") }
+}
+
+/// A file as the kernel knows it, whatever name reaches it.
+public struct FileIdentity: Sendable, Hashable {
+    public var device: UInt64
+    public var inode: UInt64
+
+    public init(device: UInt64, inode: UInt64) {
+        self.device = device
+        self.inode = inode
+    }
 }

@@ -7,6 +7,9 @@ import CStrictrunShims
 /// pidfd_getfd(2)), and the blocking/waiting the signal forwarder does.
 public enum Signals {
     public static let kill = SIGKILL
+    /// strictrun's own process and process group (what the program may not signal).
+    public static var ownProcess: pid_t { getpid() }
+    public static var ownProcessGroup: pid_t { getpgrp() }
     public static let stop = SIGSTOP
     public static let segv = SIGSEGV
     public static let trap = SIGTRAP

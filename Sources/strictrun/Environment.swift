@@ -40,11 +40,14 @@ enum Environment {
     }
 
     /// Load and compile a profile, or print the error and exit with `status`.
-    static func compiledPolicy(_ reference: String, audit: Bool = false, failureStatus: Int32 = 125) -> CompiledPolicy {
+    /// `forRun`: the filter is for a program this process will supervise (its pid goes into the
+    /// rules that keep the program's signals off it).
+    static func compiledPolicy(_ reference: String, audit: Bool = false, forRun: Bool = false,
+                               failureStatus: Int32 = 125) -> CompiledPolicy {
         do {
             var profile = try loader().load(reference)
             if audit { profile.mode = .audit }
-            return try FilterCompiler().compile(profile)
+            return try FilterCompiler(supervisor: forRun ? ProcessInfo.processInfo.processIdentifier : nil).compile(profile)
         } catch {
             fail("bad profile: \(error)", status: failureStatus)
         }

@@ -65,7 +65,7 @@ struct Run: ParsableCommand {
             }
             injected.insert(failure)
         }
-        let policy = Environment.compiledPolicy(profile, audit: audit)
+        let policy = Environment.compiledPolicy(profile, audit: audit, forRun: true)
         let tracePath = trace ?? "strictrun-trace-\(getpid()).jsonl"
         var arguments = Array(command.dropFirst())
         var jsLogDirectory: String?

@@ -28,6 +28,14 @@ struct FakeTracee: TraceeView {
     func realPath(_ path: [UInt8]) -> [UInt8]? { real[path] ?? (existing.contains(path) ? path : nil) }
     func fileSystemType(_ path: [UInt8]) -> Int? { procfs.contains(path) ? ProcFS.procSuperMagic : 0xef53 }
     func exists(_ path: [UInt8]) -> Bool { existing.contains(path) }
+    var identities: [[UInt8]: FileIdentity] = [:]
+    func identity(_ path: [UInt8], follow: Bool) -> FileIdentity? { identities[path] }
+    var threadGroups: [ProcessID: ProcessID] = [:]
+    var processGroups: [ProcessID: ProcessID] = [:]
+    var descriptorProcesses: [Int32: ProcessID] = [:]
+    func threadGroup(of tid: ProcessID) -> ProcessID? { threadGroups[tid] }
+    func processGroup(of pid: ProcessID) -> ProcessID? { processGroups[pid] }
+    func processOfDescriptor(pid: ProcessID, fd: Int32) -> ProcessID? { descriptorProcesses[fd] }
 }
 
 /// Decisions of the checks on synthetic stops (no tracee, no ptrace): the verdict and the event.

@@ -39,6 +39,8 @@ struct ExampleTests {
         ("escape_procmem", { _ in [Fixture.example("escape_procmem")] }),
         ("escape_trace_filter", { _ in [Fixture.example("escape_trace_filter")] }),
         ("escape_userfaultfd", { _ in [Fixture.example("escape_userfaultfd")] }),
+        ("escape_trace_tamper", { _ in [Fixture.example("escape_trace_tamper")] }),
+        ("escape_signal_supervisor", { _ in [Fixture.example("escape_signal_supervisor")] }),
         ("wx_livelock", { _ in [Fixture.example("wx_livelock")] }),
         ("node_spawn.js", { p in ["/usr/bin/node"] + ExampleTests.nodeFlags(p) + [Fixture.script("node_spawn.js")] }),
         ("node_worker.js", { p in ["/usr/bin/node"] + ExampleTests.nodeFlags(p) + [Fixture.script("node_worker.js")] }),
@@ -48,11 +50,11 @@ struct ExampleTests {
     /// The category a blocked op is logged under; nil for ops whose outcome is the kernel's
     /// own answer (no rule of strictrun is involved).
     static func category(of op: String) -> String? {
-        let kernelOnly = ["nnp-clear", "allow-all-filter", "own-filter-install", "own-filter-call", "personality-query", "memfd-map-rw", "threads",
+        let kernelOnly = ["nnp-clear", "allow-all-filter", "own-filter-install", "own-filter-call", "trace-found", "trace-read", "probe", "group-cont", "personality-query", "memfd-map-rw", "threads",
                           "workers", "storm", "thread-storm"]
         if kernelOnly.contains(op) { return nil }
         let escapes = ["i386", "x32", "io-uring", "personality-read", "clone-untraced", "ptrace", "process-vm",
-                       "trace-filter", "notif-filter", "prctl-trace-filter", "ret-a-filter"]
+                       "trace-filter", "notif-filter", "prctl-trace-filter", "ret-a-filter", "trace-tamper", "supervisor-"]
         if escapes.contains(where: op.hasPrefix) { return "escape" }
         if ["mmap", "mprotect", "jit", "memfd", "shmat", "userfaultfd", "exec-stack"].contains(where: op.contains) { return "wx" }
         return "process"
@@ -61,7 +63,12 @@ struct ExampleTests {
     /// Ops strictrun refuses in every mode, audit included: a call it cannot judge must not run
     /// (fail closed), so the trace shows a deny, not a log.
     static let refusedInEveryMode: Set<String> = ["trace-filter-install", "notif-filter-install",
-                                                  "prctl-trace-filter-install", "ret-a-filter-install"]
+                                                  "prctl-trace-filter-install", "ret-a-filter-install",
+                                                  "trace-tamper-write", "trace-tamper-trunc", "trace-tamper-fd-link",
+                                                  "trace-tamper-truncate", "trace-tamper-rename", "trace-tamper-unlink",
+                                                  "supervisor-kill-stop", "supervisor-kill-kill", "supervisor-tgkill",
+                                                  "supervisor-tkill", "supervisor-pidfd-open", "supervisor-pidfd-send",
+                                                  "supervisor-group-usr1"]
 
     @Test("example runs as its EXPECT lines say", arguments: profiles, programs.map(\.name))
     func example(profile: String, name: String) throws {

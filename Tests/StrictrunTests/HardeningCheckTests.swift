@@ -81,4 +81,62 @@ struct HardeningCheckTests {
             #expect(decision.events.isEmpty != judged, "personality(0x\(String(value, radix: 16)))")
         }
     }
+
+    @Test("the trace file is refused to writing opens, truncate, unlink and rename under any name; reads pass")
+    func traceTamper() throws {
+        let trace = FileIdentity(device: 8, inode: 42)
+        var tracee = FakeTracee()
+        tracee.memory[0x9000] = Array("t.jsonl".utf8) + [0]
+        tracee.memory[0xa000] = Array("/other".utf8) + [0]
+        tracee.identities[Array("/proc/100/cwd/t.jsonl".utf8)] = trace
+        tracee.identities[Array("/proc/100/root/other".utf8)] = FileIdentity(device: 8, inode: 7)
+        let check = TraceTamperCheck(trace: trace)
+        let cwd = UInt64(bitPattern: Int64(atCurrentDirectory))
+        let refused: [(String, [UInt64])] = [
+            ("openat", [cwd, 0x9000, 0o1, 0, 0, 0]), ("openat", [cwd, 0x9000, 0o1000, 0, 0, 0]),
+            ("open", [0x9000, 0o2, 0, 0, 0, 0]), ("creat", [0x9000, 0o644, 0, 0, 0, 0]),
+            ("truncate", [0x9000, 0, 0, 0, 0, 0]), ("unlink", [0x9000, 0, 0, 0, 0, 0]),
+            ("rename", [0xa000, 0x9000, 0, 0, 0, 0]), ("renameat2", [cwd, 0x9000, cwd, 0xa000, 0, 0]),
+        ]
+        for (name, args) in refused {
+            let decision = try #require(check.decide(CheckTests.stop(name, args), view: tracee), "\(name) passed")
+            guard case .deny(let code) = decision.verdict.action else { Issue.record("\(name) not denied"); continue }
+            #expect(code == Errno.access && decision.events.first?.rule.name == "trace-tamper")
+        }
+        #expect(check.decide(CheckTests.stop("openat", [cwd, 0x9000, 0, 0, 0, 0]), view: tracee) == nil, "a read")
+        #expect(check.decide(CheckTests.stop("unlink", [0xa000, 0, 0, 0, 0, 0]), view: tracee) == nil, "another file")
+        #expect(TraceTamperCheck(trace: nil).decide(CheckTests.stop("unlink", [0x9000, 0, 0, 0, 0, 0]), view: tracee) == nil)
+    }
+
+    @Test("signals aimed at strictrun are refused; harmless ones and other targets pass")
+    func supervisorSignals() {
+        let check = SupervisorSignalCheck(supervisor: 50, supervisorGroup: 50)
+        var tracee = FakeTracee()
+        tracee.processGroups[100] = 50
+        tracee.threadGroups[51] = 50
+        tracee.descriptorProcesses[7] = 50
+        let minus = { (value: Int64) in UInt64(bitPattern: value) }
+        let refused: [(String, [UInt64])] = [
+            ("kill", [50, 19, 0, 0, 0, 0]), ("kill", [0, 10, 0, 0, 0, 0]), ("kill", [minus(-50), 9, 0, 0, 0, 0]),
+            ("kill", [minus(-1), 19, 0, 0, 0, 0]), ("tgkill", [50, 50, 19, 0, 0, 0]), ("tkill", [51, 19, 0, 0, 0, 0]),
+            ("pidfd_open", [50, 0, 0, 0, 0, 0]), ("pidfd_send_signal", [7, 9, 0, 0, 0, 0]),
+            ("rt_sigqueueinfo", [50, 19, 0, 0, 0, 0]),
+        ]
+        for (name, args) in refused {
+            let decision = check.decide(CheckTests.stop(name, args), view: tracee)
+            guard case .deny(let code) = decision.verdict.action else {
+                Issue.record("\(name)(\(args[0]), \(args[1])) passed")
+                continue
+            }
+            #expect(code == Errno.permission && decision.events.first?.rule.name == "signal-supervisor")
+        }
+        let passed: [(String, [UInt64])] = [
+            ("kill", [50, 0, 0, 0, 0, 0]), ("kill", [0, 18, 0, 0, 0, 0]), ("kill", [minus(-77), 9, 0, 0, 0, 0]),
+            ("kill", [minus(-1), 15, 0, 0, 0, 0]), ("tkill", [100, 19, 0, 0, 0, 0]), ("pidfd_send_signal", [8, 9, 0, 0, 0, 0]),
+        ]
+        for (name, args) in passed {
+            let decision = check.decide(CheckTests.stop(name, args), view: tracee)
+            #expect(decision.events.isEmpty, "\(name)(\(args[0]), \(args[1])) refused")
+        }
+    }
 }

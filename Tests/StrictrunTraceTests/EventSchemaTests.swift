@@ -148,4 +148,15 @@ struct EventSchemaTests {
         #expect(TraceBytes.bytes(hex: "abc") == nil && TraceBytes.bytes(hex: "zz") == nil)
         #expect(TraceBytes.members("p", Array("ok".utf8)).count == 1)
     }
+
+    @Test("seq numbers that do not follow each other are reported (a line lost, removed or forged)")
+    func seqBreaks() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("seq-\(UUID().uuidString).jsonl").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let lines = [1, 2, 4, 4].map { #"{"v":1,"seq":\#($0),"time":"t","type":"later"}"# }
+        try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        let problems = try TraceReader.forEach(path: path) { _ in }
+        #expect(problems.seqBreaks == 2)
+        #expect(problems.firstSeqBreak == "seq 4 after seq 2")
+    }
 }

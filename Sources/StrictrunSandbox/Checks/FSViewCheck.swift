@@ -11,6 +11,7 @@ struct FSViewCheck {
     let openCheck: OpenCheck
 
     func decide(_ rule: CompiledRule, _ stop: SyscallStop, tracee: some TraceeView) -> Decision {
+        if let refused = openCheck.tamper.decide(stop, view: tracee) { return refused }
         guard let view, let call = FSNetTables.pathCalls.first(where: { $0.name == stop.name }) else { return .pass }
         let index = call.paths[0]
         let memory = tracee.memory(stop.tid)

@@ -44,14 +44,17 @@ enum OpenFlags {
     }
 }
 
-/// open/openat/openat2 traced for the client-certificate keys (the broker's, never the
-/// program's) and for /proc/PID/mem opened for writing (it writes through page protections).
+/// open/creat/openat/openat2 traced for the client-certificate keys (the broker's, never the
+/// program's), for /proc/PID/mem opened for writing (it writes through page protections) and
+/// for the trace file (strictrun's, never the program's).
 /// A path that passes is pinned: the call opens exactly the bytes that were checked.
 struct OpenCheck {
     /// Real paths of the client-certificate keys.
     let keyFiles: Set<[UInt8]>
     /// The `proc-mem-write` rule, checked at every traced open.
     let procMemRule: CompiledRule?
+    /// The trace file, refused to every open that writes or truncates.
+    var tamper = TraceTamperCheck(trace: nil)
 
     func decide(_ rule: CompiledRule, _ stop: SyscallStop, view: some TraceeView) -> Decision {
         let memory = view.memory(stop.tid)
@@ -60,6 +63,7 @@ struct OpenCheck {
         let dirfd = pathArgument == 0 ? atCurrentDirectory : Int32(truncatingIfNeeded: stop.args[0])
         let resolved = PathBytes.opened(path, dirfd: dirfd, tid: stop.tid, tgid: stop.tgid, view: view)
         let shown = TraceBytes.members("path", path)
+        if let refused = tamper.decide(stop, view: view) { return refused }
         if rule.check == .clientKeyOpen && keyFiles.contains(resolved) {
             return .act(rule, stop, decoded: shown, extra: [("reason", .string("a client-certificate key of the broker"))])
         }

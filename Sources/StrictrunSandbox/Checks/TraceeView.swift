@@ -15,6 +15,15 @@ protocol TraceeView {
     func fileSystemType(_ path: [UInt8]) -> Int?
     /// access(F_OK).
     func exists(_ path: [UInt8]) -> Bool
+    /// The device and inode of `path` (as strictrun resolves it; `/proc/PID/root/…` for the
+    /// program's own root).
+    func identity(_ path: [UInt8], follow: Bool) -> FileIdentity?
+    /// The thread group of a task.
+    func threadGroup(of tid: ProcessID) -> ProcessID?
+    /// The process group of a process.
+    func processGroup(of pid: ProcessID) -> ProcessID?
+    /// The process a descriptor of `pid` stands for (a pidfd, a /proc/N directory).
+    func processOfDescriptor(pid: ProcessID, fd: Int32) -> ProcessID?
 }
 
 extension TraceeView {
@@ -39,6 +48,10 @@ struct LiveTracee: TraceeView {
     func realPath(_ path: [UInt8]) -> [UInt8]? { ProcFS.realPath(path) }
     func fileSystemType(_ path: [UInt8]) -> Int? { ProcFS.fileSystemType(path) }
     func exists(_ path: [UInt8]) -> Bool { ProcFS.exists(path) }
+    func identity(_ path: [UInt8], follow: Bool) -> FileIdentity? { ProcFS.identity(path, follow: follow) }
+    func threadGroup(of tid: ProcessID) -> ProcessID? { ProcFS.threadGroup(of: tid) }
+    func processGroup(of pid: ProcessID) -> ProcessID? { ProcFS.processGroup(of: pid) }
+    func processOfDescriptor(pid: ProcessID, fd: Int32) -> ProcessID? { ProcFS.processOfDescriptor(pid: pid, fd: fd) }
 }
 
 /// Paths as bytes: the program's own bytes, compared and joined without a detour through
@@ -80,6 +93,12 @@ enum PathBytes {
     static func absolute(_ path: [UInt8], dirfd: Int32, pid: ProcessID, tracee: some TraceeView) -> [UInt8] {
         guard !isAbsolute(path) else { return normalized(path) }
         return normalized(joined(tracee.readLink(base(dirfd: dirfd, pid: pid)) ?? [slash], path))
+    }
+
+    /// `path` as the process itself resolves it, through /proc: under its own root (chroot and
+    /// mount namespace included) when absolute, under its cwd or `dirfd` otherwise.
+    static func inOwnRoot(_ path: [UInt8], dirfd: Int32, pid: ProcessID) -> [UInt8] {
+        isAbsolute(path) ? Array("/proc/\(pid)/root".utf8) + path : joined(base(dirfd: dirfd, pid: pid), path)
     }
 
     /// The real path an open-like call names (symlinks resolved), `/proc/self` and

@@ -20,6 +20,11 @@ public enum RuleCheck: Sendable, Hashable {
     case clientKeyOpen
     /// open/openat/openat2 for writing: /proc/PID/mem writes through any page protection.
     case procMemOpen
+    /// kill/tgkill/tkill/pidfd_* that may be aimed at strictrun itself.
+    case supervisorSignal
+    /// A call that could change the trace file (open for writing, truncate, unlink, rename),
+    /// traced only for that check.
+    case traceTamper
     /// Not a call: the stack an exec gave the new image is executable (checked at the exec event).
     case execStack
     /// personality(READ_IMPLIES_EXEC…): the rule's action unless the call is the query 0xffffffff.

@@ -5,7 +5,13 @@ import StrictrunPolicy
 /// libseccomp backend turns it into BPF (`SeccompBackend`), and the result is an immutable
 /// `CompiledPolicy`.
 public struct FilterCompiler {
-    public init() {}
+    /// strictrun's own process, for the rules that keep the program's signals off it (nil: no
+    /// such rules, e.g. for `profile show` or a filter built for another process).
+    public var supervisor: Int32?
+
+    public init(supervisor: Int32? = nil) {
+        self.supervisor = supervisor
+    }
 
     // Flag bits the filter compares (linux/sched.h, asm-generic/mman-common.h, fcntl.h,
     // linux/socket.h).
@@ -20,6 +26,7 @@ public struct FilterCompiler {
     static let mapFixed: UInt64 = 0x10
     static let openWriteOnly: UInt64 = 0x1
     static let openReadWrite: UInt64 = 0x2
+    static let openTruncate: UInt64 = 0o1000
     static let msgFastOpen: UInt64 = 0x2000_0000
     /// USERFAULTFD_IOC_NEW, _IO(0xAA, 0x00): a userfaultfd from /dev/userfaultfd.
     static let userfaultfdIocNew: UInt64 = 0xaa00
@@ -30,7 +37,7 @@ public struct FilterCompiler {
 
     /// Stage 1 alone: the profile's rules, syscalls by name (names checked with libseccomp).
     public func ruleList(_ profile: Profile) -> RuleList {
-        RuleListBuilder.rules(for: profile, syscallExists: SeccompBackend.syscallExists)
+        RuleListBuilder.rules(for: profile, syscallExists: SeccompBackend.syscallExists, supervisor: supervisor)
     }
 
     /// Every stage: profile → rule list → BPF (libseccomp) → compiled policy.

@@ -15,6 +15,8 @@ public struct RuleListBuilder {
     let profile: Profile
     /// Whether a syscall name exists on x86_64 (injected: the backend knows, this stage does not).
     let syscallExists: (String) -> Bool
+    /// strictrun's process id (SupervisorSignalCheck), when the filter is for a run.
+    let supervisor: Int32?
     private(set) var filterRules: [FilterRule] = []
     private(set) var rules: [UInt16: CompiledRule] = [:]
     private(set) var foreignRule: CompiledRule?
@@ -22,9 +24,10 @@ public struct RuleListBuilder {
 
     /// The rule list of `profile`; `syscallExists` says which optional syscalls (fchmodat2…)
     /// this kernel ABI has.
-    public static func rules(for profile: Profile, syscallExists: (String) -> Bool) -> RuleList {
+    public static func rules(for profile: Profile, syscallExists: (String) -> Bool,
+                             supervisor: Int32? = nil) -> RuleList {
         withoutActuallyEscaping(syscallExists) { exists in
-            var builder = RuleListBuilder(profile: profile, syscallExists: exists)
+            var builder = RuleListBuilder(profile: profile, syscallExists: exists, supervisor: supervisor)
             builder.addRules()
             let mdwe = profile.wx.level == .noExecGain && profile.effective(profile.wx.action).blocks
             return RuleList(profile: profile, filterRules: builder.filterRules,
@@ -33,9 +36,10 @@ public struct RuleListBuilder {
         }
     }
 
-    private init(profile: Profile, syscallExists: @escaping (String) -> Bool) {
+    private init(profile: Profile, syscallExists: @escaping (String) -> Bool, supervisor: Int32?) {
         self.profile = profile
         self.syscallExists = syscallExists
+        self.supervisor = supervisor
     }
 
     /// The W^X level the filter enforces. Emulation needs the tracer to rewrite calls:
@@ -50,10 +54,12 @@ public struct RuleListBuilder {
         addProcessRules()
         addWXRules()
         addEscapeRules()
+        addSupervisorRules()
         addTLSRules()
         // Files and sockets as the target serves them (FSNetRules.swift).
         addFSNetRules()
         addProcMemRule()
+        addTraceTamperRules()
         addForeignABIRule()
         addProfileRules()
     }
@@ -191,15 +197,31 @@ public struct RuleListBuilder {
     /// /proc/PID/mem opened for writing writes through any page protection (FOLL_FORCE):
     /// a W^X bypass. BPF sees the flags, the tracer the path. With client-certificate
     /// keys or an fs view every open is traced already, and that stop checks this rule too.
+    /// The same opens (and O_TRUNC alone) are checked against the trace file; without a W^X
+    /// level they are traced for that alone.
     private mutating func addProcMemRule() {
-        guard wxLevel != .off, let rule = register("wx", "proc-mem-write", profile.wx.action, .procMemOpen),
-              !rules.values.contains(where: { $0.check == .clientKeyOpen || $0.check == .fsNet(.pathResult) })
-        else { return }
-        for (name, flags) in [("open", UInt32(1)), ("openat", UInt32(2))] {
-            add(name, rule, [cmp(flags, mask: FilterCompiler.openWriteOnly, equals: FilterCompiler.openWriteOnly)])
-            add(name, rule, [cmp(flags, mask: FilterCompiler.openReadWrite, equals: FilterCompiler.openReadWrite)])
+        // Registered first: the other open checks consult it (OpenCheck.procMemRule).
+        let rule = wxLevel == .off ? nil : register("wx", "proc-mem-write", profile.wx.action, .procMemOpen)
+        guard !rules.values.contains(where: { $0.check == .clientKeyOpen || $0.check == .fsNet(.pathResult) }) else {
+            return
         }
-        add("openat2", rule)  // its flags are in memory
+        let opens = rule ?? registerAlways("escape", "trace-tamper", RuleSetting(.deny(errno: EACCES)), .traceTamper)
+        let access = FilterCompiler.openWriteOnly | FilterCompiler.openReadWrite
+        for (name, flags) in [("open", UInt32(1)), ("openat", UInt32(2))] {
+            add(name, opens, [cmp(flags, mask: FilterCompiler.openWriteOnly, equals: FilterCompiler.openWriteOnly)])
+            add(name, opens, [cmp(flags, mask: FilterCompiler.openReadWrite, equals: FilterCompiler.openReadWrite)])
+            add(name, opens, [cmp(flags, mask: access | FilterCompiler.openTruncate, equals: FilterCompiler.openTruncate)])
+        }
+        add("creat", opens)
+        add("openat2", opens)  // its flags are in memory
+    }
+
+    /// truncate, unlink and rename of the trace file (TraceTamperCheck); under an fs view they
+    /// are traced already, and FSViewCheck makes the same check.
+    private mutating func addTraceTamperRules() {
+        guard !rules.values.contains(where: { $0.check == .fsNet(.pathResult) }) else { return }
+        let rule = registerAlways("escape", "trace-tamper", RuleSetting(.deny(errno: EACCES)), .traceTamper)
+        for name in TraceTamperCheck.pathCalls where resolves(name) { add(name, rule) }
     }
 
     // MARK: escape
@@ -232,6 +254,23 @@ public struct RuleListBuilder {
         }
     }
 
+    /// Signals and pidfds aimed at strictrun (SupervisorSignalCheck): the calls that name its
+    /// pid, and the group-wide kill(0), kill(-pgid), kill(-1) that include it; tkill and
+    /// pidfd_send_signal name a thread or a descriptor, which only the tracer can resolve.
+    private mutating func addSupervisorRules() {
+        guard let supervisor else { return }
+        let rule = registerAlways("escape", "signal-supervisor", RuleSetting(.deny(errno: EPERM)), .supervisorSignal)
+        let pid = UInt64(UInt32(bitPattern: supervisor))
+        add("kill", rule, [cmp(0, mask: 0xffff_ffff, equals: pid)])
+        add("kill", rule, [cmp(0, mask: 0xffff_ffff, equals: 0)])
+        add("kill", rule, [cmp(0, mask: 0x8000_0000, equals: 0x8000_0000)])
+        for name in ["tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo", "pidfd_open"] {
+            add(name, rule, [cmp(0, mask: 0xffff_ffff, equals: pid)])
+        }
+        add("tkill", rule)
+        add("pidfd_send_signal", rule)
+    }
+
     /// Every other ABI (i386 int 0x80, x32) reaches the bad-arch action.
     private mutating func addForeignABIRule() {
         foreignRule = register("escape", "foreign-abi", profile.escape.foreignABI, .always)
@@ -253,7 +292,7 @@ public struct RuleListBuilder {
            let keys = register("tls", "client-key", RuleSetting(.deny(errno: EACCES),
                                                                 at: tls.clientCertificates[0].location),
                                .clientKeyOpen) {
-            for name in ["open", "openat", "openat2"] { add(name, keys) }
+            for name in ["open", "creat", "openat", "openat2"] { add(name, keys) }
         }
     }
 

@@ -14,12 +14,18 @@ struct Checks {
     /// The rule an executable stack breaks (nil: W^X is off).
     let execStack: CompiledRule?
 
-    init(policy: CompiledPolicy, tracee: any TraceeView, emulator: WXEmulator?, canRoute: Bool) {
+    let supervisor: SupervisorSignalCheck
+
+    init(policy: CompiledPolicy, tracee: any TraceeView, emulator: WXEmulator?, canRoute: Bool,
+         trace: FileIdentity? = nil) {
+        supervisor = SupervisorSignalCheck(supervisor: Signals.ownProcess, supervisorGroup: Signals.ownProcessGroup)
         self.policy = policy
         self.tracee = tracee
         let keys = (policy.profile.tls?.clientCertificates ?? []).map { Array($0.key.utf8) }
-        open = OpenCheck(keyFiles: Set(keys.map { ProcFS.realPath($0) ?? $0 }),
-                         procMemRule: policy.rules.values.first { $0.check == .procMemOpen })
+        var open = OpenCheck(keyFiles: Set(keys.map { ProcFS.realPath($0) ?? $0 }),
+                             procMemRule: policy.rules.values.first { $0.check == .procMemOpen })
+        open.tamper = TraceTamperCheck(trace: trace)
+        self.open = open
         fsView = FSViewCheck(view: policy.confinement, openCheck: open)
         net = NetResultCheck(view: policy.confinement, unixSocketDirectories: policy.profile.fs?.unixSocketDirectories)
         tls = TLSConnectCheck(tls: policy.profile.tls, canRoute: canRoute)
@@ -48,6 +54,10 @@ struct Checks {
             return .pass  // never sent by the filter
         case .personality:
             return PersonalityCheck.decide(rule, stop)
+        case .supervisorSignal:
+            return supervisor.decide(stop, view: tracee)
+        case .traceTamper:
+            return open.tamper.decide(stop, view: tracee) ?? .pass
         case .seccompFilter:
             return SeccompFilterCheck.decide(rule, stop, view: tracee)
         case .clientKeyOpen, .procMemOpen:

@@ -39,7 +39,8 @@ final class Tracer {
         routing = router.map(ConnectRouting.init)
         executor = Executor(recorder: recorder, router: routing, injected: injected)
         emulator = policy.rules.values.contains { $0.check == .wx(.emulate) } ? WXEmulator(slowPathOnly: wxSlowPathOnly) : nil
-        checks = Checks(policy: policy, tracee: tracee, emulator: emulator, canRoute: routing != nil)
+        checks = Checks(policy: policy, tracee: tracee, emulator: emulator, canRoute: routing != nil,
+                        trace: writer.file.map { FileIdentity(device: $0.device, inode: $0.inode) })
         emulator?.processStarted(root, from: nil, sharesMemory: false)
         emulator?.onWriteFault = { [unowned self] tid, tgid in self.sampleCodeWriter(tid: tid, tgid: tgid) }
         recorder.executable = { [unowned self] in self.table.executable($0) }

@@ -10,6 +10,10 @@ public struct TraceReader {
         public var truncatedLastLine = false
         /// Events (counted from 1, among the lines that parsed) that lacked a member their type requires.
         public var invalidEvents: [Int] = []
+        /// Lines whose `seq` does not follow the previous line's (a line lost, removed or forged).
+        public var seqBreaks = 0
+        /// The first such break, for messages: `seq 7 after seq 4`.
+        public var firstSeqBreak: String?
     }
 
     public enum ReadError: Error, CustomStringConvertible {
@@ -35,6 +39,7 @@ public struct TraceReader {
         var buffer = Data()
         var lineNumber = 0
         var sawTraceLine = false
+        var lastSeq: Int64?
         func consume(line: Data, complete: Bool) throws {
             lineNumber += 1
             guard !line.isEmpty else { return }
@@ -48,6 +53,13 @@ public struct TraceReader {
                 return
             }
             sawTraceLine = true
+            if let seq = value["seq"]?.intValue {
+                if let previous = lastSeq, seq != previous + 1 {
+                    problems.seqBreaks += 1
+                    if problems.firstSeqBreak == nil { problems.firstSeqBreak = "seq \(seq) after seq \(previous)" }
+                }
+                lastSeq = seq
+            }
             try body(value)
         }
         while true {

@@ -19,6 +19,9 @@ public final class TraceWriter: Sendable {
     public let path: String
     private let fd: Int32
     private let seq = Mutex<Int64>(0)
+    /// The trace file's device and inode (nil if fstat failed): how the tracer recognises it
+    /// under any name the program uses.
+    public let file: (device: UInt64, inode: UInt64)?
     /// Lines written so far.
     public var count: Int64 { seq.withLock { $0 } }
 
@@ -29,6 +32,8 @@ public final class TraceWriter: Sendable {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_APPEND, 0o644)
         if fd < 0 { throw TraceError(path: path, operation: "open", errno: errno) }
         self.fd = fd
+        var info = stat()
+        file = fstat(fd, &info) == 0 ? (UInt64(info.st_dev), UInt64(info.st_ino)) : nil
     }
 
     deinit { close(fd) }

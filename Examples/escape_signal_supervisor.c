@@ -1,0 +1,53 @@
+/*
+ * escape_signal_supervisor.c — adversarial: the program attacks strictrun, its parent. A
+ * SIGSTOP would freeze the tracer while calls run unchecked; a SIGKILL would leave the trace
+ * without its final line. Every way to signal it is refused (EPERM, escape/signal-supervisor)
+ * in every mode: kill, tgkill, tkill of its thread, pidfd_open, pidfd_send_signal through a
+ * /proc/PID directory, and a process-group kill that would reach it. Harmless signals still
+ * pass: the existence probe kill(ppid, 0) and SIGCONT to the group.
+ * Expected: every attack errno=EPERM everywhere; probe ok, group-cont ok.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "common.h"
+
+static void report(const char *op, long rc)
+{
+    if (rc < 0)
+        result_errno(op, errno);
+    else
+        result_ok(op, NULL);
+}
+
+int main(void)
+{
+    examples_init();
+    const char *attacks[] = {"supervisor-kill-stop", "supervisor-kill-kill", "supervisor-tgkill",
+                             "supervisor-tkill", "supervisor-pidfd-open", "supervisor-pidfd-send",
+                             "supervisor-group-usr1"};
+    for (unsigned i = 0; i < sizeof attacks / sizeof attacks[0]; i++)
+        expect(attacks[i], "errno=EPERM", "errno=EPERM", "errno=EPERM", "errno=EPERM");
+    expect("probe", "ok", "ok", "ok", "ok");
+    expect("group-cont", "ok", "ok", "ok", "ok");
+
+    pid_t parent = getppid();
+    signal(SIGUSR1, SIG_IGN);  /* the program itself is in the group too */
+    report("supervisor-kill-stop", kill(parent, SIGSTOP));
+    report("supervisor-kill-kill", kill(parent, SIGKILL));
+    report("supervisor-tgkill", syscall(SYS_tgkill, parent, parent, SIGSTOP));
+    report("supervisor-tkill", syscall(SYS_tkill, parent, SIGSTOP));
+    report("supervisor-pidfd-open", syscall(SYS_pidfd_open, parent, 0));
+    char dir[32];
+    snprintf(dir, sizeof dir, "/proc/%d", (int)parent);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    report("supervisor-pidfd-send", syscall(SYS_pidfd_send_signal, fd, SIGSTOP, NULL, 0));
+    report("supervisor-group-usr1", kill(0, SIGUSR1));
+    report("probe", kill(parent, 0));
+    report("group-cont", kill(0, SIGCONT));
+    return 0;
+}

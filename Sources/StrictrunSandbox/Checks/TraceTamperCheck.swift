@@ -1,0 +1,56 @@
+import StrictrunPolicy
+import StrictrunSystem
+import StrictrunTrace
+
+/// The trace file is strictrun's record, not the program's: opening it for writing or
+/// truncation, truncating, unlinking or renaming it (either side) is refused in every mode
+/// (EACCES, `escape/trace-tamper`) — a forged or emptied trace would undo the promise that the
+/// trace is complete. The file is recognised by device and inode, each name resolved as the
+/// program resolves it (`/proc/PID/root`, `/proc/PID/cwd`, `/proc/PID/fd/N`), so another name,
+/// a hard link, a chroot or a mount namespace of the program's reaches the same answer.
+struct TraceTamperCheck {
+    let trace: FileIdentity?
+
+    /// The path arguments a call acts on: (path index, dirfd index or nil, follows a final symlink).
+    static func targets(of syscall: String) -> [(path: Int, dirfd: Int?, follow: Bool)] {
+        switch syscall {
+        case "open", "creat", "truncate": [(0, nil, true)]
+        case "openat", "openat2": [(1, 0, true)]
+        case "unlink": [(0, nil, false)]
+        case "unlinkat": [(1, 0, false)]
+        case "rename": [(0, nil, false), (1, nil, false)]
+        case "renameat", "renameat2": [(1, 0, false), (3, 2, false)]
+        default: []
+        }
+    }
+
+    /// The calls the filter sends here when no other rule traces them already.
+    static let pathCalls = ["truncate", "unlink", "unlinkat", "rename", "renameat", "renameat2"]
+
+    /// The refusal when `stop` would change the trace file; nil otherwise.
+    func decide(_ stop: SyscallStop, view: some TraceeView) -> Decision? {
+        guard let trace else { return nil }
+        let memory = view.memory(stop.tid)
+        if stop.name.hasPrefix("open") || stop.name == "creat" {
+            // Flags that cannot be read count as writing.
+            let flags = OpenFlags.flags(syscall: stop.name, args: stop.args, memory: memory) ?? Xlat.openAccessMode
+            guard flags & (Xlat.openAccessMode | Xlat.openTruncate) != 0 else { return nil }
+        }
+        for target in Self.targets(of: stop.name) {
+            guard let path = memory.cString(at: stop.args[target.path]), !path.isEmpty else { continue }
+            let dirfd = target.dirfd.map { Int32(truncatingIfNeeded: stop.args[$0]) } ?? atCurrentDirectory
+            let resolved = PathBytes.inOwnRoot(path, dirfd: dirfd, pid: stop.tgid)
+            guard view.identity(resolved, follow: target.follow) == trace else { continue }
+            let rule = CompiledRule.builtIn(Category.escape.name, "trace-tamper", .deny(errno: Errno.access))
+            return Decision(verdict: .deny(Errno.access), events: [EventDraft(
+                rule: rule, stop: stop, decoded: TraceBytes.members("path", path),
+                extra: [("reason", .string("the call would change strictrun's trace file"))])])
+        }
+        return nil
+    }
+
+    /// A call sent only for this check: refused when it touches the trace, else it runs.
+    func decideAlone(_ stop: SyscallStop, view: some TraceeView) -> Decision {
+        decide(stop, view: view) ?? .pass
+    }
+}
