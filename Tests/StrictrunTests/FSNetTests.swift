@@ -98,6 +98,28 @@ struct FSNetTests {
         #expect(Self.events(ifaceTrace, "net", "platform-passthrough").first?["action"]?.stringValue == "log")
     }
 
+    @Test("the view is locked: the mount family, chroot and unshare(CLONE_NEWNS) are refused under every fs preset",
+          arguments: ["genode", "fuchsia", "kasperskyos"])
+    func viewLocked(profile: String) throws {
+        let (result, trace, tracePath) = try Fixture.strictrun(profile: profile, [Fixture.example("escape_remount")])
+        #expect(result.status == 0, "\(result.stderr)")
+        let got = results(result.stdout)
+        let ops = ["remount-umount", "remount-mount", "remount-setattr", "remount-open-tree", "remount-chroot",
+                   "remount-unshare"]
+        for op in ops { #expect(got[op] == ["errno=EPERM"], "\(profile): \(op) gave \(got[op] ?? [])") }
+        let events = trace.policyEvents.filter { $0["category"]?.stringValue == "escape" && $0["rule"]?.stringValue == "mount" }
+        #expect(events.count == ops.count, "\(profile): \(events.count) escape/mount events in \(tracePath)")
+        #expect(events.allSatisfy { $0["stack"]?.arrayValue?.isEmpty == false })
+    }
+
+    @Test("without a view the mount family is the kernel's business (no escape/mount rule)")
+    func noViewNoMountRule() throws {
+        let (result, trace, _) = try Fixture.strictrun(profile: "microkernel", [Fixture.example("escape_remount")])
+        #expect(result.status == 0)
+        #expect(results(result.stdout)["remount-umount"] == ["errno=ENOENT"])
+        #expect(!trace.policyEvents.contains { $0["rule"]?.stringValue == "mount" })
+    }
+
     @Test("genode: CPython's asyncio.run fails (no socketpair), logged with its stack")
     func pythonAsyncio() throws {
         let dir = try Fixture.temporaryDirectory()

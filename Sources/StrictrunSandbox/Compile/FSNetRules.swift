@@ -36,6 +36,13 @@ enum FSNetTables {
         }
     }
 
+    /// Calls that change mounts or the root (refused under a view: `addViewLockRules`).
+    static let mountCalls = ["mount", "umount2", "mount_setattr", "move_mount", "fsopen", "fsmount", "fsconfig",
+                             "fspick", "open_tree", "pivot_root", "chroot", "setns"]
+    /// CLONE_NEWNS and CLONE_NEWUSER (linux/sched.h).
+    static let cloneNewNS: UInt64 = 0x0002_0000
+    static let cloneNewUser: UInt64 = 0x1000_0000
+
     /// Calls whose failure the view may cause, with the index of their path argument(s).
     static let pathCalls: [(name: String, paths: [Int])] = [
         ("open", [0]), ("creat", [0]), ("openat", [1]), ("openat2", [1]),
@@ -52,6 +59,21 @@ extension RuleListBuilder {
         if let fs = profile.fs { addFSRules(fs) }
         if let net = profile.net { addNetRules(net) }
         addUnixSocketRuleWithoutNet()
+        addViewLockRules()
+    }
+
+    /// The fs view and the isolated stack live in namespaces the program owns (it is root in its
+    /// user namespace): unmounting /proc's cover, clearing the image's read-only flag or building a
+    /// namespace of its own would undo the view. The whole mount family, chroot, setns and
+    /// unshare of a mount or user namespace are refused (EPERM, `escape/mount`); the view is
+    /// built before the filter is installed, so strictrun's own steps are not affected.
+    mutating func addViewLockRules() {
+        guard profile.fs != nil || profile.net?.isolated == true,
+              let rule = register("escape", "mount", RuleSetting(.deny(errno: ProfileDefaults.escapeErrno)), .always) else { return }
+        for name in FSNetTables.mountCalls where resolves(name) { add(name, rule) }
+        let newNamespace = FSNetTables.cloneNewNS, newUser = FSNetTables.cloneNewUser
+        add("unshare", rule, [cmp(0, mask: newNamespace, equals: newNamespace)])
+        add("unshare", rule, [cmp(0, mask: newNamespace | newUser, equals: newUser)])
     }
 
     private mutating func addFSRules(_ fs: FSPolicy) {

@@ -61,7 +61,8 @@ public enum ChildFailure: Sendable, Hashable {
     case other(step: Int32, errno: Int32)
 }
 
-/// Starts the child (`strictrun_launch`: fork, the steps, seccomp, PTRACE_TRACEME, exec) and
+/// Starts the child (`strictrun_launch`: fork, PTRACE_TRACEME, NO_NEW_PRIVS, the confinement
+/// steps, PR_SET_MDWE, seccomp, exec) and
 /// reads what it reports through its close-on-exec error pipe.
 public enum ChildLauncher {
     /// How many trees `cloneTree`/`moveTree` can hold at once.

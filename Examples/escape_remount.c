@@ -1,0 +1,44 @@
+/*
+ * escape_remount.c — adversarial: under an fs view the program is root in a user and mount
+ * namespace of its own, so it could unmount /proc's cover, clear the image's read-only flag,
+ * pivot or chroot elsewhere, or make a namespace of its own. strictrun refuses the whole mount
+ * family there (EPERM, escape/mount). The targets do not exist, so where nothing refuses the
+ * calls (no view) the kernel answers ENOENT and nothing changes; unshare(CLONE_NEWNS) then only
+ * gives this process a mount namespace of its own.
+ * Expected under a view (genode, fuchsia, kasperskyos): every call errno=EPERM; without one
+ * (microkernel…): ENOENT, and unshare ok (as root) or EPERM (unprivileged).
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <sched.h>
+#include <stdint.h>
+#include <sys/mount.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "common.h"
+
+#define MISSING "/strictrun-no-such-mount"
+
+static void report(const char *op, long rc)
+{
+    if (rc < 0)
+        result_errno(op, errno);
+    else
+        result_ok(op, NULL);
+}
+
+int main(void)
+{
+    examples_init();
+    /* Its outcomes depend on the fs view, which ExampleTests' profiles do not have: FSNetTests
+     * runs it under the fs presets and under microkernel. */
+    report("remount-umount", umount2(MISSING, MNT_DETACH));
+    report("remount-mount", mount(NULL, MISSING, NULL, MS_REMOUNT | MS_BIND, NULL));
+    struct { uint64_t set, clear, propagation, userns; } attr = {0, 1 /* MOUNT_ATTR_RDONLY */, 0, 0};
+    report("remount-setattr", syscall(SYS_mount_setattr, AT_FDCWD, MISSING, 0, &attr, sizeof attr));
+    report("remount-open-tree", syscall(SYS_open_tree, AT_FDCWD, MISSING, 1 /* OPEN_TREE_CLONE */));
+    report("remount-chroot", chroot(MISSING));
+    report("remount-unshare", unshare(CLONE_NEWNS));
+    return 0;
+}
