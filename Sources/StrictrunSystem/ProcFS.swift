@@ -114,6 +114,17 @@ public enum ProcFS {
         return pid_t(String(decoding: rest, as: UTF8.self))
     }
 
+    /// The size of System V shared memory segment `id` (/proc/sysvipc/shm), nil when unknown.
+    public static func sharedMemorySize(id: Int32) -> UInt64? {
+        guard let table = read("/proc/sysvipc/shm") else { return nil }
+        for line in table.split(separator: UInt8(ascii: "\n")).dropFirst() {
+            let fields = line.split(separator: UInt8(ascii: " "))
+            guard fields.count > 3, Int32(String(decoding: fields[1], as: UTF8.self)) == id else { continue }
+            return UInt64(String(decoding: fields[3], as: UTF8.self))
+        }
+        return nil
+    }
+
     /// The working directory of a process, as the program sees it (/proc/PID/cwd).
     public static func workingDirectory(pid: pid_t) -> [UInt8]? { readLink("/proc/\(pid)/cwd") }
 

@@ -36,6 +36,8 @@ struct FakeTracee: TraceeView {
     func threadGroup(of tid: ProcessID) -> ProcessID? { threadGroups[tid] }
     func processGroup(of pid: ProcessID) -> ProcessID? { processGroups[pid] }
     func processOfDescriptor(pid: ProcessID, fd: Int32) -> ProcessID? { descriptorProcesses[fd] }
+    var sharedMemorySizes: [Int32: UInt64] = [:]
+    func sharedMemorySize(id: Int32) -> UInt64? { sharedMemorySizes[id] }
 }
 
 /// Decisions of the checks on synthetic stops (no tracee, no ptrace): the verdict and the event.

@@ -139,4 +139,15 @@ struct HardeningCheckTests {
             #expect(decision.events.isEmpty, "\(name)(\(args[0]), \(args[1])) refused")
         }
     }
+
+    @Test("W^X emulation: a thread faulting again and again on a page already flipped as asked ends, never spins")
+    func unflippedPages() {
+        let emulator = WXEmulator()
+        #expect(emulator.unflipped(tid: 1, page: 9, already: true) == nil, "once: a race with another thread's flip")
+        #expect(emulator.unflipped(tid: 1, page: 9, already: false) == nil, "a real flip resets the count")
+        #expect(emulator.unflipped(tid: 1, page: 9, already: true) == nil)
+        #expect(emulator.unflipped(tid: 1, page: 9, already: true) == nil)
+        #expect(emulator.unflipped(tid: 1, page: 9, already: true)?.contains("does not take effect") == true)
+        #expect(emulator.unflipped(tid: 2, page: 9, already: true) == nil, "counted per thread")
+    }
 }

@@ -177,6 +177,19 @@ struct WXEmulationTests {
         #expect(trace.finalExit?["wx_emulation"]?["livelocks"]?.intValue == 1)
     }
 
+    @Test("emulated pages cannot be sealed or remapped under the emulator; the code on them still runs")
+    func sealAndRemap() throws {
+        let (result, trace, tracePath) = try Fixture.strictrun(profile: "microkernel-jit", [Fixture.example("wx_seal")])
+        #expect(result.status == 0, "\(result.stderr)")
+        let got = results(result.stdout)
+        #expect(got["jit-before"] == ["ok"] && got["jit-after"] == ["ok"])
+        #expect(got["seal"] == ["errno=EACCES"] && got["remap"] == ["errno=EACCES"])
+        for rule in ["emulated-page-seal", "emulated-page-remap"] {
+            #expect(trace.policyEvents.contains { $0["category"]?.stringValue == "wx" && $0["rule"]?.stringValue == rule
+                                                  && $0["action"]?.stringValue == "deny" }, "no wx/\(rule) in \(tracePath)")
+        }
+    }
+
     @Test("C JIT examples: W+X runs emulated; shared, memfd and /proc/PID/mem side doors stay shut")
     func cExamples() throws {
         let (rwx, rwxTrace, _) = try Fixture.strictrun(profile: "microkernel-jit", [Fixture.example("jit_rwx")])

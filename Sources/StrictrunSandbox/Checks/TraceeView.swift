@@ -24,6 +24,8 @@ protocol TraceeView {
     func processGroup(of pid: ProcessID) -> ProcessID?
     /// The process a descriptor of `pid` stands for (a pidfd, a /proc/N directory).
     func processOfDescriptor(pid: ProcessID, fd: Int32) -> ProcessID?
+    /// The size of a System V shared memory segment.
+    func sharedMemorySize(id: Int32) -> UInt64?
 }
 
 extension TraceeView {
@@ -52,6 +54,7 @@ struct LiveTracee: TraceeView {
     func threadGroup(of tid: ProcessID) -> ProcessID? { ProcFS.threadGroup(of: tid) }
     func processGroup(of pid: ProcessID) -> ProcessID? { ProcFS.processGroup(of: pid) }
     func processOfDescriptor(pid: ProcessID, fd: Int32) -> ProcessID? { ProcFS.processOfDescriptor(pid: pid, fd: fd) }
+    func sharedMemorySize(id: Int32) -> UInt64? { ProcFS.sharedMemorySize(id: id) }
 }
 
 /// Paths as bytes: the program's own bytes, compared and joined without a detour through

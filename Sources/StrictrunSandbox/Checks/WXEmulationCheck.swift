@@ -18,6 +18,7 @@ struct WXEmulationCheck {
             return agrees ? .pass : Decision(verdict: .deny(Errno.again))
         }
         let args = stop.args
+        if let change = pageChange(stop, space: space, tracee: tracee) { return .act(rule.named(change.rule), stop, extra: [("reason", .string(change.reason))]) }
         let setsProtection = [SyscallNumber.mmap, SyscallNumber.mprotect, SyscallNumber.pkeyMprotect].contains(stop.number)
         if setsProtection && args[2] & Xlat.protExec != 0 {
             let shared = stop.number == SyscallNumber.mmap ? args[3] & Xlat.mapShared != 0
@@ -43,5 +44,24 @@ struct WXEmulationCheck {
         decision.events = [EventDraft(rule: rule.named("wx-emulated", action: .log), stop: stop,
                                       extra: [("granted", .string(Xlat.protNames(asGranted)))])]
         return decision
+    }
+
+    /// mseal over emulated pages (every later flip would fail) and shmat(SHM_REMAP) over them
+    /// (a shared segment in their place, which a flip would make executable while another
+    /// attachment writes it): refused, with the rule that says which.
+    private func pageChange(_ stop: SyscallStop, space: AddressSpace, tracee: some TraceeView) -> (rule: String, reason: String)? {
+        let args = stop.args
+        if stop.number == SyscallNumber.mseal, space.overlaps(start: args[0], length: args[1]) {
+            return ("emulated-page-seal", "sealing pages W^X emulation flips would make every flip fail")
+        }
+        if stop.number == SyscallNumber.shmat {
+            // Unknown size: the segment may cover anything from its address on.
+            let size = tracee.sharedMemorySize(id: Int32(truncatingIfNeeded: args[0])) ?? UInt64.max - args[1]
+            if space.overlaps(start: args[1], length: size) {
+                return ("emulated-page-remap", "a shared segment over emulated pages would be flipped executable "
+                        + "while another attachment can write it")
+            }
+        }
+        return nil
     }
 }

@@ -159,6 +159,11 @@ public struct RuleListBuilder {
             add("mmap", rule, [cmp(2, mask: writeExec, equals: exec),
                                cmp(3, mask: fixed | FilterCompiler.mapShared, equals: fixed)])
             for name in ["mprotect", "munmap", "mremap"] { add(name, rule) }
+            // mseal and shmat(SHM_REMAP) over emulated pages would break the flips
+            // (WXEmulationCheck refuses them there).
+            if resolves("mseal") { add("mseal", rule) }
+            let shmRemap: UInt64 = 0o40000, shmExecFlag: UInt64 = 0o100000
+            add("shmat", rule, [cmp(2, mask: shmRemap | shmExecFlag, equals: shmRemap)])
             // pkey_mprotect(-1) is how the emulator's own trampoline flips a page
             // (see WXEmulator): its RW flips pass in the kernel; everything else —
             // a real protection key, or any exec, its own RX flips included — is seen

@@ -14,7 +14,15 @@ public struct SeccompBackend {
     public init() {}
 
     /// Whether `name` is a syscall on x86_64 (`seccomp_syscall_resolve_name`).
-    public static func syscallExists(_ name: String) -> Bool { seccomp_syscall_resolve_name(name) >= 0 }
+    /// Whether `name` is a syscall here: libseccomp's table, or (for calls newer than this
+    /// libseccomp, e.g. `mseal` under 2.5) the kernel headers' table.
+    public static func syscallExists(_ name: String) -> Bool { number(of: name) != nil }
+
+    /// libseccomp's number for `name`, else the kernel headers' (a raw native number is accepted).
+    static func number(of name: String) -> Int32? {
+        let nr = seccomp_syscall_resolve_name(name)
+        return nr >= 0 ? nr : SyscallTable.number(name)
+    }
 
     /// Compile `list` into the immutable policy the launcher and the tracer use.
     public func compile(_ list: RuleList) throws(ProfileError) -> CompiledPolicy {
@@ -40,8 +48,7 @@ public struct SeccompBackend {
 
     private func add(_ rule: FilterRule, to ctx: scmp_filter_ctx, file: String) throws(ProfileError) {
         let location = rule.location
-        let nr = seccomp_syscall_resolve_name(rule.syscall)
-        guard nr >= 0 else {
+        guard let nr = Self.number(of: rule.syscall) else {
             throw ProfileError(file: location?.file ?? file, line: location?.line, column: location?.column,
                                message: "unknown syscall '\(rule.syscall)' on x86_64")
         }

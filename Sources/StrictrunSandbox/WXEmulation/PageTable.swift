@@ -57,6 +57,16 @@ final class AddressSpace {
         return removed
     }
 
+    /// Whether any emulated page lies in [start, start+length).
+    func overlaps(start: UInt64, length: UInt64) -> Bool {
+        guard !pages.isEmpty, length > 0 else { return false }
+        let first = start >> Self.pageShift
+        let last = (start &+ length &- 1) >> Self.pageShift
+        guard last >= first else { return false }
+        if last - first < UInt64(pages.count) { return (first...last).contains { pages[$0] != nil } }
+        return pages.keys.contains { $0 >= first && $0 <= last }
+    }
+
     func restore(_ entries: [(UInt64, Page)]) {
         for (number, page) in entries { pages[number] = page }
     }

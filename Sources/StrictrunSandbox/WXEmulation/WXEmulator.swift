@@ -28,6 +28,9 @@ final class WXEmulator {
     private var counters: [ProcessID: WXEmulationCounters] = [:]
     private var leases: Leases
     private var livelocks: LivelockDetector
+    /// Per thread: the page it last faulted on although the table had it as asked, and how often.
+    private var stale: [ProcessID: (page: UInt64, count: Int)] = [:]
+    static let staleFaultLimit = 3
     private let trampoline: Trampoline
     /// Called at a write fault before the thread resumes (to sample the code writer's stack).
     var onWriteFault: ((_ tid: ProcessID, _ tgid: ProcessID) -> Void)?
@@ -55,6 +58,7 @@ final class WXEmulator {
     func threadGone(_ tid: ProcessID) {
         leases.threadGone(tid)
         livelocks.threadGone(tid)
+        stale[tid] = nil
     }
 
     /// The process's counters, final; its state is dropped.
@@ -100,6 +104,10 @@ final class WXEmulator {
             counters[tgid]?.livelocks += 1
             return .livelock(reason: reason, instruction: rip, address: address)
         }
+        if let reason = unflipped(tid: tid, page: number, already: page.protection == want && page.flippedAt != 0) {
+            counters[tgid]?.livelocks += 1
+            return .livelock(reason: reason, instruction: rip, address: address)
+        }
         if leases.mustWait(tid: tid, tgid: tgid, page: page, want: want, now: now) {
             counters[tgid]?.leaseWaits += 1
             return .deferred
@@ -122,6 +130,21 @@ final class WXEmulator {
             counters[tgid]?.slowFlips += 1
             return .handled
         }
+    }
+
+    /// Faults of one thread on a page the table already has as the fault asks: once is a race
+    /// with another thread's flip; three in a row mean the flips do not take effect (the page was
+    /// sealed or changed under the emulator) — the process must end, not spin.
+    func unflipped(tid: ProcessID, page: UInt64, already: Bool) -> String? {
+        guard already else {
+            stale[tid] = nil
+            return nil
+        }
+        let count = stale[tid].map { $0.page == page ? $0.count + 1 : 1 } ?? 1
+        stale[tid] = (page, count)
+        guard count >= Self.staleFaultLimit else { return nil }
+        return "page 0x\(String(page << AddressSpace.pageShift, radix: 16)) faulted \(count) times after it was flipped "
+            + "as asked: the flip does not take effect (sealed, or changed under the emulator)"
     }
 
     /// The earliest time a deferred thread is due (CLOCK_MONOTONIC ns), nil when none waits.

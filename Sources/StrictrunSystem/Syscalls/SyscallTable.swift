@@ -102,4 +102,6 @@ public enum SyscallNumber {
     public static let seccomp = nr("seccomp")
     public static let prctl = nr("prctl")
     public static let execve = nr("execve")
+    public static let mseal = nr("mseal")
+    public static let shmat = nr("shmat")
 }
