@@ -125,6 +125,39 @@ public enum ProcFS {
         return nil
     }
 
+    /// The open descriptors of `pid` that reach `file` (every one when nil): /proc/PID/fd stat'ed
+    /// through the links, access mode from /proc/PID/fdinfo. Descriptors that vanish meanwhile
+    /// are left out.
+    public static func descriptors(pid: pid_t, of wanted: FileIdentity? = nil) -> [OpenDescriptor] {
+        guard let directory = opendir("/proc/\(pid)/fd") else { return [] }
+        defer { closedir(directory) }
+        var out: [OpenDescriptor] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            guard let fd = Int32(name), let file = identity(Array("/proc/\(pid)/fd/\(fd)".utf8), follow: true),
+                  wanted == nil || file == wanted, let info = read("/proc/\(pid)/fdinfo/\(fd)") else { continue }
+            var flags: UInt64 = 0
+            for line in info.split(separator: UInt8(ascii: "\n")) where line.starts(with: Array("flags:".utf8)) {
+                let digits = line.dropFirst(6).filter { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "7") }
+                flags = UInt64(String(decoding: digits, as: UTF8.self), radix: 8) ?? 0
+            }
+            out.append(OpenDescriptor(fd: fd, file: file, writable: flags & 0o3 != 0))
+        }
+        return out
+    }
+
+    /// The seals of a memfd descriptor of `pid` (F_GET_SEALS on a read-only reopening through
+    /// /proc/PID/fd/N); nil when it has none to read (not a memfd, or gone).
+    public static func seals(pid: pid_t, fd: Int32) -> Int32? {
+        let own = open("/proc/\(pid)/fd/\(fd)", O_RDONLY | O_CLOEXEC)
+        guard own >= 0 else { return nil }
+        defer { close(own) }
+        let seals = fcntl(own, 1034 /* F_GET_SEALS */)
+        return seals < 0 ? nil : seals
+    }
+
     /// The working directory of a process, as the program sees it (/proc/PID/cwd).
     public static func workingDirectory(pid: pid_t) -> [UInt8]? { readLink("/proc/\(pid)/cwd") }
 
@@ -140,5 +173,33 @@ public struct FileIdentity: Sendable, Hashable {
     public init(device: UInt64, inode: UInt64) {
         self.device = device
         self.inode = inode
+    }
+
+    /// From a maps line's `major:minor inode` (glibc's makedev encoding of st_dev).
+    public init(major: UInt32, minor: UInt32, inode: UInt64) {
+        let major = UInt64(major), minor = UInt64(minor)
+        device = (major & 0xffff_f000) << 32 | (major & 0xfff) << 8 | (minor & 0xffff_ff00) << 12 | (minor & 0xff)
+        self.inode = inode
+    }
+}
+
+extension Mapping {
+    /// The file a mapping shows (nil for anonymous memory).
+    public var file: FileIdentity? {
+        inode == 0 ? nil : FileIdentity(major: deviceMajor, minor: deviceMinor, inode: inode)
+    }
+}
+
+/// An open descriptor of a process: the file it reaches and whether it can write it.
+public struct OpenDescriptor: Sendable, Hashable {
+    public var fd: Int32
+    public var file: FileIdentity
+    /// O_WRONLY or O_RDWR (from fdinfo's `flags`).
+    public var writable: Bool
+
+    public init(fd: Int32, file: FileIdentity, writable: Bool) {
+        self.fd = fd
+        self.file = file
+        self.writable = writable
     }
 }

@@ -38,6 +38,11 @@ struct FakeTracee: TraceeView {
     func processOfDescriptor(pid: ProcessID, fd: Int32) -> ProcessID? { descriptorProcesses[fd] }
     var sharedMemorySizes: [Int32: UInt64] = [:]
     func sharedMemorySize(id: Int32) -> UInt64? { sharedMemorySizes[id] }
+    var openDescriptors: [OpenDescriptor] = []
+    var sealed: [Int32: Int32] = [:]
+    func descriptors(_ pid: ProcessID, of file: FileIdentity) -> [OpenDescriptor] { openDescriptors.filter { $0.file == file } }
+    func descriptorFile(_ pid: ProcessID, fd: Int32) -> FileIdentity? { openDescriptors.first { $0.fd == fd }?.file }
+    func seals(_ pid: ProcessID, fd: Int32) -> Int32? { sealed[fd] }
 }
 
 /// Decisions of the checks on synthetic stops (no tracee, no ptrace): the verdict and the event.

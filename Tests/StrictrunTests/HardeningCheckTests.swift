@@ -150,4 +150,34 @@ struct HardeningCheckTests {
         #expect(emulator.unflipped(tid: 1, page: 9, already: true)?.contains("does not take effect") == true)
         #expect(emulator.unflipped(tid: 2, page: 9, already: true) == nil, "counted per thread")
     }
+
+    @Test("W+X by alias: an executable view of an object another view or descriptor can write is refused")
+    func wxAlias() throws {
+        let rule = CheckTests.rule("wx", "wx-alias", .deny(errno: 13), .wxAlias)
+        let check = WXAliasCheck(rule: rule)
+        let memfd = FileIdentity(major: 0, minor: 1, inode: 77)
+        var tracee = FakeTracee()
+        tracee.openDescriptors = [OpenDescriptor(fd: 3, file: memfd, writable: true)]
+        let execMap = CheckTests.stop("mmap", [0, 4096, 5, 0x02, 3, 0])   // PROT_READ|PROT_EXEC, MAP_PRIVATE, fd 3
+        // A writable descriptor on the object: refused; sealed against writes: passes.
+        let refused = try #require(check.decide(execMap, view: tracee))
+        guard case .deny = refused.verdict.action else { Issue.record("not denied"); return }
+        #expect(refused.events.first?.extra.first { $0.0 == "reason" }?.1.stringValue?.contains("descriptor 3") == true)
+        tracee.sealed[3] = WXAliasCheck.sealWrite
+        #expect(check.decide(execMap, view: tracee) == nil)
+        // A shared writable view of it: refused even when sealed against new writes.
+        tracee.mappings = MemoryMaps(parsing: Array("7f0000000000-7f0000001000 rw-s 00000000 00:01 77 /memfd:a (deleted)\n".utf8)).mappings
+        #expect(check.decide(execMap, view: tracee) != nil)
+        // The other side: a shared writable mapping of an object that is mapped executable.
+        tracee.mappings = MemoryMaps(parsing: Array("7f0000000000-7f0000001000 r-xp 00000000 00:01 77 /memfd:a (deleted)\n".utf8)).mappings
+        tracee.sealed = [:]
+        let writeMap = CheckTests.stop("mmap", [0, 4096, 3, 0x01, 3, 0])  // PROT_READ|PROT_WRITE, MAP_SHARED
+        #expect(check.decide(writeMap, view: tracee) != nil)
+        // Anonymous memory and a read-only file with no writer pass.
+        #expect(check.decide(CheckTests.stop("mmap", [0, 4096, 5, 0x22, UInt64.max, 0]), view: tracee) == nil)
+        tracee.openDescriptors = [OpenDescriptor(fd: 4, file: FileIdentity(device: 9, inode: 1), writable: false)]
+        tracee.mappings = []
+        #expect(check.decide(CheckTests.stop("mmap", [0, 4096, 5, 0x02, 4, 0]), view: tracee) == nil)
+        #expect(WXAliasCheck(rule: nil).decide(execMap, view: tracee) == nil)
+    }
 }

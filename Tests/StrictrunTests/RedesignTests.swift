@@ -87,7 +87,7 @@ struct RedesignTests {
 
     @Test("unknown rule data at a seccomp stop is refused and logged (forced: the program cannot install such a filter)")
     func unknownRuleData() throws {
-        let (result, trace, path) = try Fixture.strictrun(profile: "microkernel", [Fixture.example("fork")],
+        let (result, trace, path) = try Fixture.strictrun(profile: "microkernel", [Fixture.example("fork_static")],
                                                           extra: ["--inject-failure", "rule-data"])
         #expect(results(result.stdout)["fork"] == ["errno=ENOSYS"])
         let event = try #require(trace.policyEvents.first { $0["rule"]?.stringValue == "unknown-rule" }, "no event in \(path)")
@@ -99,7 +99,7 @@ struct RedesignTests {
 
     @Test("unreadable syscall info: the call is refused (ENOSYS), never run, and the trace says why")
     func unreadableSyscallInfo() throws {
-        let (result, trace, path) = try Fixture.strictrun(profile: "microkernel", [Fixture.example("fork")],
+        let (result, trace, path) = try Fixture.strictrun(profile: "microkernel", [Fixture.example("fork_static")],
                                                           extra: ["--inject-failure", "syscall-info"])
         #expect(results(result.stdout)["fork"] == ["errno=ENOSYS"], "\(result.stdout)")
         #expect(!trace.contains { $0["type"]?.stringValue == "process" }, "a child was created: \(path)")
@@ -125,7 +125,7 @@ struct RedesignTests {
 
     @Test("a failed deny: the process is killed before the call runs, and the trace says why")
     func failedDeny() throws {
-        let (result, trace, path) = try Fixture.strictrun(profile: "microkernel", [Fixture.example("fork")],
+        let (result, trace, path) = try Fixture.strictrun(profile: "microkernel", [Fixture.example("fork_static")],
                                                           extra: ["--inject-failure", "deny"])
         #expect(result.status == 125, "strictrun's own failure outranks the program's status: \(result.status)")
         #expect(results(result.stdout)["fork"] == nil, "the fork returned: \(result.stdout)")

@@ -41,9 +41,11 @@ struct RuleListTests {
         #expect(list.action(for: "clone", arguments: [Self.vforkFlags]) == .allow)
         #expect(list.action(for: "read") == .allow)
         // W+X: mmap with both bits, mprotect(PROT_EXEC) to the tracer.
+        // … and, for W+X by alias, file-backed exec-private and write-shared mmaps.
         let mmap = list.filterRules(for: "mmap")
-        #expect(mmap.count == 2)
+        #expect(mmap.count == 4)
         #expect(mmap[0].conditions == [.masked(2, mask: 6, equals: 6)])
+        #expect(list.tracedRules(for: "mmap").filter { $0.check == .wxAlias }.count == 2)
         #expect(list.tracedRules(for: "mprotect").first?.check == .wx(.simultaneous))
         // The foreign-ABI rule is the bad-arch action.
         #expect(list.foreignABIRule?.name == "foreign-abi")
@@ -88,11 +90,11 @@ struct RuleListTests {
             #expect(emulate.tracedRules(for: name).map(\.check) == [.wx(.emulate)], "\(name)")
             #expect(emulate.filterRules(for: name)[0].conditions.isEmpty)
         }
-        #expect(emulate.filterRules(for: "mmap").count == 5)
+        #expect(emulate.filterRules(for: "mmap").count == 7)
         #expect(emulate.filterRules(for: "pkey_mprotect").first?.conditions == [.notEqual(3, 0xffff_ffff)])
         let simultaneous = Self.rules(try Self.profile("wx: simultaneous\n"))
         #expect(simultaneous.filterRules(for: "munmap").isEmpty)
-        #expect(simultaneous.filterRules(for: "mmap").count == 2)
+        #expect(simultaneous.filterRules(for: "mmap").count == 4)
         let audited = Self.rules(try Self.profile("mode: audit\nwx: {level: emulate, action: deny}\n"))
         #expect(audited.filterRules(for: "munmap").isEmpty)
         #expect(audited.tracedRules(for: "mmap").first?.check == .wx(.simultaneous))

@@ -22,6 +22,7 @@ struct FSViewCheck {
         if stop.name.hasPrefix("open") || stop.name == "creat" {
             let resolved = PathBytes.opened(path, dirfd: dirfd, tid: stop.tid, tgid: stop.tgid, view: tracee)
             if let denied = openCheck.procMemWrite(stop, path: path, resolved: resolved, view: tracee) { return denied }
+            if let denied = openCheck.aliasWrite(stop, path: path, dirfd: dirfd, view: tracee) { return denied }
         }
         let writes = OpenFlags.changesTree(syscall: stop.name, args: stop.args, memory: memory)
         let shown = TraceBytes.members("path", path)

@@ -55,6 +55,8 @@ struct OpenCheck {
     let procMemRule: CompiledRule?
     /// The trace file, refused to every open that writes or truncates.
     var tamper = TraceTamperCheck(trace: nil)
+    /// A write open of a file that is mapped executable: W+X by alias.
+    var alias = WXAliasCheck(rule: nil)
 
     func decide(_ rule: CompiledRule, _ stop: SyscallStop, view: some TraceeView) -> Decision {
         let memory = view.memory(stop.tid)
@@ -68,9 +70,18 @@ struct OpenCheck {
             return .act(rule, stop, decoded: shown, extra: [("reason", .string("a client-certificate key of the broker"))])
         }
         if let denied = procMemWrite(stop, path: path, resolved: resolved, view: view) { return denied }
+        if let denied = aliasWrite(stop, path: path, dirfd: dirfd, view: view) { return denied }
         var verdict = Verdict.allow
         verdict.pin = (pathArgument, path + [0])
         return Decision(verdict: verdict)
+    }
+
+    /// An open for writing of a file the process has mapped executable (W+X by alias).
+    func aliasWrite(_ stop: SyscallStop, path: [UInt8], dirfd: Int32, view: some TraceeView) -> Decision? {
+        guard alias.rule != nil,
+              OpenFlags.opensForWriting(syscall: stop.name, args: stop.args, memory: view.memory(stop.tid)),
+              let file = view.identity(PathBytes.inOwnRoot(path, dirfd: dirfd, pid: stop.tgid), follow: true) else { return nil }
+        return alias.writable(stop, file: file, view: view)
     }
 
     /// An open of some process's `mem` file for writing, under a W^X level: the rule's

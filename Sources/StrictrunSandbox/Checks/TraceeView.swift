@@ -26,6 +26,12 @@ protocol TraceeView {
     func processOfDescriptor(pid: ProcessID, fd: Int32) -> ProcessID?
     /// The size of a System V shared memory segment.
     func sharedMemorySize(id: Int32) -> UInt64?
+    /// A process's open descriptors that reach `file`: file and write access.
+    func descriptors(_ pid: ProcessID, of file: FileIdentity) -> [OpenDescriptor]
+    /// The file one descriptor reaches.
+    func descriptorFile(_ pid: ProcessID, fd: Int32) -> FileIdentity?
+    /// A memfd descriptor's seals (nil: none readable).
+    func seals(_ pid: ProcessID, fd: Int32) -> Int32?
 }
 
 extension TraceeView {
@@ -55,6 +61,11 @@ struct LiveTracee: TraceeView {
     func processGroup(of pid: ProcessID) -> ProcessID? { ProcFS.processGroup(of: pid) }
     func processOfDescriptor(pid: ProcessID, fd: Int32) -> ProcessID? { ProcFS.processOfDescriptor(pid: pid, fd: fd) }
     func sharedMemorySize(id: Int32) -> UInt64? { ProcFS.sharedMemorySize(id: id) }
+    func descriptors(_ pid: ProcessID, of file: FileIdentity) -> [OpenDescriptor] { ProcFS.descriptors(pid: pid, of: file) }
+    func descriptorFile(_ pid: ProcessID, fd: Int32) -> FileIdentity? {
+        ProcFS.identity(Array("/proc/\(pid)/fd/\(fd)".utf8), follow: true)
+    }
+    func seals(_ pid: ProcessID, fd: Int32) -> Int32? { ProcFS.seals(pid: pid, fd: fd) }
 }
 
 /// Paths as bytes: the program's own bytes, compared and joined without a detour through

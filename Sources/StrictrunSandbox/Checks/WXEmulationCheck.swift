@@ -8,6 +8,8 @@ import StrictrunTrace
 /// re-protect emulated pages, learning the outcome at the call's exit.
 struct WXEmulationCheck {
     let emulator: WXEmulator
+    /// W+X by alias, logged under emulation (the port must carry dual mappings).
+    var alias = WXAliasCheck(rule: nil)
 
     func decide(_ rule: CompiledRule, _ stop: SyscallStop, tracee: some TraceeView) -> Decision {
         guard let space = emulator.space(stop.tgid) else { return .pass }
@@ -29,6 +31,7 @@ struct WXEmulationCheck {
         let granted = setsProtection && args[2] & writeExec == writeExec
         let tableUpdate = space.memoryCall(tid: stop.tid, number: stop.number, args: args, grantedWriteExec: granted)
         var decision = Decision.pass
+        decision.events = alias.decide(stop, view: tracee)?.events ?? []
         if let tableUpdate {
             decision.verdict.atExit = { result in
                 tableUpdate(result)
@@ -41,8 +44,8 @@ struct WXEmulationCheck {
         decision.verdict.rewrites = [(2, asGranted)]
         // W+X that cannot be rewritten must not pass as asked.
         if case .deny(let code) = rule.action { decision.verdict.failClosedErrno = code }
-        decision.events = [EventDraft(rule: rule.named("wx-emulated", action: .log), stop: stop,
-                                      extra: [("granted", .string(Xlat.protNames(asGranted)))])]
+        decision.events.append(EventDraft(rule: rule.named("wx-emulated", action: .log), stop: stop,
+                                          extra: [("granted", .string(Xlat.protNames(asGranted)))]))
         return decision
     }
 

@@ -20,6 +20,8 @@ public enum RuleCheck: Sendable, Hashable {
     case clientKeyOpen
     /// open/openat/openat2 for writing: /proc/PID/mem writes through any page protection.
     case procMemOpen
+    /// A file mapping that becomes executable or shared-writable: W+X by alias (WXAliasCheck).
+    case wxAlias
     /// kill/tgkill/tkill/pidfd_* that may be aimed at strictrun itself.
     case supervisorSignal
     /// A call that could change the trace file (open for writing, truncate, unlink, rename),

@@ -24,6 +24,7 @@ public struct FilterCompiler {
     static let protExec: UInt64 = 0x4
     static let mapShared: UInt64 = 0x1
     static let mapFixed: UInt64 = 0x10
+    static let mapAnonymous: UInt64 = 0x20
     static let openWriteOnly: UInt64 = 0x1
     static let openReadWrite: UInt64 = 0x2
     static let openTruncate: UInt64 = 0o1000

@@ -179,6 +179,17 @@ public struct RuleListBuilder {
                 add(name, rule, [cmp(2, mask: exec, equals: exec)])
             }
         }
+        // W+X by alias (WXAliasCheck): a file mapping made executable while the object can be
+        // written another way, or mapped shared-writable while it is mapped executable. The
+        // FIXED variants under emulation are the emulator's rules above (it asks the same).
+        let aliasSetting = level == .emulate ? RuleSetting(.log, at: wx.action.location) : wx.action
+        if let alias = register("wx", "wx-alias", aliasSetting, .wxAlias) {
+            let fileMapping = FilterCompiler.mapShared | FilterCompiler.mapAnonymous
+                | (level == .emulate ? FilterCompiler.mapFixed : 0)
+            add("mmap", alias, [cmp(2, mask: writeExec, equals: exec), cmp(3, mask: fileMapping, equals: 0)])
+            add("mmap", alias, [cmp(2, mask: writeExec, equals: FilterCompiler.protWrite),
+                                cmp(3, mask: fileMapping, equals: FilterCompiler.mapShared)])
+        }
         // shmat(SHM_EXEC), remap_file_pages: other ways to executable shared memory.
         let shmExec: UInt64 = 0o100000
         if let shm = register("wx", "shm-exec", wx.action, .always) {

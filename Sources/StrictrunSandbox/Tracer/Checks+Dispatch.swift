@@ -15,21 +15,25 @@ struct Checks {
     let execStack: CompiledRule?
 
     let supervisor: SupervisorSignalCheck
+    let alias: WXAliasCheck
 
     init(policy: CompiledPolicy, tracee: any TraceeView, emulator: WXEmulator?, canRoute: Bool,
          trace: FileIdentity? = nil) {
         supervisor = SupervisorSignalCheck(supervisor: Signals.ownProcess, supervisorGroup: Signals.ownProcessGroup)
+        let alias = WXAliasCheck(rule: policy.rules.values.first { $0.check == .wxAlias })
+        self.alias = alias
         self.policy = policy
         self.tracee = tracee
         let keys = (policy.profile.tls?.clientCertificates ?? []).map { Array($0.key.utf8) }
         var open = OpenCheck(keyFiles: Set(keys.map { ProcFS.realPath($0) ?? $0 }),
                              procMemRule: policy.rules.values.first { $0.check == .procMemOpen })
         open.tamper = TraceTamperCheck(trace: trace)
+        open.alias = alias
         self.open = open
         fsView = FSViewCheck(view: policy.confinement, openCheck: open)
         net = NetResultCheck(view: policy.confinement, unixSocketDirectories: policy.profile.fs?.unixSocketDirectories)
         tls = TLSConnectCheck(tls: policy.profile.tls, canRoute: canRoute)
-        emulation = emulator.map(WXEmulationCheck.init)
+        emulation = emulator.map { WXEmulationCheck(emulator: $0, alias: alias) }
         execStack = policy.rules.values.first { $0.check == .execStack }
     }
 
@@ -47,7 +51,10 @@ struct Checks {
         case .wx(.emulate):
             return emulation?.decide(rule, stop, tracee: tracee) ?? .pass
         case .wx(let level):
-            return WXCheck.decide(rule, stop, level: level, view: tracee)
+            let decision = WXCheck.decide(rule, stop, level: level, view: tracee)
+            return decision.events.isEmpty ? alias.decide(stop, view: tracee) ?? decision : decision
+        case .wxAlias:
+            return alias.decide(stop, view: tracee) ?? .pass
         case .tlsConnect, .tlsFastOpen:
             return tls.decide(rule, stop, tracee: tracee)
         case .execStack:

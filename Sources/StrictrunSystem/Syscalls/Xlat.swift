@@ -5,6 +5,7 @@ public enum Xlat {
     public static let protWrite: UInt64 = 0x2
     public static let protExec: UInt64 = 0x4
     public static let mapShared: UInt64 = 0x01
+    public static let mapAnonymous: UInt64 = 0x20
     public static let mapFixed: UInt64 = 0x10
     public static let mremapFixed: UInt64 = 0x2
     public static let mremapDontUnmap: UInt64 = 0x4

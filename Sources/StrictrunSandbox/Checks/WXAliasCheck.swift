@@ -1,0 +1,62 @@
+import StrictrunPolicy
+import StrictrunSystem
+import StrictrunTrace
+
+/// W+X by alias: memory that is executable in one view and writable through another path — a
+/// file, a `/dev/shm` object or a memfd mapped once `MAP_SHARED` writable and once executable, or
+/// mapped executable while the process holds a descriptor that can write it (pages not yet faulted
+/// see what `write(2)` puts there). Judged at each side: an executable file mapping (mmap,
+/// mprotect) asks whether the object can still be written; a writable shared mapping or a write
+/// open asks whether it is mapped executable. An object that cannot be written any more passes: a
+/// memfd sealed with `F_SEAL_WRITE`/`F_SEAL_FUTURE_WRITE`, a file without a writer. Denied under
+/// every W^X level (`wx/wx-alias`); under emulation logged instead, so the report names the
+/// dual-mapping JITs the port must carry.
+struct WXAliasCheck {
+    /// The rule (nil: W^X is off).
+    let rule: CompiledRule?
+
+    static let sealWrite: Int32 = 0x0008, sealFutureWrite: Int32 = 0x0010
+
+    /// A rule-sent mmap (either side) or mprotect(PROT_EXEC).
+    func decide(_ stop: SyscallStop, view: some TraceeView) -> Decision? {
+        let args = stop.args
+        if stop.number == SyscallNumber.mmap {
+            guard args[3] & Xlat.mapAnonymous == 0 else { return nil }
+            let fd = Int32(truncatingIfNeeded: args[4])
+            guard let file = view.descriptorFile(stop.tgid, fd: fd) else { return nil }
+            if args[2] & Xlat.protExec != 0 { return executable(stop, file: file, view: view) }
+            if args[2] & Xlat.protWrite != 0 && args[3] & Xlat.mapShared != 0 { return writable(stop, file: file, view: view) }
+            return nil
+        }
+        guard [SyscallNumber.mprotect, SyscallNumber.pkeyMprotect].contains(stop.number), args[2] & Xlat.protExec != 0,
+              let mapping = view.maps(stop.tgid)?.mappings.first(where: { $0.contains(args[0]) }),
+              let file = mapping.file else { return nil }
+        return executable(stop, file: file, view: view)
+    }
+
+    /// `file` is to become executable: refused when the process can still write it.
+    func executable(_ stop: SyscallStop, file: FileIdentity, view: some TraceeView) -> Decision? {
+        guard let rule else { return nil }
+        if let writer = view.maps(stop.tgid)?.mappings.first(where: { $0.file == file && $0.writable && $0.shared }) {
+            return refuse(rule, stop, "the object is also mapped shared and writable at 0x\(String(writer.start, radix: 16))")
+        }
+        let writers = view.descriptors(stop.tgid, of: file).filter(\.writable)
+        guard let writer = writers.first(where: { descriptor in
+            let seals = view.seals(stop.tgid, fd: descriptor.fd) ?? 0
+            return seals & (Self.sealWrite | Self.sealFutureWrite) == 0
+        }) else { return nil }
+        return refuse(rule, stop, "descriptor \(writer.fd) can still write the object (no write seal)")
+    }
+
+    /// `file` is to become writable (a shared writable mapping, a write open): refused when it
+    /// is mapped executable.
+    func writable(_ stop: SyscallStop, file: FileIdentity, view: some TraceeView) -> Decision? {
+        guard let rule,
+              let code = view.maps(stop.tgid)?.mappings.first(where: { $0.file == file && $0.executable }) else { return nil }
+        return refuse(rule, stop, "the object is mapped executable at 0x\(String(code.start, radix: 16))")
+    }
+
+    private func refuse(_ rule: CompiledRule, _ stop: SyscallStop, _ reason: String) -> Decision {
+        .act(rule, stop, extra: [("reason", .string("W+X by alias: " + reason))])
+    }
+}
