@@ -38,6 +38,12 @@ public enum Ptrace {
         strictrun_ptrace(syscall, tid, nil, nil) == 0
     }
 
+    /// PTRACE_SYSCALL, delivering `signal`: the thread stops at its next syscall entry and exit.
+    @discardableResult
+    public static func resumeSyscall(_ tid: pid_t, signal: Int32 = 0) -> Bool {
+        strictrun_ptrace(syscall, tid, nil, UnsafeMutableRawPointer(bitPattern: Int(signal))) == 0
+    }
+
     /// PTRACE_SINGLESTEP.
     @discardableResult
     public static func step(_ tid: pid_t) -> Bool {
@@ -92,9 +98,11 @@ public enum Ptrace {
         var info = strictrun_syscall_info()
         try valueOrErrno("ptrace(PTRACE_GET_SYSCALL_INFO, \(tid))") { strictrun_get_syscall_info(tid, &info) }
         let args = withUnsafeBytes(of: info.args) { Array($0.bindMemory(to: UInt64.self)) }
-        return SyscallInfo(arch: info.arch, number: info.nr, arguments: args,
-                           instructionPointer: info.instruction_pointer, stackPointer: info.stack_pointer,
-                           ruleData: UInt16(truncatingIfNeeded: info.ret_data))
+        var out = SyscallInfo(arch: info.arch, number: info.nr, arguments: args,
+                              instructionPointer: info.instruction_pointer, stackPointer: info.stack_pointer,
+                              ruleData: UInt16(truncatingIfNeeded: info.ret_data))
+        out.stop = SyscallInfo.Stop(rawValue: info.op) ?? .none
+        return out
     }
 
     /// Makes the call a tracee is stopped in at a seccomp stop return `value` (`-errno`, or
@@ -121,6 +129,12 @@ public struct SyscallInfo: Sendable, Hashable {
     public var stackPointer: UInt64
     /// SECCOMP_RET_DATA of the filter's verdict: the rule id.
     public var ruleData: UInt16
+    /// Which stop the thread is at (PTRACE_SYSCALL_INFO_*).
+    public var stop: Stop = .seccomp
+
+    public enum Stop: UInt8, Sendable, Hashable {
+        case none = 0, entry = 1, exit = 2, seccomp = 3
+    }
 
     public init(arch: UInt32, number: UInt64, arguments: [UInt64], instructionPointer: UInt64 = 0,
                 stackPointer: UInt64 = 0, ruleData: UInt16) {

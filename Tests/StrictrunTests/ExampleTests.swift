@@ -42,6 +42,7 @@ struct ExampleTests {
         ("escape_trace_tamper", { _ in [Fixture.example("escape_trace_tamper")] }),
         ("escape_signal_supervisor", { _ in [Fixture.example("escape_signal_supervisor")] }),
         ("wx_alias", { _ in [Fixture.example("wx_alias")] }),
+        ("escape_vfork_child", { _ in [Fixture.example("escape_vfork_child")] }),
         ("wx_livelock", { _ in [Fixture.example("wx_livelock")] }),
         ("node_spawn.js", { p in ["/usr/bin/node"] + ExampleTests.nodeFlags(p) + [Fixture.script("node_spawn.js")] }),
         ("node_worker.js", { p in ["/usr/bin/node"] + ExampleTests.nodeFlags(p) + [Fixture.script("node_worker.js")] }),

@@ -20,6 +20,9 @@ public enum RuleCheck: Sendable, Hashable {
     case clientKeyOpen
     /// open/openat/openat2 for writing: /proc/PID/mem writes through any page protection.
     case procMemOpen
+    /// Not a filter rule: a call of a vfork/CLONE_VM child before its exec where fork is denied
+    /// (SpawnChildCheck, at syscall-entry stops).
+    case spawnChild
     /// A file mapping that becomes executable or shared-writable: W+X by alias (WXAliasCheck).
     case wxAlias
     /// kill/tgkill/tkill/pidfd_* that may be aimed at strictrun itself.

@@ -116,6 +116,11 @@ public struct RuleListBuilder {
             add("fork", fork)
             add("clone", fork, [cmp(0, mask: cloneKind, equals: 0)])
         }
+        if process.fork.action.blocks {
+            // Where fork is denied, a child sharing its parent's memory may only prepare an exec
+            // (SpawnChildCheck at each of its calls; no filter entry). Under audit: logged.
+            _ = register("process", "spawn-child", process.fork, .spawnChild)
+        }
         if let spawn = register("process", "spawn", process.spawn, .always) {
             add("vfork", spawn)
             add("clone", spawn, [cmp(0, mask: cloneKind, equals: FilterCompiler.cloneVM)])

@@ -36,6 +36,8 @@ final class Executor {
     private var exitChecks: [ProcessID: (stop: SyscallStop, check: (Int64) -> [EventDraft])] = [:]
     /// strictrun's own failures (the summary's and the final line's `error`).
     var onFailure: (String) -> Void = { _ in }
+    /// How a stopped thread runs on (the tracer keeps some threads stopping at every call).
+    var resume: (ProcessID, Int32) -> Void = { Ptrace.resume($0, signal: $1) }
 
     init(recorder: EventRecorder, router: ConnectRouting?, injected: InjectedFailures) {
         self.recorder = recorder
@@ -66,7 +68,7 @@ final class Executor {
                 exitChecks[stop.tid] = (stop, check)
                 Ptrace.resumeToExit(stop.tid)
             } else {
-                Ptrace.resume(stop.tid)
+                resume(stop.tid, 0)
             }
         case .deny(let code):
             skip(stop, returning: -Int64(code))
@@ -76,7 +78,7 @@ final class Executor {
             _ = verdict.atExit?(value)
         case .kill:
             Signals.send(Signals.kill, to: stop.tgid)
-            Ptrace.resume(stop.tid)
+            resume(stop.tid, 0)
         }
     }
 
@@ -98,7 +100,7 @@ final class Executor {
         if let result = try? Registers.read(tid).returnValue {
             for event in check(result) { recorder.record(event, tid: tid, tgid: tgid) }
         }
-        Ptrace.resume(tid)
+        resume(tid, 0)
         _ = stop
         return true
     }
@@ -121,7 +123,7 @@ final class Executor {
             recorder.record(event, tid: stop.tid, tgid: stop.tgid)
             Signals.send(Signals.kill, to: stop.tgid)
         }
-        Ptrace.resume(stop.tid)
+        resume(stop.tid, 0)
     }
 
     /// Applies a verdict's rewrites and pin; false when they could not all be made.

@@ -13,6 +13,8 @@ struct Checks {
     let emulation: WXEmulationCheck?
     /// The rule an executable stack breaks (nil: W^X is off).
     let execStack: CompiledRule?
+    /// The rule a vfork/CLONE_VM child's calls before exec meet (nil: fork is not denied).
+    let spawnChild: CompiledRule?
 
     let supervisor: SupervisorSignalCheck
     let alias: WXAliasCheck
@@ -35,6 +37,7 @@ struct Checks {
         tls = TLSConnectCheck(tls: policy.profile.tls, canRoute: canRoute)
         emulation = emulator.map { WXEmulationCheck(emulator: $0, alias: alias) }
         execStack = policy.rules.values.first { $0.check == .execStack }
+        spawnChild = policy.rules.values.first { $0.check == .spawnChild }
     }
 
     /// The rule a stop came with: the foreign-ABI rule for another ABI, else the rule the
@@ -57,7 +60,7 @@ struct Checks {
             return alias.decide(stop, view: tracee) ?? .pass
         case .tlsConnect, .tlsFastOpen:
             return tls.decide(rule, stop, tracee: tracee)
-        case .execStack:
+        case .execStack, .spawnChild:
             return .pass  // never sent by the filter
         case .personality:
             return PersonalityCheck.decide(rule, stop)

@@ -26,6 +26,9 @@ final class Tracer {
     /// Write faults per process, to sample the stacks of the code that writes code.
     private var codeWrites: [ProcessID: Int] = [:]
     var notices: [String] = []
+    /// Children sharing their parent's memory where fork is denied, stopped at every call until
+    /// they exec (SpawnChildCheck).
+    private var spawnChildren: Set<ProcessID> = []
 
     init(policy: CompiledPolicy, writer: TraceWriter, stacks: StackRecorder, router: (any ConnectionRouter)?,
          root: ProcessID, exe: String, wxSlowPathOnly: Bool = false, injected: InjectedFailures = []) {
@@ -46,6 +49,7 @@ final class Tracer {
         recorder.executable = { [unowned self] in self.table.executable($0) }
         recorder.sink = { [unowned self] in self.emit($0) }
         executor.onFailure = { [unowned self] in self.recordFailure($0) }
+        executor.resume = { [unowned self] in self.resume($0, signal: $1) }
     }
 
     /// Runs until every traced task is gone. The root is already resumed.
@@ -84,14 +88,16 @@ final class Tracer {
             seccompStop(tid: tid)
         case .stopped(_, .some(let event)) where event == .fork || event == .vfork || event == .clone:
             newTask(ProcessID(truncatingIfNeeded: Ptrace.eventMessage(tid)), createdBy: tid, event: event)
-            Ptrace.resume(tid)
+            resume(tid)
         case .stopped(_, .some(.exec)):
             execEvent(tid: tid)
-            Ptrace.resume(tid)
+            resume(tid)
         case .stopped(_, .some):
-            Ptrace.resume(tid)
+            resume(tid)
         case .stopped(Ptrace.syscallStopSignal, nil) where executor.exitStop(tid: tid, tgid: table.group(of: tid)):
             break
+        case .stopped(Ptrace.syscallStopSignal, nil) where spawnChildren.contains(tid):
+            spawnChildStop(tid: tid)
         case .stopped(let signal, nil):
             signalStop(tid: tid, signal: signal)
         }
@@ -117,9 +123,39 @@ final class Tracer {
         executor.carryOut(decision, at: stop)
     }
 
+    /// Runs a stopped thread on: to its next call when it is a spawn child, else freely.
+    func resume(_ tid: ProcessID, signal: Int32 = 0) {
+        if spawnChildren.contains(tid) {
+            Ptrace.resumeSyscall(tid, signal: signal)
+        } else {
+            Ptrace.resume(tid, signal: signal)
+        }
+    }
+
+    /// A spawn child at a syscall-entry or -exit stop: its call judged at entry.
+    private func spawnChildStop(tid: ProcessID) {
+        guard let rule = checks.spawnChild else { return resume(tid) }
+        let tgid = table.group(of: tid)
+        let info: SyscallInfo
+        do {
+            info = try Ptrace.syscallInfo(tid)
+        } catch {
+            executor.undecidable(tid: tid, tgid: tgid, reason: "the call could not be read (\(error)): refused")
+            return
+        }
+        guard info.stop == .entry else { return resume(tid) }
+        let stop = SyscallStop(tid: tid, tgid: tgid, info: info)
+        executor.carryOut(SpawnChildCheck.decide(rule, stop), at: stop)
+    }
+
     private func signalStop(tid: ProcessID, signal: Int32) {
         if signal == Signals.stop, table.takeInitialStop(tid) {
-            Ptrace.resume(tid)  // the initial stop of an auto-attached task
+            // Where fork is denied every new process shares its parent's memory until it execs
+            // (under audit forks exist: the parent's clone event tells).
+            if checks.spawnChild?.action.blocks == true && tid != table.root && table.group(of: tid) == tid {
+                spawnChildren.insert(tid)
+            }
+            resume(tid)  // the initial stop of an auto-attached task
             return
         }
         let tgid = table.group(of: tid)
@@ -129,12 +165,12 @@ final class Tracer {
         }
         if Signals.stopping.contains(signal) && Ptrace.isGroupStop(tid) {
             // A group-stop of a non-seized tracee: let it run on (see README, limitations).
-            Ptrace.resume(tid)
+            resume(tid)
             return
         }
         // Every other signal — SIGTRAP from the program's own int3 included — is the
         // program's: pass it on unchanged.
-        Ptrace.resume(tid, signal: signal)
+        resume(tid, signal: signal)
     }
 
     private func newTask(_ child: ProcessID, createdBy parent: ProcessID, event: Ptrace.Event) {
@@ -153,6 +189,7 @@ final class Tracer {
         }
         table.created(child, by: parent, isThread: isThread)
         guard !isThread else { return }
+        if checks.spawnChild != nil && sharesMemory { spawnChildren.insert(child) }
         emulator?.processStarted(child, from: parentGroup, sharesMemory: sharesMemory)
         let via: ProcessEvent.Via = switch event {
         case .fork: .fork
@@ -166,6 +203,8 @@ final class Tracer {
         let former = ProcessID(truncatingIfNeeded: Ptrace.eventMessage(tid))
         let exe = ProcFS.executable(pid: tid) ?? "?"
         let tgid = table.execed(tid, former: former, exe: exe)
+        spawnChildren.remove(tid)
+        spawnChildren.remove(former)
         if tgid == table.root { rootExecSeen = true }
         emulator?.exec(tgid)
         stacks.forget(pid: tgid)
@@ -183,6 +222,7 @@ final class Tracer {
     }
 
     private func reaped(tid: ProcessID, status: WaitStatus) {
+        spawnChildren.remove(tid)
         executor.threadGone(tid)
         emulator?.threadGone(tid)
         let (tgid, leader) = table.reaped(tid)
@@ -205,7 +245,7 @@ final class Tracer {
         guard let emulator else { return }
         switch emulator.fault(tid: tid, tgid: tgid) {
         case .notOurs:
-            Ptrace.resume(tid, signal: Signals.segv)
+            resume(tid, signal: Signals.segv)
         case .handled, .deferred:
             break
         case .died(let status):
@@ -218,7 +258,7 @@ final class Tracer {
             recorder.record(event, tid: tid, tgid: tgid)
             notices.append("pid \(tgid) ended: \(reason)")
             Signals.send(Signals.kill, to: tgid)
-            Ptrace.resume(tid)
+            resume(tid)
         }
     }
 
