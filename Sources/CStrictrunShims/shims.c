@@ -13,6 +13,7 @@
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <sys/mman.h>
+#include <sys/ioctl.h>
 #include <sys/vfs.h>
 #include <linux/seccomp.h>
 
@@ -220,6 +221,30 @@ int strictrun_wait_signal(const int *signals, int count, int *out_code, pid_t *o
 int strictrun_tgkill(pid_t tgid, pid_t tid, int sig) { return (int)syscall(SYS_tgkill, tgid, tid, sig); }
 
 int strictrun_memfd_create(const char *name) { return memfd_create(name, MFD_CLOEXEC); }
+
+// Kernel layout of struct procmap_query (linux/fs.h, 6.11), declared here so the shim builds
+// against older headers too.
+struct strictrun_procmap_query {
+    uint64_t size, query_flags, query_addr;
+    uint64_t vma_start, vma_end, vma_flags, vma_page_size, vma_offset, inode;
+    uint32_t dev_major, dev_minor, vma_name_size, build_id_size;
+    uint64_t vma_name_addr, build_id_addr;
+};
+#define STRICTRUN_PROCMAP_QUERY _IOWR('f', 17, struct strictrun_procmap_query)
+#define STRICTRUN_PROCMAP_QUERY_COVERING_OR_NEXT_VMA 0x10
+
+int strictrun_procmap_query(int fd, uint64_t address, uint64_t *start, uint64_t *end, uint64_t *flags) {
+    struct strictrun_procmap_query q;
+    memset(&q, 0, sizeof q);
+    q.size = sizeof q;
+    q.query_flags = STRICTRUN_PROCMAP_QUERY_COVERING_OR_NEXT_VMA;
+    q.query_addr = address;
+    if (ioctl(fd, STRICTRUN_PROCMAP_QUERY, &q) != 0) return -1;
+    *start = q.vma_start;
+    *end = q.vma_end;
+    *flags = q.vma_flags;
+    return 0;
+}
 
 long strictrun_fs_type(const char *path) {
     struct statfs fs;

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CStrictrunShims
+
 // /proc/PID/maps: the one parser (the tracer's checks, W^X emulation and the stack unwinder
 // all read mappings through it).
 
@@ -77,6 +82,31 @@ public struct MemoryMaps: Sendable {
         for mapping in mappings where mapping.end > start && mapping.start < end {
             if !mapping.executable { allExecutable = false }
             if mapping.shared { shared = true }
+        }
+        return (allExecutable, shared)
+    }
+
+    /// `region(start:length:)` of a live process without reading its whole maps file: one
+    /// PROCMAP_QUERY per mapping in the range (Linux 6.11); nil when the kernel cannot answer
+    /// that way (then read the maps).
+    public static func queryRegion(pid: Int32, start: UInt64, length: UInt64) -> (allExecutable: Bool, shared: Bool)? {
+        let fd = open("/proc/\(pid)/maps", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        let end = start &+ ((length + 4095) & ~4095)
+        var address = start
+        var allExecutable = true
+        var shared = false
+        while address < end {
+            var vmaStart: UInt64 = 0, vmaEnd: UInt64 = 0, flags: UInt64 = 0
+            if strictrun_procmap_query(fd, address, &vmaStart, &vmaEnd, &flags) != 0 {
+                if errno == ENOENT { break }
+                return nil
+            }
+            guard vmaStart < end else { break }
+            if flags & 4 == 0 { allExecutable = false }
+            if flags & 8 != 0 { shared = true }
+            address = vmaEnd
         }
         return (allExecutable, shared)
     }

@@ -24,6 +24,9 @@ struct FakeTracee: TraceeView {
     func maps(_ pid: ProcessID) -> MemoryMaps? {
         MemoryMaps(mappings: mappings)
     }
+    func region(_ pid: ProcessID, start: UInt64, length: UInt64) -> (allExecutable: Bool, shared: Bool)? {
+        MemoryMaps(mappings: mappings).region(start: start, length: length)
+    }
     func readLink(_ path: [UInt8]) -> [UInt8]? { links[path] }
     func realPath(_ path: [UInt8]) -> [UInt8]? { real[path] ?? (existing.contains(path) ? path : nil) }
     func fileSystemType(_ path: [UInt8]) -> Int? { procfs.contains(path) ? ProcFS.procSuperMagic : 0xef53 }

@@ -180,4 +180,21 @@ struct HardeningCheckTests {
         #expect(check.decide(CheckTests.stop("mmap", [0, 4096, 5, 0x02, 4, 0]), view: tracee) == nil)
         #expect(WXAliasCheck(rule: nil).decide(execMap, view: tracee) == nil)
     }
+
+    @Test("an mprotect(PROT_EXEC) that passed on the maps is checked again at its exit: a mapping made shared meanwhile ends the process")
+    func mapsRace() throws {
+        let rule = CheckTests.rule("wx", "wx", .deny(errno: 13), .wx(.simultaneous))
+        let stop = CheckTests.stop("mprotect", [0x7f00_0000_0000, 4096, 5, 0, 0, 0])
+        var tracee = FakeTracee()
+        tracee.mappings = MemoryMaps(parsing: Array("7f0000000000-7f0000001000 rw-p 00000000 00:00 0\n".utf8)).mappings
+        #expect(WXCheck.decide(rule, stop, level: .simultaneous, view: tracee).events.isEmpty, "a private mapping passes")
+        let reverify = try #require(WXCheck.reverify(rule, stop, level: .simultaneous, view: tracee))
+        #expect(reverify(0).isEmpty, "still private at the exit")
+        tracee.mappings = MemoryMaps(parsing: Array("7f0000000000-7f0000001000 r-xs 00000000 00:01 5 /dev/shm/x\n".utf8)).mappings
+        let raced = try #require(WXCheck.reverify(rule, stop, level: .simultaneous, view: tracee))
+        #expect(raced(0).first?.rule.name == "maps-race" && raced(0).first?.rule.action == .kill)
+        #expect(raced(-12).isEmpty, "a call that failed changed nothing")
+        #expect(WXCheck.reverify(rule, CheckTests.stop("mprotect", [0x1000, 4096, 1, 0, 0, 0]), level: .simultaneous,
+                                 view: tracee) == nil, "no PROT_EXEC: nothing depended on the maps")
+    }
 }

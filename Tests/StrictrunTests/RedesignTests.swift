@@ -1,4 +1,5 @@
 import Foundation
+import StrictrunSystem
 import StrictrunTrace
 import Testing
 
@@ -142,5 +143,23 @@ struct RedesignTests {
                                                           extra: ["--inject-failure", "rewrite"])
         #expect(results(result.stdout)["mmap-rwx"] == ["errno=EACCES"], "\(result.stdout)")
         #expect(trace.policyEvents.contains { $0["rule"]?.stringValue == "argument-change-failed" }, "no event in \(path)")
+    }
+
+    @Test("PROCMAP_QUERY answers what parsing /proc/PID/maps answers, range by range")
+    func procmapQuery() throws {
+        let maps = try #require(MemoryMaps.read(pid: getpid()))
+        var checked = 0
+        for mapping in maps.mappings.prefix(40) {
+            let length = min(mapping.end - mapping.start, 3 * 4096)
+            let parsed = maps.region(start: mapping.start, length: length)
+            guard let queried = MemoryMaps.queryRegion(pid: getpid(), start: mapping.start, length: length) else {
+                Issue.record("PROCMAP_QUERY unavailable on this kernel")
+                return
+            }
+            #expect(queried.allExecutable == parsed.allExecutable && queried.shared == parsed.shared,
+                    "0x\(String(mapping.start, radix: 16)): query \(queried), maps \(parsed)")
+            checked += 1
+        }
+        #expect(checked > 5)
     }
 }

@@ -162,6 +162,12 @@ long strictrun_fs_type(const char *path);
 /// memfd_create(name, MFD_CLOEXEC).
 int strictrun_memfd_create(const char *name);
 
+/// One VMA of a process by PROCMAP_QUERY (Linux 6.11) on its open /proc/PID/maps `fd`: the
+/// mapping covering `address`, or the next one above it. Returns 0 and the mapping's start, end
+/// and PROCMAP_QUERY_VMA_* flags (1 readable, 2 writable, 4 executable, 8 shared); -1 with errno
+/// (ENOENT: nothing at or above; ENOTTY/EINVAL: the kernel has no PROCMAP_QUERY).
+int strictrun_procmap_query(int fd, uint64_t address, uint64_t *start, uint64_t *end, uint64_t *flags);
+
 #ifdef __cplusplus
 }
 #endif

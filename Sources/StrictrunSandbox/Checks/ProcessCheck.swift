@@ -15,10 +15,28 @@ enum ProcessCheck {
 enum WXCheck {
     static func decide(_ rule: CompiledRule, _ stop: SyscallStop, level: WXLevel, view: some TraceeView) -> Decision {
         let name = ruleName(number: stop.number, args: stop.args, level: level) {
-            view.maps(stop.tgid)?.region(start: stop.args[0], length: stop.args[1]) ?? (false, false)
+            view.region(stop.tgid, start: stop.args[0], length: stop.args[1]) ?? (false, false)
         }
         guard let name else { return .pass }
         return .act(rule.named(name), stop)
+    }
+
+    /// An mprotect(PROT_EXEC) that passed on what /proc/PID/maps said: another thread may have
+    /// replaced the mapping between the check and the call (a private one by a shared one with
+    /// MAP_FIXED). At the exit stop of a call that succeeded the mappings are read again; a
+    /// region that now breaks the level ends the process (`wx/maps-race`). Nil for calls that
+    /// did not depend on the mappings.
+    static func reverify(_ rule: CompiledRule, _ stop: SyscallStop, level: WXLevel,
+                         view: some TraceeView) -> ((Int64) -> [EventDraft])? {
+        guard stop.number != SyscallNumber.mmap, stop.args[2] & Xlat.protExec != 0 else { return nil }
+        return { result in
+            guard result == 0 else { return [] }
+            // Unreadable mappings count as broken: the check must not pass what it could not see.
+            let now = view.region(stop.tgid, start: stop.args[0], length: stop.args[1]) ?? (false, true)
+            guard now.shared else { return [] }
+            return [EventDraft(rule: rule.named("maps-race", action: rule.action.blocks ? .kill : rule.action), stop: stop,
+                               extra: [("reason", .string("the mapping became shared between the check and the call"))])]
+        }
     }
 
     /// W+X at once (`wx-simultaneous`); an executable view of shared memory (`shared-exec`);

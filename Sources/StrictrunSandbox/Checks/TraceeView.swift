@@ -7,6 +7,9 @@ protocol TraceeView {
     func read(_ tid: ProcessID, at address: UInt64, count: Int) -> [UInt8]
     /// /proc/PID/maps.
     func maps(_ pid: ProcessID) -> MemoryMaps?
+    /// What the mappings over a range are (`MemoryMaps.region`), asked as cheaply as the kernel
+    /// allows; nil when the mappings cannot be read.
+    func region(_ pid: ProcessID, start: UInt64, length: UInt64) -> (allExecutable: Bool, shared: Bool)?
     /// readlink(2) (`/proc/PID/cwd`, `/proc/PID/fd/N`).
     func readLink(_ path: [UInt8]) -> [UInt8]?
     /// realpath(3); nil when the path does not exist.
@@ -52,6 +55,10 @@ struct LiveTracee: TraceeView {
         TraceeMemory(pid: tid).read(at: address, count: count)
     }
     func maps(_ pid: ProcessID) -> MemoryMaps? { MemoryMaps.read(pid: pid) }
+    func region(_ pid: ProcessID, start: UInt64, length: UInt64) -> (allExecutable: Bool, shared: Bool)? {
+        MemoryMaps.queryRegion(pid: pid, start: start, length: length)
+            ?? MemoryMaps.read(pid: pid)?.region(start: start, length: length)
+    }
     func readLink(_ path: [UInt8]) -> [UInt8]? { ProcFS.readLink(path) }
     func realPath(_ path: [UInt8]) -> [UInt8]? { ProcFS.realPath(path) }
     func fileSystemType(_ path: [UInt8]) -> Int? { ProcFS.fileSystemType(path) }

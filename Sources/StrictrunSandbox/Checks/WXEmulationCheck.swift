@@ -24,7 +24,7 @@ struct WXEmulationCheck {
         let setsProtection = [SyscallNumber.mmap, SyscallNumber.mprotect, SyscallNumber.pkeyMprotect].contains(stop.number)
         if setsProtection && args[2] & Xlat.protExec != 0 {
             let shared = stop.number == SyscallNumber.mmap ? args[3] & Xlat.mapShared != 0
-                : tracee.maps(stop.tgid)?.region(start: args[0], length: args[1]).shared ?? false
+                : tracee.region(stop.tgid, start: args[0], length: args[1])?.shared ?? false
             if shared { return .act(rule.named("shared-exec"), stop) }
         }
         let writeExec = Xlat.protWrite | Xlat.protExec

@@ -98,7 +98,10 @@ final class Executor {
     func exitStop(tid: ProcessID, tgid: ProcessID) -> Bool {
         guard let (stop, check) = exitChecks.removeValue(forKey: tid) else { return false }
         if let result = try? Registers.read(tid).returnValue {
-            for event in check(result) { recorder.record(event, tid: tid, tgid: tgid) }
+            let events = check(result)
+            for event in events { recorder.record(event, tid: tid, tgid: tgid) }
+            // A call whose outcome breaks the policy (it cannot be undone): the process ends.
+            if events.contains(where: { $0.rule.action == .kill }) { Signals.send(Signals.kill, to: tgid) }
         }
         resume(tid, 0)
         _ = stop

@@ -54,8 +54,10 @@ struct Checks {
         case .wx(.emulate):
             return emulation?.decide(rule, stop, tracee: tracee) ?? .pass
         case .wx(let level):
-            let decision = WXCheck.decide(rule, stop, level: level, view: tracee)
-            return decision.events.isEmpty ? alias.decide(stop, view: tracee) ?? decision : decision
+            var decision = WXCheck.decide(rule, stop, level: level, view: tracee)
+            if decision.events.isEmpty, let aliased = alias.decide(stop, view: tracee) { return aliased }
+            if decision.events.isEmpty { decision.verdict.atExit = WXCheck.reverify(rule, stop, level: level, view: tracee) }
+            return decision
         case .wxAlias:
             return alias.decide(stop, view: tracee) ?? .pass
         case .tlsConnect, .tlsFastOpen:
