@@ -43,6 +43,7 @@ struct ExampleTests {
         ("escape_signal_supervisor", { _ in [Fixture.example("escape_signal_supervisor")] }),
         ("wx_alias", { _ in [Fixture.example("wx_alias")] }),
         ("escape_vfork_child", { _ in [Fixture.example("escape_vfork_child")] }),
+        ("escape_procmem_root", { _ in [Fixture.example("escape_procmem_root")] }),
         ("wx_livelock", { _ in [Fixture.example("wx_livelock")] }),
         ("node_spawn.js", { p in ["/usr/bin/node"] + ExampleTests.nodeFlags(p) + [Fixture.script("node_spawn.js")] }),
         ("node_worker.js", { p in ["/usr/bin/node"] + ExampleTests.nodeFlags(p) + [Fixture.script("node_worker.js")] }),
@@ -52,13 +53,13 @@ struct ExampleTests {
     /// The category a blocked op is logged under; nil for ops whose outcome is the kernel's
     /// own answer (no rule of strictrun is involved).
     static func category(of op: String) -> String? {
-        let kernelOnly = ["nnp-clear", "allow-all-filter", "own-filter-install", "own-filter-call", "trace-found", "trace-read", "probe", "group-cont", "readonly-exec", "sealed-exec", "sealed-run", "personality-query", "memfd-map-rw", "threads",
+        let kernelOnly = ["nnp-clear", "allow-all-filter", "own-filter-install", "own-filter-call", "trace-found", "trace-read", "probe", "group-cont", "readonly-exec", "sealed-exec", "sealed-run", "bind-setup", "chroot-setup", "personality-query", "memfd-map-rw", "threads",
                           "workers", "storm", "thread-storm"]
         if kernelOnly.contains(op) { return nil }
         let escapes = ["i386", "x32", "io-uring", "personality-read", "clone-untraced", "ptrace", "process-vm",
                        "trace-filter", "notif-filter", "prctl-trace-filter", "ret-a-filter", "trace-tamper", "supervisor-"]
         if escapes.contains(where: op.hasPrefix) { return "escape" }
-        if ["mmap", "mprotect", "jit", "memfd", "shmat", "userfaultfd", "exec-stack", "alias"].contains(where: op.contains) { return "wx" }
+        if ["mmap", "mprotect", "jit", "memfd", "shmat", "userfaultfd", "exec-stack", "alias", "bind-open", "chroot-open"].contains(where: op.contains) { return "wx" }
         return "process"
     }
 

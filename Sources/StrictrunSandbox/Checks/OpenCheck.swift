@@ -76,6 +76,21 @@ struct OpenCheck {
         return Decision(verdict: verdict)
     }
 
+    /// Whether an open names a process's `mem` file: as strictrun resolves the path (with
+    /// `/proc/self` taken as the caller), and as the program itself does, under its own root and
+    /// mount namespace (a chroot, a procfs of its own, a bind mount of its own `mem` elsewhere).
+    static func isMemFile(_ stop: SyscallStop, path: [UInt8], resolved: [UInt8], view: some TraceeView) -> Bool {
+        let named = { (p: [UInt8]) in p.count >= 4 && p.suffix(4).elementsEqual("/mem".utf8) }
+        if named(resolved) && view.fileSystemType(resolved) == ProcFS.procSuperMagic { return true }
+        let dirfd = OpenFlags.pathArgument(of: stop.name) == 0 ? atCurrentDirectory : Int32(truncatingIfNeeded: stop.args[0])
+        let own = PathBytes.inOwnRoot(path, dirfd: dirfd, pid: stop.tgid)
+        guard view.fileSystemType(own) == ProcFS.procSuperMagic else { return false }
+        if named(view.realPath(own) ?? own) { return true }
+        guard let file = view.identity(own, follow: true) else { return false }
+        let mine = ["/proc/\(stop.tgid)/mem", "/proc/\(stop.tgid)/task/\(stop.tid)/mem"]
+        return mine.contains { view.identity(Array($0.utf8), follow: true) == file }
+    }
+
     /// An open for writing of a file the process has mapped executable (W+X by alias).
     func aliasWrite(_ stop: SyscallStop, path: [UInt8], dirfd: Int32, view: some TraceeView) -> Decision? {
         guard alias.rule != nil,
@@ -89,8 +104,7 @@ struct OpenCheck {
     func procMemWrite(_ stop: SyscallStop, path: [UInt8], resolved: [UInt8], view: some TraceeView) -> Decision? {
         guard let rule = procMemRule,
               OpenFlags.opensForWriting(syscall: stop.name, args: stop.args, memory: view.memory(stop.tid)),
-              resolved.count >= 4, resolved.suffix(4).elementsEqual("/mem".utf8),
-              view.fileSystemType(resolved) == ProcFS.procSuperMagic else { return nil }
+              Self.isMemFile(stop, path: path, resolved: resolved, view: view) else { return nil }
         return .act(rule, stop, decoded: TraceBytes.members("path", path),
                     extra: [("reason", .string("writes to /proc/PID/mem ignore page protections"))])
     }
