@@ -197,4 +197,26 @@ struct HardeningCheckTests {
         #expect(WXCheck.reverify(rule, CheckTests.stop("mprotect", [0x1000, 4096, 1, 0, 0, 0]), level: .simultaneous,
                                  view: tracee) == nil, "no PROT_EXEC: nothing depended on the maps")
     }
+
+    @Test("openat2 that passes runs with the open_how that was judged: pinned with the path right after it")
+    func openHowPinned() throws {
+        var tracee = FakeTracee()
+        let path = Array("/tmp/x".utf8)
+        let how = CheckTests.little(0o1) + CheckTests.little(0o644) + CheckTests.little(0)  // O_WRONLY, mode, resolve
+        tracee.memory[0x9000] = path + [0]
+        tracee.memory[0xa000] = how
+        let rule = CheckTests.rule("wx", "proc-mem-write", .deny(errno: 13), .procMemOpen)
+        let check = OpenCheck(keyFiles: [], procMemRule: rule)
+        let stop = CheckTests.stop("openat2", [UInt64(bitPattern: Int64(atCurrentDirectory)), 0x9000, 0xa000, 24, 0, 0])
+        let decision = check.decide(rule, stop, view: tracee)
+        let pin = try #require(decision.verdict.pin)
+        #expect(pin.argument == 2)
+        #expect(Array(pin.bytes[0..<24]) == how)
+        #expect(Array(pin.bytes[24...]) == path + [0])
+        #expect(decision.verdict.pinAlso.count == 1 && decision.verdict.pinAlso[0] == (1, 24))
+        // An open_how of a size the kernel does not take: only the path is pinned.
+        let odd = check.decide(rule, CheckTests.stop("openat2", [UInt64(bitPattern: Int64(atCurrentDirectory)), 0x9000, 0xa000, 8, 0, 0]),
+                               view: tracee)
+        #expect(odd.verdict.pin?.argument == 1 && odd.verdict.pinAlso.isEmpty)
+    }
 }

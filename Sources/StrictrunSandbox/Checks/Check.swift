@@ -45,6 +45,9 @@ struct Verdict {
     /// Bytes the call must use: copied below the thread's stack and the argument pointed at
     /// the copy, so that another thread cannot swap them after the check.
     var pin: (argument: Int, bytes: [UInt8])?
+    /// Further arguments pointed into the pinned copy, at these offsets (openat2's path after its
+    /// `open_how`).
+    var pinAlso: [(argument: Int, offset: Int)] = []
     /// Offsets in the pinned bytes of little-endian 64-bit values that are offsets into the copy:
     /// the copy's address is added to each (a pinned structure that points into itself).
     var pinRelocations: [Int] = []

@@ -26,7 +26,9 @@ struct FSViewCheck {
         }
         let writes = OpenFlags.changesTree(syscall: stop.name, args: stop.args, memory: memory)
         let shown = TraceBytes.members("path", path)
-        var verdict = Verdict.allow
+        // An open is pinned (path, and openat2's open_how): what was checked is what runs.
+        var verdict = stop.name.hasPrefix("open") || stop.name == "creat"
+            ? OpenCheck.pinned(stop, path: path, pathArgument: index, memory: memory) : Verdict.allow
         verdict.atExit = { result in
             let absolute = PathBytes.absolute(path, dirfd: dirfd, pid: stop.tgid, tracee: tracee)
             if result >= 0 {

@@ -71,9 +71,30 @@ struct OpenCheck {
         }
         if let denied = procMemWrite(stop, path: path, resolved: resolved, view: view) { return denied }
         if let denied = aliasWrite(stop, path: path, dirfd: dirfd, view: view) { return denied }
+        return Decision(verdict: Self.pinned(stop, path: path, pathArgument: pathArgument, memory: memory))
+    }
+
+    /// An open that passes, pinned: the path that was checked is the path opened, and for openat2
+    /// the flags that were judged are the flags the kernel gets (open_how pinned too, the path
+    /// right after it).
+    static func pinned(_ stop: SyscallStop, path: [UInt8], pathArgument: Int, memory: some MemoryReading) -> Verdict {
         var verdict = Verdict.allow
         verdict.pin = (pathArgument, path + [0])
-        return Decision(verdict: verdict)
+        if stop.number == SyscallNumber.openat2, let how = openHow(stop, memory: memory) {
+            let offset = (how.count + 7) & ~7
+            verdict.pin = (2, how + Array(repeating: 0, count: offset - how.count) + path + [0])
+            verdict.pinAlso = [(pathArgument, offset)]
+        }
+        return verdict
+    }
+
+    /// openat2's `struct open_how` as the program passed it (its size in argument 3; nil when it
+    /// cannot be read or is not a size the kernel takes).
+    static func openHow(_ stop: SyscallStop, memory: some MemoryReading) -> [UInt8]? {
+        let size = Int(clamping: stop.args[3])
+        guard size >= 24, size <= 4096 else { return nil }
+        let bytes = memory.read(at: stop.args[2], count: size)
+        return bytes.count == size ? bytes : nil
     }
 
     /// Whether an open names a process's `mem` file: as strictrun resolves the path (with

@@ -144,6 +144,7 @@ final class Executor {
             }
             guard !injected.contains(.pin), TraceeMemory(pid: stop.tid).write(bytes, at: target) else { return false }
             regs.setArgument(argument, target)
+            for (other, offset) in verdict.pinAlso { regs.setArgument(other, target &+ UInt64(offset)) }
         }
         return (try? regs.write(stop.tid)) != nil
     }
