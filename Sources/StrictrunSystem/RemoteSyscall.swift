@@ -77,15 +77,18 @@ public enum RemoteSyscall {
     }
 
     /// Resumes a thread, delivering the signals kept while calls ran in it.
-    public static func resume(_ tid: pid_t, delivering pending: PendingSignal?) {
+    /// `via`: how the thread runs on (PTRACE_CONT by default; the tracer's own resume for threads
+    /// it keeps stopping at every call).
+    public static func resume(_ tid: pid_t, delivering pending: PendingSignal?,
+                              via resume: (pid_t, Int32) -> Void = { Ptrace.resume($0, signal: $1) }) {
         guard let pending else {
-            Ptrace.resume(tid)
+            resume(tid, 0)
             return
         }
         let group = ProcFS.threadGroup(of: tid) ?? tid
         for signal in pending.more { Signals.send(signal, toThread: tid, of: group) }
         if let info = pending.info { Ptrace.setSignalInfo(tid, info) }
-        Ptrace.resume(tid, signal: pending.signal)
+        resume(tid, pending.signal)
     }
 
     /// Whether the two bytes at `address` are a `syscall` instruction (0f 05).

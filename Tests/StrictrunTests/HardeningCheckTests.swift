@@ -219,4 +219,30 @@ struct HardeningCheckTests {
                                view: tracee)
         #expect(odd.verdict.pin?.argument == 1 && odd.verdict.pinAlso.isEmpty)
     }
+
+    @Test("a write open is judged again by the descriptor it returned: the trace or a mem file ends the process")
+    func openedFileAtExit() throws {
+        let trace = FileIdentity(device: 8, inode: 42)
+        let rule = CheckTests.rule("wx", "proc-mem-write", .deny(errno: 13), .procMemOpen)
+        var check = OpenCheck(keyFiles: [], procMemRule: rule)
+        check.tamper = TraceTamperCheck(trace: trace)
+        var tracee = FakeTracee()
+        tracee.memory[0x9000] = Array("innocent".utf8) + [0]
+        let cwd = UInt64(bitPattern: Int64(atCurrentDirectory))
+        let write = CheckTests.stop("openat", [cwd, 0x9000, 0o1, 0, 0, 0])
+        // (The check reads the view it was made with: one per state of the fake tracee.)
+        let plain = try #require(check.openedFile(write, view: tracee))
+        #expect(plain(5).isEmpty, "an ordinary file")
+        tracee.identities[Array("/proc/100/fd/5".utf8)] = trace
+        let traceCheck = try #require(check.openedFile(write, view: tracee))
+        let toTrace = traceCheck(5)
+        #expect(toTrace.first?.rule.name == "trace-tamper" && toTrace.first?.rule.action == .kill)
+        tracee.identities = [:]
+        tracee.procfs = [Array("/proc/100/fd/6".utf8)]
+        tracee.links[Array("/proc/100/fd/6".utf8)] = Array("/proc/100/mem".utf8)
+        let atExit = try #require(check.openedFile(write, view: tracee))
+        #expect(atExit(6).first?.rule.name == "proc-mem-write" && atExit(6).first?.rule.action == .kill)
+        #expect(atExit(-13).isEmpty, "a failed open opened nothing")
+        #expect(check.openedFile(CheckTests.stop("openat", [cwd, 0x9000, 0, 0, 0, 0]), view: tracee) == nil, "a read")
+    }
 }

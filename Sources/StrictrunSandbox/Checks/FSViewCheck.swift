@@ -27,9 +27,11 @@ struct FSViewCheck {
         let writes = OpenFlags.changesTree(syscall: stop.name, args: stop.args, memory: memory)
         let shown = TraceBytes.members("path", path)
         // An open is pinned (path, and openat2's open_how): what was checked is what runs.
-        var verdict = stop.name.hasPrefix("open") || stop.name == "creat"
-            ? OpenCheck.pinned(stop, path: path, pathArgument: index, memory: memory) : Verdict.allow
+        let isOpen = stop.name.hasPrefix("open") || stop.name == "creat"
+        var verdict = isOpen ? OpenCheck.pinned(stop, path: path, pathArgument: index, memory: memory) : Verdict.allow
+        let openedFile = isOpen ? openCheck.openedFile(stop, view: tracee) : nil
         verdict.atExit = { result in
+            if let refused = openedFile?(result), !refused.isEmpty { return refused }
             let absolute = PathBytes.absolute(path, dirfd: dirfd, pid: stop.tgid, tracee: tracee)
             if result >= 0 {
                 guard view.passthrough.contains(where: { PathBytes.isWithin(absolute, Array($0.utf8)) }) else { return [] }

@@ -71,7 +71,35 @@ struct OpenCheck {
         }
         if let denied = procMemWrite(stop, path: path, resolved: resolved, view: view) { return denied }
         if let denied = aliasWrite(stop, path: path, dirfd: dirfd, view: view) { return denied }
-        return Decision(verdict: Self.pinned(stop, path: path, pathArgument: pathArgument, memory: memory))
+        var verdict = Self.pinned(stop, path: path, pathArgument: pathArgument, memory: memory)
+        verdict.atExit = openedFile(stop, view: view)
+        return Decision(verdict: verdict)
+    }
+
+    /// For an open that writes or truncates: the file actually opened, judged by its descriptor at
+    /// the exit stop (a symlink or mount swapped between the check and the open cannot hide it).
+    /// The process's own `mem` file or the trace file ends the process — the open cannot be undone.
+    /// Nil for opens that only read (nothing to re-check).
+    func openedFile(_ stop: SyscallStop, view: some TraceeView) -> ((Int64) -> [EventDraft])? {
+        let flags = OpenFlags.flags(syscall: stop.name, args: stop.args, memory: view.memory(stop.tid)) ?? Xlat.openAccessMode
+        guard flags & (Xlat.openAccessMode | Xlat.openTruncate) != 0, procMemRule != nil || tamper.trace != nil else { return nil }
+        return { [procMemRule, tamper] result in
+            guard result >= 0 else { return [] }
+            let opened = Array("/proc/\(stop.tgid)/fd/\(result)".utf8)
+            let file = view.identity(opened, follow: true)
+            if let trace = tamper.trace, file == trace {
+                return [EventDraft(rule: .builtIn(Category.escape.name, "trace-tamper", .kill), stop: stop,
+                                   extra: [("reason", .string("the descriptor opened is strictrun's trace file"))])]
+            }
+            guard let rule = procMemRule, view.fileSystemType(opened) == ProcFS.procSuperMagic else { return [] }
+            let target = view.readLink(opened) ?? []
+            let mine = ["/proc/\(stop.tgid)/mem", "/proc/\(stop.tgid)/task/\(stop.tid)/mem"]
+            let isMem = (target.count >= 4 && target.suffix(4).elementsEqual("/mem".utf8))
+                || mine.contains { file != nil && view.identity(Array($0.utf8), follow: true) == file }
+            guard isMem else { return [] }
+            return [EventDraft(rule: rule.named(rule.name, action: rule.action.blocks ? .kill : rule.action), stop: stop,
+                               extra: [("reason", .string("the descriptor opened for writing is a process's mem file"))])]
+        }
     }
 
     /// An open that passes, pinned: the path that was checked is the path opened, and for openat2

@@ -50,6 +50,7 @@ final class Tracer {
         recorder.sink = { [unowned self] in self.emit($0) }
         executor.onFailure = { [unowned self] in self.recordFailure($0) }
         executor.resume = { [unowned self] in self.resume($0, signal: $1) }
+        emulator?.resume = { [unowned self] in self.resume($0, signal: $1) }
     }
 
     /// Runs until every traced task is gone. The root is already resumed.

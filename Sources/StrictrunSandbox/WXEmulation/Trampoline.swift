@@ -9,6 +9,8 @@ struct Trampoline {
     /// Flip by single-stepping every time, never through a trampoline (the fallback, made
     /// testable and measurable: `STRICTRUN_WX_SLOW_PATH=1`, read by the executable).
     let slowPathOnly: Bool
+    /// How a flipped thread runs on (the tracer's resume: spawn children keep stopping at calls).
+    var resume: (ProcessID, Int32) -> Void = { Ptrace.resume($0, signal: $1) }
 
     static let code: [UInt8] = [
         0x0f, 0x05,        // syscall        pkey_mprotect(rdi, rsi, rdx, r10 = -1)
@@ -57,13 +59,13 @@ struct Trampoline {
                 call.setArgument(2, protection.prot)
                 call.setArgument(3, Xlat.noProtectionKey)
                 if (try? call.write(tid)) != nil {
-                    RemoteSyscall.resume(tid, delivering: deliver)
+                    RemoteSyscall.resume(tid, delivering: deliver, via: resume)
                     return .flipped(slow: false)
                 }
             }
         }
         guard let instruction = syscallInstruction(tid: tid, space: space) else {
-            Ptrace.resume(tid, signal: Signals.segv)  // nothing can flip the page: the program sees its fault
+            resume(tid, Signals.segv)  // nothing can flip the page: the program sees its fault
             return .gaveUp
         }
         switch RemoteSyscall.run(in: tid, registers: regs, at: instruction,
@@ -72,11 +74,11 @@ struct Trampoline {
         case .died(let status):
             return .died(status)
         case .done(_, let signal):
-            RemoteSyscall.resume(tid, delivering: RemoteSyscall.PendingSignal.merged(deliver, signal))
+            RemoteSyscall.resume(tid, delivering: RemoteSyscall.PendingSignal.merged(deliver, signal), via: resume)
             return .flipped(slow: true)
         case .unavailable:
             space.trampolineFailed = true
-            Ptrace.resume(tid, signal: Signals.segv)
+            resume(tid, Signals.segv)
             return .gaveUp
         }
     }

@@ -31,7 +31,12 @@ final class WXEmulator {
     /// Per thread: the page it last faulted on although the table had it as asked, and how often.
     private var stale: [ProcessID: (page: UInt64, count: Int)] = [:]
     static let staleFaultLimit = 3
-    private let trampoline: Trampoline
+    private var trampoline: Trampoline
+    /// How the emulator lets a thread run on (the tracer's resume).
+    var resume: (ProcessID, Int32) -> Void {
+        get { trampoline.resume }
+        set { trampoline.resume = newValue }
+    }
     /// Called at a write fault before the thread resumes (to sample the code writer's stack).
     var onWriteFault: ((_ tid: ProcessID, _ tgid: ProcessID) -> Void)?
 
