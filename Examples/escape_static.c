@@ -15,6 +15,7 @@ int main(void)
     examples_init();
     expect("static-fork", "errno=EPERM", "errno=EPERM", "ok", "ok");
     expect("static-mmap-rwx", "errno=EACCES", "errno=EACCES", "errno=EACCES", "ok");
+    expect_also("static-mmap-rwx", "microkernel-jit=ok");
     pid_t pid = fork();
     if (pid == 0)
         _exit(0);

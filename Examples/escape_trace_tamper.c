@@ -33,6 +33,11 @@ int main(void)
     for (unsigned i = 0; i < sizeof ops / sizeof ops[0]; i++)
         expect(ops[i], "errno=EACCES", "errno=EACCES", "errno=EACCES", "errno=EACCES");
     expect("trace-read", "ok", "ok", "ok", "ok");
+    /* Under the fs presets /proc is hidden: the program cannot even find the trace. */
+    expect_also("trace-found", "genode=errno=ENOENT fuchsia=errno=ENOENT kasperskyos=errno=ENOENT");
+    for (unsigned i = 0; i < sizeof ops / sizeof ops[0]; i++)
+        expect_also(ops[i], "genode=none fuchsia=none kasperskyos=none");
+    expect_also("trace-read", "genode=none fuchsia=none kasperskyos=none");
 
     char dir[64], link[PATH_MAX], trace[PATH_MAX] = "", fd_link[PATH_MAX] = "";
     snprintf(dir, sizeof dir, "/proc/%d/fd", (int)getppid());

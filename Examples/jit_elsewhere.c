@@ -58,6 +58,7 @@ int main(void)
 {
     examples_init();
     expect("thread-mmap-rwx", "errno=EACCES", "errno=EACCES", "errno=EACCES", "ok");
+    expect_also("thread-mmap-rwx", "microkernel-jit=ok");
     expect("fork", "errno=EPERM", "errno=EPERM", "ok", "ok");
     expect("child-mmap-rwx", "none", "none", "errno=EACCES", "ok");
 
