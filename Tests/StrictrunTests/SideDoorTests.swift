@@ -36,4 +36,17 @@ struct SideDoorTests {
         #expect(result.status == 0)
         #expect(!trace.policyEvents.contains { $0["rule"]?.stringValue == "exec-stack" })
     }
+
+    @Test("a mapping raced between the check and the mprotect(PROT_EXEC): never shared executable memory; the race ends the process",
+          arguments: ["microkernel", "microkernel-strict", "apple-jit", "microkernel-jit"])
+    func mapsRace(profile: String) throws {
+        let (result, trace, tracePath) = try Fixture.strictrun(profile: profile, [Fixture.example("escape_maps_race")])
+        #expect(!result.stdout.contains("shared-exec-reached"), "\(profile): \(result.stdout)")
+        let raced = trace.policyEvents.contains { $0["rule"]?.stringValue == "maps-race" && $0["action"]?.stringValue == "kill" }
+        if result.status == 137 {
+            #expect(raced, "\(profile): killed without a wx/maps-race event in \(tracePath)")
+        } else {
+            #expect(result.status == 0 && result.stdout.contains("RESULT race-loop done"), "\(profile): \(result.status)")
+        }
+    }
 }

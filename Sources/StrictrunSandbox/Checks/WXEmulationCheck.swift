@@ -32,10 +32,12 @@ struct WXEmulationCheck {
         let tableUpdate = space.memoryCall(tid: stop.tid, number: stop.number, args: args, grantedWriteExec: granted)
         var decision = Decision.pass
         decision.events = alias.decide(stop, view: tracee)?.events ?? []
-        if let tableUpdate {
+        // An mprotect(PROT_EXEC) that passed on the mappings is checked again at its exit.
+        let reverify = granted ? nil : WXCheck.reverify(rule, stop, level: .emulate, view: tracee)
+        if tableUpdate != nil || reverify != nil {
             decision.verdict.atExit = { result in
-                tableUpdate(result)
-                return []
+                tableUpdate?(result)
+                return reverify?(result) ?? []
             }
         }
         guard granted else { return decision }
