@@ -77,6 +77,15 @@ static inline void expect(const char *op, const char *microkernel, const char *s
     fflush(stdout);
 }
 
+/* The RESULT of a call that returns a negative value with errno set on failure. */
+static inline void result_rc(const char *op, long rc)
+{
+    if (rc < 0)
+        result_errno(op, errno);
+    else
+        result_ok(op, NULL);
+}
+
 /* Outcomes under the other shipped profiles where they differ from microkernel's, as
  * `profile=outcome` pairs (ExampleTests takes microkernel's column for microkernel-jit, genode,
  * fuchsia, kasperskyos and microkernel-tls, which all extend it). */

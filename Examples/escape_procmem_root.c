@@ -18,14 +18,6 @@
 
 #include "common.h"
 
-static void report(const char *op, int rc)
-{
-    if (rc < 0)
-        result_errno(op, errno);
-    else
-        result_ok(op, NULL);
-}
-
 int main(void)
 {
     examples_init();
@@ -49,15 +41,15 @@ int main(void)
         setup = mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
     if (setup == 0)
         setup = mount("/proc/self/mem", name, NULL, MS_BIND, NULL);
-    report("bind-setup", setup);
+    result_rc("bind-setup", setup);
     if (setup == 0)
-        report("bind-open", open(name, O_RDWR | O_CLOEXEC));
+        result_rc("bind-open", open(name, O_RDWR | O_CLOEXEC));
     umount2(name, MNT_DETACH);
     unlink(name);
 
     int rooted = chroot("/proc/self");
-    report("chroot-setup", rooted);
+    result_rc("chroot-setup", rooted);
     if (rooted == 0)
-        report("chroot-open", open("/mem", O_RDWR | O_CLOEXEC));
+        result_rc("chroot-open", open("/mem", O_RDWR | O_CLOEXEC));
     return 0;
 }

@@ -20,14 +20,6 @@
 
 #define MISSING "/strictrun-no-such-mount"
 
-static void report(const char *op, long rc)
-{
-    if (rc < 0)
-        result_errno(op, errno);
-    else
-        result_ok(op, NULL);
-}
-
 int main(void)
 {
     examples_init();
@@ -41,12 +33,12 @@ int main(void)
     }
     expect("remount-unshare", "ok", "ok", "ok", "ok");
     expect_also("remount-unshare", "genode=errno=EPERM@escape fuchsia=errno=EPERM@escape kasperskyos=errno=EPERM@escape");
-    report("remount-umount", umount2(MISSING, MNT_DETACH));
-    report("remount-mount", mount(NULL, MISSING, NULL, MS_REMOUNT | MS_BIND, NULL));
+    result_rc("remount-umount", umount2(MISSING, MNT_DETACH));
+    result_rc("remount-mount", mount(NULL, MISSING, NULL, MS_REMOUNT | MS_BIND, NULL));
     struct { uint64_t set, clear, propagation, userns; } attr = {0, 1 /* MOUNT_ATTR_RDONLY */, 0, 0};
-    report("remount-setattr", syscall(SYS_mount_setattr, AT_FDCWD, MISSING, 0, &attr, sizeof attr));
-    report("remount-open-tree", syscall(SYS_open_tree, AT_FDCWD, MISSING, 1 /* OPEN_TREE_CLONE */));
-    report("remount-chroot", chroot(MISSING));
-    report("remount-unshare", unshare(CLONE_NEWNS));
+    result_rc("remount-setattr", syscall(SYS_mount_setattr, AT_FDCWD, MISSING, 0, &attr, sizeof attr));
+    result_rc("remount-open-tree", syscall(SYS_open_tree, AT_FDCWD, MISSING, 1 /* OPEN_TREE_CLONE */));
+    result_rc("remount-chroot", chroot(MISSING));
+    result_rc("remount-unshare", unshare(CLONE_NEWNS));
     return 0;
 }

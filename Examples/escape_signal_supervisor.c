@@ -16,14 +16,6 @@
 
 #include "common.h"
 
-static void report(const char *op, long rc)
-{
-    if (rc < 0)
-        result_errno(op, errno);
-    else
-        result_ok(op, NULL);
-}
-
 int main(void)
 {
     examples_init();
@@ -39,18 +31,18 @@ int main(void)
 
     pid_t parent = getppid();
     signal(SIGUSR1, SIG_IGN);  /* the program itself is in the group too */
-    report("supervisor-kill-stop", kill(parent, SIGSTOP));
-    report("supervisor-kill-kill", kill(parent, SIGKILL));
-    report("supervisor-tgkill", syscall(SYS_tgkill, parent, parent, SIGSTOP));
-    report("supervisor-tkill", syscall(SYS_tkill, parent, SIGSTOP));
-    report("supervisor-pidfd-open", syscall(SYS_pidfd_open, parent, 0));
+    result_rc("supervisor-kill-stop", kill(parent, SIGSTOP));
+    result_rc("supervisor-kill-kill", kill(parent, SIGKILL));
+    result_rc("supervisor-tgkill", syscall(SYS_tgkill, parent, parent, SIGSTOP));
+    result_rc("supervisor-tkill", syscall(SYS_tkill, parent, SIGSTOP));
+    result_rc("supervisor-pidfd-open", syscall(SYS_pidfd_open, parent, 0));
     char dir[32];
     snprintf(dir, sizeof dir, "/proc/%d", (int)parent);
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd >= 0)
-        report("supervisor-pidfd-send", syscall(SYS_pidfd_send_signal, fd, SIGSTOP, NULL, 0));
-    report("supervisor-group-usr1", kill(0, SIGUSR1));
-    report("probe", kill(parent, 0));
-    report("group-cont", kill(0, SIGCONT));
+        result_rc("supervisor-pidfd-send", syscall(SYS_pidfd_send_signal, fd, SIGSTOP, NULL, 0));
+    result_rc("supervisor-group-usr1", kill(0, SIGUSR1));
+    result_rc("probe", kill(parent, 0));
+    result_rc("group-cont", kill(0, SIGCONT));
     return 0;
 }

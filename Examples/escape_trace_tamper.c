@@ -16,14 +16,6 @@
 
 #include "common.h"
 
-static void report(const char *op, int rc)
-{
-    if (rc < 0)
-        result_errno(op, errno);
-    else
-        result_ok(op, NULL);
-}
-
 int main(void)
 {
     examples_init();
@@ -57,17 +49,17 @@ int main(void)
         return 0;
     }
     result_ok("trace-found", NULL);
-    report("trace-tamper-write", open(trace, O_WRONLY | O_APPEND | O_CLOEXEC));
-    report("trace-tamper-trunc", open(trace, O_RDONLY | O_TRUNC | O_CLOEXEC));
-    report("trace-tamper-fd-link", open(fd_link, O_WRONLY | O_CLOEXEC));
-    report("trace-tamper-truncate", truncate(trace, 0));
+    result_rc("trace-tamper-write", open(trace, O_WRONLY | O_APPEND | O_CLOEXEC));
+    result_rc("trace-tamper-trunc", open(trace, O_RDONLY | O_TRUNC | O_CLOEXEC));
+    result_rc("trace-tamper-fd-link", open(fd_link, O_WRONLY | O_CLOEXEC));
+    result_rc("trace-tamper-truncate", truncate(trace, 0));
     char decoy[] = "/tmp/strictrun-decoy-XXXXXX";
     int decoy_fd = mkstemp(decoy);
     if (decoy_fd >= 0)
         close(decoy_fd);
-    report("trace-tamper-rename", rename(decoy, trace));
+    result_rc("trace-tamper-rename", rename(decoy, trace));
     unlink(decoy);
-    report("trace-tamper-unlink", unlink(trace));
-    report("trace-read", open(trace, O_RDONLY | O_CLOEXEC));
+    result_rc("trace-tamper-unlink", unlink(trace));
+    result_rc("trace-read", open(trace, O_RDONLY | O_CLOEXEC));
     return 0;
 }
