@@ -14,6 +14,9 @@ import StrictrunTrace
 struct WXAliasCheck {
     /// The rule (nil: W^X is off).
     let rule: CompiledRule?
+    /// The files each process has asked to map executable, so that a write open of any other file
+    /// needs no look at the mappings (nil: always look).
+    var known: ExecutableFiles? = nil
 
     static let sealWrite: Int32 = 0x0008, sealFutureWrite: Int32 = 0x0010
 
@@ -37,6 +40,7 @@ struct WXAliasCheck {
     /// `file` is to become executable: refused when the process can still write it.
     func executable(_ stop: SyscallStop, file: FileIdentity, view: some TraceeView) -> Decision? {
         guard let rule else { return nil }
+        known?.note(file, in: stop.tgid)
         if let writer = view.maps(stop.tgid)?.mappings.first(where: { $0.file == file && $0.writable && $0.shared }) {
             return refuse(rule, stop, "the object is also mapped shared and writable at 0x\(String(writer.start, radix: 16))")
         }
@@ -51,6 +55,7 @@ struct WXAliasCheck {
     /// `file` is to become writable (a shared writable mapping, a write open): refused when it
     /// is mapped executable.
     func writable(_ stop: SyscallStop, file: FileIdentity, view: some TraceeView) -> Decision? {
+        guard known?.mayBeMapped(file, in: stop.tgid) ?? true else { return nil }
         guard let rule,
               let code = view.maps(stop.tgid)?.mappings.first(where: { $0.file == file && $0.executable }) else { return nil }
         return refuse(rule, stop, "the object is mapped executable at 0x\(String(code.start, radix: 16))")
@@ -59,4 +64,19 @@ struct WXAliasCheck {
     private func refuse(_ rule: CompiledRule, _ stop: SyscallStop, _ reason: String) -> Decision {
         .act(rule, stop, extra: [("reason", .string("W+X by alias: " + reason))])
     }
+}
+
+/// The files each process asked to map executable since its exec (mmap and mprotect with
+/// PROT_EXEC all reach WXAliasCheck): a superset of its executable file mappings, since unmaps
+/// are not followed; a hit is confirmed from the mappings. The images the kernel maps at execve
+/// are not in it: the kernel refuses to write those (ETXTBSY).
+final class ExecutableFiles {
+    private var files: [ProcessID: Set<FileIdentity>] = [:]
+
+    func note(_ file: FileIdentity, in tgid: ProcessID) { files[tgid, default: []].insert(file) }
+    func mayBeMapped(_ file: FileIdentity, in tgid: ProcessID) -> Bool { files[tgid]?.contains(file) ?? false }
+    /// A new image (exec) or the process is gone.
+    func forget(_ tgid: ProcessID) { files[tgid] = nil }
+    /// A forked child has its parent's mappings.
+    func inherit(_ child: ProcessID, from parent: ProcessID) { files[child] = files[parent] }
 }

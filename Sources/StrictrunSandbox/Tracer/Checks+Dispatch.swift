@@ -22,7 +22,7 @@ struct Checks {
     init(policy: CompiledPolicy, tracee: any TraceeView, emulator: WXEmulator?, canRoute: Bool,
          trace: FileIdentity? = nil) {
         supervisor = SupervisorSignalCheck(supervisor: Signals.ownProcess, supervisorGroup: Signals.ownProcessGroup)
-        let alias = WXAliasCheck(rule: policy.rules.values.first { $0.check == .wxAlias })
+        let alias = WXAliasCheck(rule: policy.rules.values.first { $0.check == .wxAlias }, known: ExecutableFiles())
         self.alias = alias
         self.policy = policy
         self.tracee = tracee

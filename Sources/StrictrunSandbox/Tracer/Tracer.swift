@@ -191,6 +191,7 @@ final class Tracer {
         table.created(child, by: parent, isThread: isThread)
         guard !isThread else { return }
         if checks.spawnChild != nil && sharesMemory { spawnChildren.insert(child) }
+        checks.alias.known?.inherit(child, from: parentGroup)
         emulator?.processStarted(child, from: parentGroup, sharesMemory: sharesMemory)
         let via: ProcessEvent.Via = switch event {
         case .fork: .fork
@@ -206,6 +207,7 @@ final class Tracer {
         let tgid = table.execed(tid, former: former, exe: exe)
         spawnChildren.remove(tid)
         spawnChildren.remove(former)
+        checks.alias.known?.forget(tgid)
         if tgid == table.root { rootExecSeen = true }
         emulator?.exec(tgid)
         stacks.forget(pid: tgid)
@@ -230,6 +232,7 @@ final class Tracer {
         guard leader else { return }
         stacks.forget(pid: tgid)
         routing?.forget(pid: tgid)
+        checks.alias.known?.forget(tgid)
         codeWrites[tgid] = nil
         if tid == table.root {
             rootStatus = status
