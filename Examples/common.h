@@ -3,7 +3,11 @@
  *
  * Output convention (tests parse it; keep it exact):
  *   EXPECT <op> microkernel=<x> microkernel-strict=<x> apple-jit=<x> audit=<x>
- *       what each shipped profile should do to <op>; printed before the op is tried.
+ *       what each shipped profile should do to <op>; printed before the op is tried. More lines
+ *       for the same op (expect_also) name other profiles; a profile that is named nowhere takes
+ *       microkernel's outcome (they all extend it). <x> is ok, errno=<NAME>, none (the op must not
+ *       run), any; errno=<NAME>@<category> says the deny is another category's than the op's name
+ *       suggests, @kernel that the kernel answers, not a rule of strictrun.
  *   RESULT <op> ok [key=value ...]
  *       the operation succeeded (extra fields such as value=42 or status=0 may follow).
  *   RESULT <op> errno=<NAME>
