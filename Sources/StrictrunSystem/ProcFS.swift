@@ -82,14 +82,19 @@ public enum ProcFS {
         return bytes.split(separator: 0, omittingEmptySubsequences: false).dropLast().map(Array.init)
     }
 
-    /// The thread group of a task (`Tgid:` of /proc/TID/status).
-    public static func threadGroup(of tid: pid_t) -> pid_t? {
-        guard let status = read("/proc/\(tid)/status") else { return nil }
-        for line in status.split(separator: UInt8(ascii: "\n")) where line.starts(with: Array("Tgid:".utf8)) {
-            let digits = line.dropFirst(5).filter { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
-            return pid_t(String(decoding: digits, as: UTF8.self))
+    /// The number after `key` (`Tgid:`, `Pid:`, `flags:`) in a `key:\tvalue` file of /proc
+    /// (status, fdinfo), in `radix`; nil when the key is absent.
+    static func field(_ key: String, in text: [UInt8], radix: Int = 10) -> UInt64? {
+        for line in text.split(separator: UInt8(ascii: "\n")) where line.starts(with: Array(key.utf8)) {
+            let value = line.dropFirst(key.utf8.count).filter { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\t") }
+            return UInt64(String(decoding: value, as: UTF8.self), radix: radix)
         }
         return nil
+    }
+
+    /// The thread group of a task (`Tgid:` of /proc/TID/status).
+    public static func threadGroup(of tid: pid_t) -> pid_t? {
+        read("/proc/\(tid)/status").flatMap { field("Tgid:", in: $0) }.map { pid_t(truncatingIfNeeded: $0) }
     }
 
     /// The process group of a process (field 5 of /proc/PID/stat, after the command's `)`).
@@ -102,11 +107,8 @@ public enum ProcFS {
     /// The process a descriptor of `pid` stands for: a pidfd (`Pid:` of its fdinfo) or a
     /// `/proc/N` directory (pidfd_send_signal takes both); nil for anything else.
     public static func processOfDescriptor(pid: pid_t, fd: Int32) -> pid_t? {
-        if let info = read("/proc/\(pid)/fdinfo/\(fd)") {
-            for line in info.split(separator: UInt8(ascii: "\n")) where line.starts(with: Array("Pid:".utf8)) {
-                let digits = line.dropFirst(4).filter { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
-                if let value = pid_t(String(decoding: digits, as: UTF8.self)) { return value }
-            }
+        if let info = read("/proc/\(pid)/fdinfo/\(fd)"), let value = field("Pid:", in: info) {
+            return pid_t(truncatingIfNeeded: value)
         }
         guard let target = descriptorPath(pid: pid, fd: fd), target.starts(with: Array("/proc/".utf8)) else { return nil }
         let rest = target.dropFirst(6)
@@ -138,11 +140,7 @@ public enum ProcFS {
             }
             guard let fd = Int32(name), let file = identity(Array("/proc/\(pid)/fd/\(fd)".utf8), follow: true),
                   wanted == nil || file == wanted, let info = read("/proc/\(pid)/fdinfo/\(fd)") else { continue }
-            var flags: UInt64 = 0
-            for line in info.split(separator: UInt8(ascii: "\n")) where line.starts(with: Array("flags:".utf8)) {
-                let digits = line.dropFirst(6).filter { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "7") }
-                flags = UInt64(String(decoding: digits, as: UTF8.self), radix: 8) ?? 0
-            }
+            let flags = field("flags:", in: info, radix: 8) ?? 0
             out.append(OpenDescriptor(fd: fd, file: file, writable: flags & 0o3 != 0))
         }
         return out

@@ -11,23 +11,24 @@ struct FSViewCheck {
     let openCheck: OpenCheck
 
     func decide(_ rule: CompiledRule, _ stop: SyscallStop, tracee: some TraceeView) -> Decision {
-        if let refused = openCheck.tamper.decide(stop, view: tracee) { return refused }
-        guard let view, let call = FSNetTables.pathCalls.first(where: { $0.name == stop.name }) else { return .pass }
+        let isOpen = stop.name.hasPrefix("open") || stop.name == "creat"
+        if !isOpen, let refused = openCheck.tamper.decide(stop, view: tracee) { return refused }
+        guard let view else { return isOpen ? openCheck.decide(rule, stop, view: tracee) : .pass }
+        guard let call = FSNetTables.pathCalls.first(where: { $0.name == stop.name }) else { return .pass }
         let index = call.paths[0]
         let memory = tracee.memory(stop.tid)
         guard let path = memory.cString(at: stop.args[index]), !path.isEmpty else {
             return .pass  // statx(fd, "", AT_EMPTY_PATH) and the like: no path, nothing to see
         }
         let dirfd = index == 0 ? atCurrentDirectory : Int32(truncatingIfNeeded: stop.args[index - 1])
-        if stop.name.hasPrefix("open") || stop.name == "creat" {
+        if isOpen {
+            if let refused = openCheck.writeRefusal(stop, path: path, dirfd: dirfd, view: tracee) { return refused }
             let resolved = PathBytes.opened(path, dirfd: dirfd, tid: stop.tid, tgid: stop.tgid, view: tracee)
             if let denied = openCheck.procMemWrite(stop, path: path, resolved: resolved, view: tracee) { return denied }
-            if let denied = openCheck.aliasWrite(stop, path: path, dirfd: dirfd, view: tracee) { return denied }
         }
         let writes = OpenFlags.changesTree(syscall: stop.name, args: stop.args, memory: memory)
         let shown = TraceBytes.members("path", path)
         // An open is pinned (path, and openat2's open_how): what was checked is what runs.
-        let isOpen = stop.name.hasPrefix("open") || stop.name == "creat"
         var verdict = isOpen ? OpenCheck.pinned(stop, path: path, pathArgument: index, memory: memory) : Verdict.allow
         let openedFile = isOpen ? openCheck.openedFile(stop, view: tracee) : nil
         verdict.atExit = { result in

@@ -65,12 +65,11 @@ struct OpenCheck {
         let dirfd = pathArgument == 0 ? atCurrentDirectory : Int32(truncatingIfNeeded: stop.args[0])
         let resolved = PathBytes.opened(path, dirfd: dirfd, tid: stop.tid, tgid: stop.tgid, view: view)
         let shown = TraceBytes.members("path", path)
-        if let refused = tamper.decide(stop, view: view) { return refused }
+        if let refused = writeRefusal(stop, path: path, dirfd: dirfd, view: view) { return refused }
         if rule.check == .clientKeyOpen && keyFiles.contains(resolved) {
             return .act(rule, stop, decoded: shown, extra: [("reason", .string("a client-certificate key of the broker"))])
         }
         if let denied = procMemWrite(stop, path: path, resolved: resolved, view: view) { return denied }
-        if let denied = aliasWrite(stop, path: path, dirfd: dirfd, view: view) { return denied }
         var verdict = Self.pinned(stop, path: path, pathArgument: pathArgument, memory: memory)
         verdict.atExit = openedFile(stop, view: view)
         return Decision(verdict: verdict)
@@ -140,12 +139,17 @@ struct OpenCheck {
         return mine.contains { view.identity(Array($0.utf8), follow: true) == file }
     }
 
-    /// An open for writing of a file the process has mapped executable (W+X by alias).
-    func aliasWrite(_ stop: SyscallStop, path: [UInt8], dirfd: Int32, view: some TraceeView) -> Decision? {
-        guard alias.rule != nil,
-              OpenFlags.opensForWriting(syscall: stop.name, args: stop.args, memory: view.memory(stop.tid)),
+    /// An open that writes or truncates strictrun's trace, or that writes a file the process has
+    /// mapped executable (W+X by alias): the name resolved as the program resolves it, one stat
+    /// for both checks.
+    func writeRefusal(_ stop: SyscallStop, path: [UInt8], dirfd: Int32, view: some TraceeView) -> Decision? {
+        guard tamper.trace != nil || alias.rule != nil else { return nil }
+        // Flags that cannot be read count as writing.
+        let flags = OpenFlags.flags(syscall: stop.name, args: stop.args, memory: view.memory(stop.tid)) ?? Xlat.openAccessMode
+        guard flags & (Xlat.openAccessMode | Xlat.openTruncate) != 0,
               let file = view.identity(PathBytes.inOwnRoot(path, dirfd: dirfd, pid: stop.tgid), follow: true) else { return nil }
-        return alias.writable(stop, file: file, view: view)
+        if let refused = tamper.refusal(stop, path: path, file: file) { return refused }
+        return flags & Xlat.openAccessMode != 0 ? alias.writable(stop, file: file, view: view) : nil
     }
 
     /// An open of some process's `mem` file for writing, under a W^X level: the rule's

@@ -29,7 +29,7 @@ struct TraceTamperCheck {
 
     /// The refusal when `stop` would change the trace file; nil otherwise.
     func decide(_ stop: SyscallStop, view: some TraceeView) -> Decision? {
-        guard let trace else { return nil }
+        guard trace != nil else { return nil }
         let memory = view.memory(stop.tid)
         if stop.name.hasPrefix("open") || stop.name == "creat" {
             // Flags that cannot be read count as writing.
@@ -40,13 +40,20 @@ struct TraceTamperCheck {
             guard let path = memory.cString(at: stop.args[target.path]), !path.isEmpty else { continue }
             let dirfd = target.dirfd.map { Int32(truncatingIfNeeded: stop.args[$0]) } ?? atCurrentDirectory
             let resolved = PathBytes.inOwnRoot(path, dirfd: dirfd, pid: stop.tgid)
-            guard view.identity(resolved, follow: target.follow) == trace else { continue }
-            let rule = CompiledRule.builtIn(Category.escape.name, "trace-tamper", .deny(errno: Errno.access))
-            return Decision(verdict: .deny(Errno.access), events: [EventDraft(
-                rule: rule, stop: stop, decoded: TraceBytes.members("path", path),
-                extra: [("reason", .string("the call would change strictrun's trace file"))])])
+            if let refused = refusal(stop, path: path, file: view.identity(resolved, follow: target.follow)) {
+                return refused
+            }
         }
         return nil
+    }
+
+    /// The refusal when `file` (what `path` names, resolved as the program resolves it) is the trace.
+    func refusal(_ stop: SyscallStop, path: [UInt8], file: FileIdentity?) -> Decision? {
+        guard let trace, file == trace else { return nil }
+        let rule = CompiledRule.builtIn(Category.escape.name, "trace-tamper", .deny(errno: Errno.access))
+        return Decision(verdict: .deny(Errno.access), events: [EventDraft(
+            rule: rule, stop: stop, decoded: TraceBytes.members("path", path),
+            extra: [("reason", .string("the call would change strictrun's trace file"))])])
     }
 
     /// A call sent only for this check: refused when it touches the trace, else it runs.

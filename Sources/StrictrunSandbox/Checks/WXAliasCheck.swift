@@ -32,16 +32,17 @@ struct WXAliasCheck {
             return nil
         }
         guard [SyscallNumber.mprotect, SyscallNumber.pkeyMprotect].contains(stop.number), args[2] & Xlat.protExec != 0,
-              let mapping = view.maps(stop.tgid)?.mappings.first(where: { $0.contains(args[0]) }),
-              let file = mapping.file else { return nil }
-        return executable(stop, file: file, view: view)
+              let maps = view.maps(stop.tgid), let file = maps.mappings.first(where: { $0.contains(args[0]) })?.file
+        else { return nil }
+        return executable(stop, file: file, view: view, maps: maps)
     }
 
-    /// `file` is to become executable: refused when the process can still write it.
-    func executable(_ stop: SyscallStop, file: FileIdentity, view: some TraceeView) -> Decision? {
+    /// `file` is to become executable: refused when the process can still write it. `maps`: the
+    /// process's mappings when the caller has read them already.
+    func executable(_ stop: SyscallStop, file: FileIdentity, view: some TraceeView, maps: MemoryMaps? = nil) -> Decision? {
         guard let rule else { return nil }
         known?.note(file, in: stop.tgid)
-        if let writer = view.maps(stop.tgid)?.mappings.first(where: { $0.file == file && $0.writable && $0.shared }) {
+        if let writer = (maps ?? view.maps(stop.tgid))?.mappings.first(where: { $0.file == file && $0.writable && $0.shared }) {
             return refuse(rule, stop, "the object is also mapped shared and writable at 0x\(String(writer.start, radix: 16))")
         }
         let writers = view.descriptors(stop.tgid, of: file).filter(\.writable)

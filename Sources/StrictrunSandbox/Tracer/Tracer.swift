@@ -215,7 +215,7 @@ final class Tracer {
         let argv = ProcFS.commandLine(pid: tid) ?? []
         emit(ExecEvent(pid: Int64(tgid), tid: Int64(tid), exe: exe, argv: argv))
         if let rule = checks.execStack,
-           let event = ExecStackCheck.decide(rule, tid: tid, tgid: tgid, exe: exe, view: LiveTracee()) {
+           let event = ExecStackCheck.decide(rule, tid: tid, tgid: tgid, exe: exe, view: checks.tracee) {
             recorder.record(event, tid: tid, tgid: tgid)
             if rule.action.blocks {
                 notices.append("pid \(tgid) ended: \(exe) has an executable stack")
