@@ -71,7 +71,7 @@ extension TraceDigest {
     /// Result frames of a trace's stack.
     public static func frames(_ stack: [TraceFrame], limit: Int = .max) -> [Frame] {
         stack.prefix(limit).map { frame in
-            Frame(symbol: frame.symbol, module: frame.module, offset: frame.offset.map { "0x" + String($0, radix: 16) },
+            Frame(symbol: frame.symbol, module: frame.module, offset: frame.offset.flatMap { JSONValue.hex($0).stringValue },
                   file: frame.file, line: frame.line)
         }
     }

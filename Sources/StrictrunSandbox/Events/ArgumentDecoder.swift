@@ -6,7 +6,7 @@ import StrictrunTrace
 /// by name, paths read from the program as bytes. A byte string that is not valid UTF-8 is
 /// written losslessly: its key holds the display form, `<key>_hex` the exact bytes.
 enum ArgumentDecoder {
-    static func hex(_ value: UInt64) -> JSONValue { .string("0x" + String(value, radix: 16)) }
+    static func hex(_ value: UInt64) -> JSONValue { JSONValue.hex(value) }
 
     /// Arguments of `syscall` (by name; a call the table has no signature for shows
     /// `arg0`…`arg5` in hex).

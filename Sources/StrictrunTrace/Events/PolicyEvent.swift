@@ -17,7 +17,7 @@ public struct TraceFrame: Sendable, Hashable {
         self.line = line
     }
 
-    static func hex(_ value: UInt64) -> JSONValue { .string("0x" + String(value, radix: 16)) }
+    static func hex(_ value: UInt64) -> JSONValue { JSONValue.hex(value) }
     static func number(_ value: JSONValue?) -> UInt64? {
         guard let text = value?.stringValue, text.hasPrefix("0x") else { return nil }
         return UInt64(text.dropFirst(2), radix: 16)

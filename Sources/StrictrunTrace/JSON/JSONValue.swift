@@ -104,6 +104,9 @@ public enum JSONValue: Sendable, Hashable {
         out.append(UInt8(ascii: "\""))
     }
 
+    /// An address or opaque number as the trace writes it: `"0x7f5a5ef43000"`.
+    public static func hex(_ value: UInt64) -> JSONValue { .string("0x" + String(value, radix: 16)) }
+
     /// Parse one JSON text (a trace line). Throws on malformed input.
     public static func parse(_ text: String) throws -> JSONValue {
         try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
