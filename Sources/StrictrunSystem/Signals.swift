@@ -57,6 +57,17 @@ public struct ProcessHandle: ~Copyable {
     public func duplicate(_ target: Int32) throws(SystemError) -> Descriptor {
         Descriptor(try valueOrErrno("pidfd_getfd(\(target))") { strictrun_pidfd_getfd(fd, target) })
     }
+
+    /// What O_TRUNC does at open, done afterwards: the process's descriptor `target` truncated to
+    /// zero (ftruncate(2) on a duplicate) when it reaches a regular file; anything else (a FIFO,
+    /// a terminal, a device) is left alone, as open(2) leaves it.
+    public func truncateRegularFile(_ target: Int32) throws(SystemError) {
+        let file = try duplicate(target)
+        var info = stat()
+        guard fstat(file.raw, &info) == 0 else { throw SystemError("fstat(\(target))", errno: errno) }
+        guard info.st_mode & S_IFMT == S_IFREG else { return }
+        _ = try valueOrErrno("ftruncate(\(target))") { ftruncate(file.raw, 0) }
+    }
 }
 
 /// A descriptor strictrun owns; closed when it goes away.

@@ -128,6 +128,9 @@ public enum Errno {
     public static let networkUnreachable = ENETUNREACH
     public static let hostUnreachable = EHOSTUNREACH
     public static let notSupported = EOPNOTSUPP
+    public static let invalid = EINVAL
+    public static let argumentListTooLong = E2BIG
+    public static let fault = EFAULT
 }
 
 /// AT_FDCWD.

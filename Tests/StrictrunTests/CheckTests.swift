@@ -42,8 +42,12 @@ struct FakeTracee: TraceeView {
     var sharedMemorySizes: [Int32: UInt64] = [:]
     func sharedMemorySize(id: Int32) -> UInt64? { sharedMemorySizes[id] }
     var openDescriptors: [OpenDescriptor] = []
+    /// Descriptors of processes other than the stopped one (100), which has `openDescriptors`.
+    var perProcessDescriptors: [ProcessID: [OpenDescriptor]] = [:]
     var sealed: [Int32: Int32] = [:]
-    func descriptors(_ pid: ProcessID, of file: FileIdentity) -> [OpenDescriptor] { openDescriptors.filter { $0.file == file } }
+    func descriptors(_ pid: ProcessID, of file: FileIdentity) -> [OpenDescriptor] {
+        (perProcessDescriptors[pid] ?? (pid == 100 ? openDescriptors : [])).filter { $0.file == file }
+    }
     func descriptorFile(_ pid: ProcessID, fd: Int32) -> FileIdentity? { openDescriptors.first { $0.fd == fd }?.file }
     func seals(_ pid: ProcessID, fd: Int32) -> Int32? { sealed[fd] }
 }

@@ -56,6 +56,7 @@ struct ExampleTests {
         ("escape_trace_tamper", { _ in [Fixture.example("escape_trace_tamper")] }),
         ("escape_signal_supervisor", { _ in [Fixture.example("escape_signal_supervisor")] }),
         ("wx_alias", { _ in [Fixture.example("wx_alias")] }),
+        ("wx_alias_process", { _ in [Fixture.example("wx_alias_process")] }),
         ("escape_vfork_child", { _ in [Fixture.example("escape_vfork_child")] }),
         ("escape_procmem_root", { _ in [Fixture.example("escape_procmem_root")] }),
         ("wx_seal", { _ in [Fixture.example("wx_seal")] }),

@@ -214,10 +214,93 @@ struct HardeningCheckTests {
         #expect(Array(pin.bytes[0..<24]) == how)
         #expect(Array(pin.bytes[24...]) == path + [0])
         #expect(decision.verdict.pinAlso.count == 1 && decision.verdict.pinAlso[0] == (1, 24))
-        // An open_how of a size the kernel does not take: only the path is pinned.
-        let odd = check.decide(rule, CheckTests.stop("openat2", [UInt64(bitPattern: Int64(atCurrentDirectory)), 0x9000, 0xa000, 8, 0, 0]),
-                               view: tracee)
-        #expect(odd.verdict.pin?.argument == 1 && odd.verdict.pinAlso.isEmpty)
+        // An open_how the kernel would refuse, or one that cannot be read, is refused as the
+        // kernel would refuse it (never judged from one read and run from another).
+        let cwd = UInt64(bitPattern: Int64(atCurrentDirectory))
+        for (size, address, expected) in [(UInt64(8), UInt64(0xa000), Errno.invalid), (8192, 0xa000, Errno.argumentListTooLong),
+                                           (24, 0xdead_0000, Errno.fault)] {
+            let odd = check.decide(rule, CheckTests.stop("openat2", [cwd, 0x9000, address, size, 0, 0]), view: tracee)
+            guard case .deny(let code) = odd.verdict.action else { Issue.record("size \(size) not refused"); continue }
+            #expect(code == expected)
+        }
+    }
+
+    @Test("a write open with O_TRUNC that is judged again at its exit has its truncation held back until then")
+    func truncationHeldBack() throws {
+        let rule = CheckTests.rule("wx", "proc-mem-write", .deny(errno: 13), .procMemOpen)
+        let check = OpenCheck(keyFiles: [], procMemRule: rule)
+        var tracee = FakeTracee()
+        tracee.memory[0x9000] = Array("out.txt".utf8) + [0]
+        let cwd = UInt64(bitPattern: Int64(atCurrentDirectory))
+        let truncating: UInt64 = 0o1 | 0o100 | 0o1000  // O_WRONLY|O_CREAT|O_TRUNC
+        // openat: the flags register rewritten without O_TRUNC.
+        let openat = check.decide(rule, CheckTests.stop("openat", [cwd, 0x9000, truncating, 0o644, 0, 0]), view: tracee).verdict
+        #expect(openat.truncateAtExit && openat.rewrites.count == 1 && openat.rewrites[0] == (2, 0o101))
+        // open: the same in its second argument.
+        let open = check.decide(rule, CheckTests.stop("open", [0x9000, truncating, 0o644, 0, 0, 0]), view: tracee).verdict
+        #expect(open.truncateAtExit && open.rewrites.count == 1 && open.rewrites[0] == (1, 0o101))
+        // creat: made as open(path, O_CREAT|O_WRONLY, mode).
+        let creat = check.decide(rule, CheckTests.stop("creat", [0x9000, 0o600, 0, 0, 0, 0]), view: tracee).verdict
+        #expect(creat.truncateAtExit && creat.syscallNumber == SyscallNumber.open)
+        #expect(creat.rewrites.count == 2 && creat.rewrites[0] == (1, 0o101) && creat.rewrites[1] == (2, 0o600))
+        // openat2: O_TRUNC cleared in the pinned open_how, the rest as the program passed it.
+        tracee.memory[0xa000] = CheckTests.little(truncating) + CheckTests.little(0o644) + CheckTests.little(0)
+        let how = check.decide(rule, CheckTests.stop("openat2", [cwd, 0x9000, 0xa000, 24, 0, 0]), view: tracee).verdict
+        let pinned = try #require(how.pin?.bytes)
+        #expect(how.truncateAtExit && Array(pinned[0..<8]) == CheckTests.little(0o101) && Array(pinned[8..<16]) == CheckTests.little(0o644))
+        // A read with O_TRUNC keeps it (the kernel checks write permission for it), and so does an
+        // open that nothing re-checks at its exit.
+        let reading = check.decide(rule, CheckTests.stop("openat", [cwd, 0x9000, 0o1000, 0, 0, 0]), view: tracee).verdict
+        #expect(!reading.truncateAtExit && reading.rewrites.isEmpty)
+        let unchecked = OpenCheck(keyFiles: [], procMemRule: nil)
+        let plain = unchecked.decide(rule, CheckTests.stop("openat", [cwd, 0x9000, truncating, 0, 0, 0]), view: tracee).verdict
+        #expect(!plain.truncateAtExit && plain.rewrites.isEmpty)
+    }
+
+    @Test("a path call that passed its trace check is looked at again at its exit: a trace changed after all ends the process")
+    func traceChangedAfterCheck() throws {
+        let trace = FileIdentity(device: 8, inode: 42)
+        var tracee = FakeTracee()
+        tracee.memory[0x9000] = Array("innocent".utf8) + [0]
+        let intact = TraceTamperCheck(trace: trace, damage: { nil })
+        let unlink = CheckTests.stop("unlink", [0x9000, 0, 0, 0, 0, 0])
+        let passed = try #require(intact.decideAlone(unlink, view: tracee).verdict.atExit)
+        #expect(passed(0).isEmpty, "the trace is as written")
+        let swapped = TraceTamperCheck(trace: trace, damage: { "t.jsonl no longer names the trace file" })
+        let atExit = try #require(swapped.decideAlone(unlink, view: tracee).verdict.atExit)
+        #expect(atExit(0).first?.rule.name == "trace-tamper" && atExit(0).first?.rule.action == .kill)
+        #expect(atExit(-2).isEmpty, "a call that failed changed nothing")
+        #expect(TraceTamperCheck(trace: trace).decideAlone(unlink, view: tracee).verdict.atExit == nil,
+                "no way to look at the trace: no exit stop")
+    }
+
+    @Test("W+X by alias across processes: a file one process maps executable is refused to another's writers, and the reverse")
+    func wxAliasAcrossProcesses() throws {
+        let rule = CheckTests.rule("wx", "wx-alias", .deny(errno: 13), .wxAlias)
+        let known = ExecutableFiles()
+        known.started(100)
+        known.inherit(200, from: 100)
+        let check = WXAliasCheck(rule: rule, known: known)
+        let file = FileIdentity(major: 8, minor: 1, inode: 5)
+        var tracee = FakeTracee()
+        tracee.openDescriptors = [OpenDescriptor(fd: 3, file: file, writable: false)]
+        // Process 200 holds the file open for writing: process 100 may not map it executable.
+        tracee.perProcessDescriptors[200] = [OpenDescriptor(fd: 7, file: file, writable: true)]
+        let execMap = CheckTests.stop("mmap", [0, 4096, 5, 0x02, 3, 0])
+        let refused = try #require(check.decide(execMap, view: tracee))
+        #expect(refused.events.first?.extra.first { $0.0 == "reason" }?.1.stringValue?.contains("in process 200") == true)
+        known.gone(200)
+        #expect(check.decide(execMap, view: tracee) == nil, "the writer is gone")
+        // Process 100 maps it executable; process 300 (spawned later) opens it for writing.
+        known.inherit(300, from: 100)
+        known.forget(300)  // its exec: its own requests start anew
+        tracee.mappings = MemoryMaps(parsing: Array("7f0000000000-7f0000001000 r-xp 00000000 08:01 5 /tmp/code\n".utf8)).mappings
+        var other = execMap
+        other.tid = 300
+        other.tgid = 300
+        #expect(check.writable(other, file: file, view: tracee) != nil, "mapped executable by process 100")
+        tracee.mappings = []
+        #expect(check.writable(other, file: file, view: tracee) == nil, "unmapped since: confirmed from the mappings")
     }
 
     @Test("a write open is judged again by the descriptor it returned: the trace or a mem file ends the process")
@@ -231,18 +314,18 @@ struct HardeningCheckTests {
         let cwd = UInt64(bitPattern: Int64(atCurrentDirectory))
         let write = CheckTests.stop("openat", [cwd, 0x9000, 0o1, 0, 0, 0])
         // (The check reads the view it was made with: one per state of the fake tracee.)
-        let plain = try #require(check.openedFile(write, view: tracee))
+        let plain = try #require(check.openedFile(write, flags: 0o1, view: tracee))
         #expect(plain(5).isEmpty, "an ordinary file")
         tracee.identities[Array("/proc/100/fd/5".utf8)] = trace
-        let traceCheck = try #require(check.openedFile(write, view: tracee))
+        let traceCheck = try #require(check.openedFile(write, flags: 0o1, view: tracee))
         let toTrace = traceCheck(5)
         #expect(toTrace.first?.rule.name == "trace-tamper" && toTrace.first?.rule.action == .kill)
         tracee.identities = [:]
         tracee.procfs = [Array("/proc/100/fd/6".utf8)]
         tracee.links[Array("/proc/100/fd/6".utf8)] = Array("/proc/100/mem".utf8)
-        let atExit = try #require(check.openedFile(write, view: tracee))
+        let atExit = try #require(check.openedFile(write, flags: 0o1, view: tracee))
         #expect(atExit(6).first?.rule.name == "proc-mem-write" && atExit(6).first?.rule.action == .kill)
         #expect(atExit(-13).isEmpty, "a failed open opened nothing")
-        #expect(check.openedFile(CheckTests.stop("openat", [cwd, 0x9000, 0, 0, 0, 0]), view: tracee) == nil, "a read")
+        #expect(check.openedFile(CheckTests.stop("openat", [cwd, 0x9000, 0, 0, 0, 0]), flags: 0, view: tracee) == nil, "a read")
     }
 }

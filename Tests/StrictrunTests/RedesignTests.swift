@@ -137,6 +137,25 @@ struct RedesignTests {
         #expect(trace.finalExit?["error"]?.stringValue?.contains("could not deny") == true)
     }
 
+    @Test("an O_TRUNC held back that cannot be carried out at the exit stop ends the process; the file keeps its bytes")
+    func failedTruncate() throws {
+        let file = try Fixture.temporaryDirectory().appendingPathComponent("kept").path
+        try Data("old bytes\n".utf8).write(to: URL(fileURLWithPath: file))
+        let (result, trace, path) = try Fixture.strictrun(
+            profile: "microkernel", [Fixture.python, "-c", "import sys\nopen(sys.argv[1], 'w').write('new')\nprint('wrote')", file],
+            extra: ["--inject-failure", "truncate"], environment: ["PYTHONDONTWRITEBYTECODE": "1", "PATH": "/usr/bin:/bin"])
+        #expect(result.status == 137 && !result.stdout.contains("wrote"), "\(result.status) \(result.stdout)\(result.stderr)")
+        #expect(try String(contentsOfFile: file, encoding: .utf8) == "old bytes\n")
+        let event = try #require(trace.policyEvents.first { $0["rule"]?.stringValue == "truncate-failed" }, "no event in \(path)")
+        #expect(event["category"]?.stringValue == "supervisor" && event["action"]?.stringValue == "kill")
+        // Without the injected failure the same open truncates as the program asked.
+        let (plain, _, _) = try Fixture.strictrun(
+            profile: "microkernel", [Fixture.python, "-c", "import sys\nopen(sys.argv[1], 'w').write('new')", file],
+            environment: ["PYTHONDONTWRITEBYTECODE": "1", "PATH": "/usr/bin:/bin"])
+        #expect(plain.status == 0)
+        #expect(try String(contentsOfFile: file, encoding: .utf8) == "new")
+    }
+
     @Test("a W+X request that cannot be rewritten to RW under microkernel-jit is refused, not granted")
     func failedRewrite() throws {
         let (result, trace, path) = try Fixture.strictrun(profile: "microkernel-jit", [Fixture.example("jit_rwx")],

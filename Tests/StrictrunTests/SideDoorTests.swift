@@ -49,4 +49,23 @@ struct SideDoorTests {
             #expect(result.status == 0 && result.stdout.contains("RESULT race-loop done"), "\(profile): \(result.status)")
         }
     }
+
+    @Test("the trace reached through a name swapped after the check (write opens with O_TRUNC, truncate): the trace stays complete",
+          arguments: [("microkernel", "open"), ("microkernel", "truncate"), ("microkernel-strict", "truncate"),
+                      ("audit", "open"), ("audit", "truncate")])
+    func traceRace(profile: String, mode: String) throws {
+        let (result, trace, tracePath) = try Fixture.strictrun(profile: profile, [Fixture.example("escape_trace_race"), mode, "3000"])
+        // Whether this run won the race is chance; the trace is complete either way.
+        let lines = try String(contentsOfFile: tracePath, encoding: .utf8).split(separator: "\n")
+        #expect(!lines.contains { $0.contains("\"forged\"") }, "\(profile) \(mode): a forged line in \(tracePath)")
+        let seqs = trace.compactMap { $0["seq"]?.intValue.map(Int.init) }
+        #expect(seqs == Array(1...seqs.count) && seqs.count == lines.count, "\(profile) \(mode): seq broken in \(tracePath)")
+        #expect(trace.first?["type"]?.stringValue == "start" && trace.finalExit != nil, "\(profile) \(mode): \(tracePath)")
+        if result.status == 137 {
+            #expect(trace.policyEvents.contains { $0["rule"]?.stringValue == "trace-tamper" && $0["action"]?.stringValue == "kill" },
+                    "\(profile) \(mode): killed without an escape/trace-tamper kill in \(tracePath)")
+        } else {
+            #expect(result.status == 0 && result.stdout.contains("RESULT race ok"), "\(profile) \(mode): \(result.status) \(result.stderr)")
+        }
+    }
 }

@@ -51,8 +51,13 @@ struct Verdict {
     /// Offsets in the pinned bytes of little-endian 64-bit values that are offsets into the copy:
     /// the copy's address is added to each (a pinned structure that points into itself).
     var pinRelocations: [Int] = []
+    /// The call made as another one (creat as open), before `rewrites` apply.
+    var syscallNumber: UInt64?
     /// Run the call to its exit stop and decide there (the result is -errno on failure).
     var atExit: ((_ result: Int64) -> [EventDraft])?
+    /// An open whose O_TRUNC was held back (see OpenCheck): when the exit stop finds nothing
+    /// wrong with the file opened, the executor truncates it through the new descriptor.
+    var truncateAtExit = false
     /// The errno a call gets when its rewrite or pin cannot be made.
     var failClosedErrno: Int32 = Errno.access
 

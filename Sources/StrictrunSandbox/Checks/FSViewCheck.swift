@@ -21,18 +21,24 @@ struct FSViewCheck {
             return .pass  // statx(fd, "", AT_EMPTY_PATH) and the like: no path, nothing to see
         }
         let dirfd = index == 0 ? atCurrentDirectory : Int32(truncatingIfNeeded: stop.args[index - 1])
+        // An open is judged as everywhere (OpenCheck) and pinned (path, and openat2's open_how):
+        // what was checked is what runs.
+        var verdict = Verdict.allow
         if isOpen {
-            if let refused = openCheck.writeRefusal(stop, path: path, dirfd: dirfd, view: tracee) { return refused }
             let resolved = PathBytes.opened(path, dirfd: dirfd, tid: stop.tid, tgid: stop.tgid, view: tracee)
-            if let denied = openCheck.procMemWrite(stop, path: path, resolved: resolved, view: tracee) { return denied }
+            switch openCheck.judge(stop, path: path, pathArgument: index, dirfd: dirfd, resolved: resolved, view: tracee) {
+            case .refused(let decision): return decision
+            case .allowed(let judged): verdict = judged
+            }
         }
         let writes = OpenFlags.changesTree(syscall: stop.name, args: stop.args, memory: memory)
         let shown = TraceBytes.members("path", path)
-        // An open is pinned (path, and openat2's open_how): what was checked is what runs.
-        var verdict = isOpen ? OpenCheck.pinned(stop, path: path, pathArgument: index, memory: memory) : Verdict.allow
-        let openedFile = isOpen ? openCheck.openedFile(stop, view: tracee) : nil
-        verdict.atExit = { result in
+        let openedFile = verdict.atExit
+        verdict.atExit = { [openCheck] result in
             if let refused = openedFile?(result), !refused.isEmpty { return refused }
+            if !isOpen, writes, case let changed = openCheck.tamper.changedAfterCheck(stop, result: result), !changed.isEmpty {
+                return changed
+            }
             let absolute = PathBytes.absolute(path, dirfd: dirfd, pid: stop.tgid, tracee: tracee)
             if result >= 0 {
                 guard view.passthrough.contains(where: { PathBytes.isWithin(absolute, Array($0.utf8)) }) else { return [] }

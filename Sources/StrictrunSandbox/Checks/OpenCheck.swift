@@ -64,23 +64,75 @@ struct OpenCheck {
               let path = memory.cString(at: stop.args[pathArgument]) else { return .pass }
         let dirfd = pathArgument == 0 ? atCurrentDirectory : Int32(truncatingIfNeeded: stop.args[0])
         let resolved = PathBytes.opened(path, dirfd: dirfd, tid: stop.tid, tgid: stop.tgid, view: view)
-        let shown = TraceBytes.members("path", path)
-        if let refused = writeRefusal(stop, path: path, dirfd: dirfd, view: view) { return refused }
         if rule.check == .clientKeyOpen && keyFiles.contains(resolved) {
-            return .act(rule, stop, decoded: shown, extra: [("reason", .string("a client-certificate key of the broker"))])
+            return .act(rule, stop, decoded: TraceBytes.members("path", path),
+                        extra: [("reason", .string("a client-certificate key of the broker"))])
         }
-        if let denied = procMemWrite(stop, path: path, resolved: resolved, view: view) { return denied }
-        var verdict = Self.pinned(stop, path: path, pathArgument: pathArgument, memory: memory)
-        verdict.atExit = openedFile(stop, view: view)
-        return Decision(verdict: verdict)
+        switch judge(stop, path: path, pathArgument: pathArgument, dirfd: dirfd, resolved: resolved, view: view) {
+        case .refused(let decision): return decision
+        case .allowed(let verdict): return Decision(verdict: verdict)
+        }
+    }
+
+    /// What judging an open comes to: refused, or allowed as this verdict (pinned, re-checked at
+    /// its exit stop where it writes).
+    enum Judgement {
+        case refused(Decision)
+        case allowed(Verdict)
+    }
+
+    /// The part of judging an open that every open shares, here and under an fs view: the flags
+    /// read once (openat2's open_how included, and then pinned as read), the trace, W+X-by-alias
+    /// and `mem` checks, the pinned path, the exit-stop re-check and the held-back O_TRUNC.
+    func judge(_ stop: SyscallStop, path: [UInt8], pathArgument: Int, dirfd: Int32, resolved: [UInt8],
+               view: some TraceeView) -> Judgement {
+        var how: [UInt8]?
+        if stop.number == SyscallNumber.openat2 {
+            switch Self.readOpenHow(stop, memory: view.memory(stop.tid)) {
+            case .success(let bytes): how = bytes
+            case .failure(let unreadable): return .refused(Decision(verdict: .deny(unreadable.errno)))
+            }
+        }
+        // Flags that cannot be read count as writing.
+        let flags = how.map { Self.word($0) }
+            ?? OpenFlags.flags(syscall: stop.name, args: stop.args, memory: view.memory(stop.tid)) ?? Xlat.openAccessMode
+        if let refused = writeRefusal(stop, flags: flags, path: path, dirfd: dirfd, view: view) { return .refused(refused) }
+        if let denied = procMemWrite(stop, flags: flags, path: path, resolved: resolved, view: view) { return .refused(denied) }
+        var verdict = Self.pinned(stop, path: path, pathArgument: pathArgument, how: how)
+        verdict.atExit = openedFile(stop, flags: flags, view: view)
+        if verdict.atExit != nil { Self.holdTruncation(&verdict, stop, flags: flags) }
+        return .allowed(verdict)
+    }
+
+    /// An open that writes and truncates, and is judged again at its exit stop: its O_TRUNC is
+    /// held back (the flag cleared in the register or in the pinned open_how; creat made as
+    /// open(O_CREAT|O_WRONLY)) and carried out by the executor once the file opened is known to be
+    /// allowed — a name swapped between the check and the open cannot empty the trace. An open
+    /// that only reads keeps its O_TRUNC (the kernel checks write permission for it; nothing here
+    /// could do that as the program).
+    static func holdTruncation(_ verdict: inout Verdict, _ stop: SyscallStop, flags: UInt64) {
+        guard flags & Xlat.openTruncate != 0, flags & Xlat.openAccessMode != 0 else { return }
+        let held = flags & ~Xlat.openTruncate
+        switch stop.name {
+        case "open": verdict.rewrites.append((1, held))
+        case "openat": verdict.rewrites.append((2, held))
+        case "creat":
+            verdict.syscallNumber = SyscallNumber.open
+            verdict.rewrites += [(1, held), (2, stop.args[1])]
+        case "openat2":
+            guard var pin = verdict.pin, pin.bytes.count >= 8 else { return }
+            pin.bytes.replaceSubrange(0..<8, with: withUnsafeBytes(of: held.littleEndian) { Array($0) })
+            verdict.pin = pin
+        default: return
+        }
+        verdict.truncateAtExit = true
     }
 
     /// For an open that writes or truncates: the file actually opened, judged by its descriptor at
     /// the exit stop (a symlink or mount swapped between the check and the open cannot hide it).
     /// The process's own `mem` file or the trace file ends the process — the open cannot be undone.
     /// Nil for opens that only read (nothing to re-check).
-    func openedFile(_ stop: SyscallStop, view: some TraceeView) -> ((Int64) -> [EventDraft])? {
-        let flags = OpenFlags.flags(syscall: stop.name, args: stop.args, memory: view.memory(stop.tid)) ?? Xlat.openAccessMode
+    func openedFile(_ stop: SyscallStop, flags: UInt64, view: some TraceeView) -> ((Int64) -> [EventDraft])? {
         guard flags & (Xlat.openAccessMode | Xlat.openTruncate) != 0, procMemRule != nil || tamper.trace != nil else { return nil }
         return { [procMemRule, tamper] result in
             guard result >= 0 else { return [] }
@@ -104,10 +156,10 @@ struct OpenCheck {
     /// An open that passes, pinned: the path that was checked is the path opened, and for openat2
     /// the flags that were judged are the flags the kernel gets (open_how pinned too, the path
     /// right after it).
-    static func pinned(_ stop: SyscallStop, path: [UInt8], pathArgument: Int, memory: some MemoryReading) -> Verdict {
+    static func pinned(_ stop: SyscallStop, path: [UInt8], pathArgument: Int, how: [UInt8]?) -> Verdict {
         var verdict = Verdict.allow
         verdict.pin = (pathArgument, path + [0])
-        if stop.number == SyscallNumber.openat2, let how = openHow(stop, memory: memory) {
+        if let how {
             let offset = (how.count + 7) & ~7
             verdict.pin = (2, how + Array(repeating: 0, count: offset - how.count) + path + [0])
             verdict.pinAlso = [(pathArgument, offset)]
@@ -115,13 +167,25 @@ struct OpenCheck {
         return verdict
     }
 
-    /// openat2's `struct open_how` as the program passed it (its size in argument 3; nil when it
-    /// cannot be read or is not a size the kernel takes).
-    static func openHow(_ stop: SyscallStop, memory: some MemoryReading) -> [UInt8]? {
+    /// openat2's `struct open_how` as the program passed it (its size in argument 3), or the
+    /// errno the kernel itself would answer: EINVAL below the first version's 24 bytes, E2BIG
+    /// above a page, EFAULT when it cannot be read. Never judged from one read and run from another.
+    static func readOpenHow(_ stop: SyscallStop, memory: some MemoryReading) -> Result<[UInt8], UnreadableOpenHow> {
         let size = Int(clamping: stop.args[3])
-        guard size >= 24, size <= 4096 else { return nil }
+        guard size >= 24 else { return .failure(UnreadableOpenHow(errno: Errno.invalid)) }
+        guard size <= 4096 else { return .failure(UnreadableOpenHow(errno: Errno.argumentListTooLong)) }
         let bytes = memory.read(at: stop.args[2], count: size)
-        return bytes.count == size ? bytes : nil
+        return bytes.count == size ? .success(bytes) : .failure(UnreadableOpenHow(errno: Errno.fault))
+    }
+
+    /// An open_how that cannot be judged, and the errno the kernel would give it.
+    struct UnreadableOpenHow: Error {
+        let errno: Int32
+    }
+
+    /// A little-endian 64-bit value at the start of `bytes`.
+    static func word(_ bytes: [UInt8]) -> UInt64 {
+        bytes.prefix(8).reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
     }
 
     /// Whether an open names a process's `mem` file: as strictrun resolves the path (with
@@ -142,10 +206,8 @@ struct OpenCheck {
     /// An open that writes or truncates strictrun's trace, or that writes a file the process has
     /// mapped executable (W+X by alias): the name resolved as the program resolves it, one stat
     /// for both checks.
-    func writeRefusal(_ stop: SyscallStop, path: [UInt8], dirfd: Int32, view: some TraceeView) -> Decision? {
+    func writeRefusal(_ stop: SyscallStop, flags: UInt64, path: [UInt8], dirfd: Int32, view: some TraceeView) -> Decision? {
         guard tamper.trace != nil || alias.rule != nil else { return nil }
-        // Flags that cannot be read count as writing.
-        let flags = OpenFlags.flags(syscall: stop.name, args: stop.args, memory: view.memory(stop.tid)) ?? Xlat.openAccessMode
         guard flags & (Xlat.openAccessMode | Xlat.openTruncate) != 0,
               let file = view.identity(PathBytes.inOwnRoot(path, dirfd: dirfd, pid: stop.tgid), follow: true) else { return nil }
         if let refused = tamper.refusal(stop, path: path, file: file) { return refused }
@@ -154,9 +216,8 @@ struct OpenCheck {
 
     /// An open of some process's `mem` file for writing, under a W^X level: the rule's
     /// decision, or nil when it is not one.
-    func procMemWrite(_ stop: SyscallStop, path: [UInt8], resolved: [UInt8], view: some TraceeView) -> Decision? {
-        guard let rule = procMemRule,
-              OpenFlags.opensForWriting(syscall: stop.name, args: stop.args, memory: view.memory(stop.tid)),
+    func procMemWrite(_ stop: SyscallStop, flags: UInt64, path: [UInt8], resolved: [UInt8], view: some TraceeView) -> Decision? {
+        guard let rule = procMemRule, flags & Xlat.openAccessMode != 0,
               Self.isMemFile(stop, path: path, resolved: resolved, view: view) else { return nil }
         return .act(rule, stop, decoded: TraceBytes.members("path", path),
                     extra: [("reason", .string("writes to /proc/PID/mem ignore page protections"))])

@@ -10,6 +10,14 @@ import StrictrunTrace
 /// a hard link, a chroot or a mount namespace of the program's reaches the same answer.
 struct TraceTamperCheck {
     let trace: FileIdentity?
+    /// What is wrong with the trace file now (nil: nothing), asked again at the exit stop of a
+    /// call that passed: a name swapped between the check and the call is caught there.
+    var damage: (@Sendable () -> String?)? = nil
+
+    init(trace: FileIdentity?, damage: (@Sendable () -> String?)? = nil) {
+        self.trace = trace
+        self.damage = damage
+    }
 
     /// The path arguments a call acts on: (path index, dirfd index or nil, follows a final symlink).
     static func targets(of syscall: String) -> [(path: Int, dirfd: Int?, follow: Bool)] {
@@ -56,8 +64,24 @@ struct TraceTamperCheck {
             extra: [("reason", .string("the call would change strictrun's trace file"))])])
     }
 
-    /// A call sent only for this check: refused when it touches the trace, else it runs.
+    /// A call sent only for this check (truncate, unlink, rename): refused when it touches the
+    /// trace; else it runs, and the trace is looked at again at its exit stop — a name swapped
+    /// between the check and the call reached it then, and the process ends (what it did to the
+    /// trace is undone from the writer's copy at the end of the run).
     func decideAlone(_ stop: SyscallStop, view: some TraceeView) -> Decision {
-        decide(stop, view: view) ?? .pass
+        if let refused = decide(stop, view: view) { return refused }
+        guard trace != nil, damage != nil else { return .pass }
+        var verdict = Verdict.allow
+        verdict.atExit = { [self] result in changedAfterCheck(stop, result: result) }
+        return Decision(verdict: verdict)
+    }
+
+    /// At the exit stop of a path call that passed: the process ends when the trace was changed
+    /// after all (the call reached it under a name swapped after the check).
+    func changedAfterCheck(_ stop: SyscallStop, result: Int64) -> [EventDraft] {
+        guard result >= 0, trace != nil, let reason = damage?() else { return [] }
+        return [EventDraft(rule: .builtIn(Category.escape.name, "trace-tamper", .kill), stop: stop,
+                           extra: [("reason", .string("the call changed strictrun's trace file after its check passed: "
+                                                      + reason))])]
     }
 }

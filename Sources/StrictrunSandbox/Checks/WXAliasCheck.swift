@@ -37,29 +37,41 @@ struct WXAliasCheck {
         return executable(stop, file: file, view: view, maps: maps)
     }
 
-    /// `file` is to become executable: refused when the process can still write it. `maps`: the
-    /// process's mappings when the caller has read them already.
+    /// `file` is to become executable: refused when this process, or any other process under the
+    /// tracer, can still write it (a shared writable mapping, a descriptor without a write seal).
+    /// `maps`: the process's mappings when the caller has read them already.
     func executable(_ stop: SyscallStop, file: FileIdentity, view: some TraceeView, maps: MemoryMaps? = nil) -> Decision? {
         guard let rule else { return nil }
         known?.note(file, in: stop.tgid)
-        if let writer = (maps ?? view.maps(stop.tgid))?.mappings.first(where: { $0.file == file && $0.writable && $0.shared }) {
-            return refuse(rule, stop, "the object is also mapped shared and writable at 0x\(String(writer.start, radix: 16))")
+        let others = known?.processes(besides: stop.tgid) ?? []
+        for process in [stop.tgid] + others {
+            let mappings = process == stop.tgid ? (maps ?? view.maps(process)) : view.maps(process)
+            let whose = process == stop.tgid ? "" : " in process \(process)"
+            if let writer = mappings?.mappings.first(where: { $0.file == file && $0.writable && $0.shared }) {
+                return refuse(rule, stop, "the object is also mapped shared and writable\(whose) at 0x\(String(writer.start, radix: 16))")
+            }
+            let writers = view.descriptors(process, of: file).filter(\.writable)
+            if let writer = writers.first(where: { descriptor in
+                let seals = view.seals(process, fd: descriptor.fd) ?? 0
+                return seals & (Self.sealWrite | Self.sealFutureWrite) == 0
+            }) {
+                return refuse(rule, stop, "descriptor \(writer.fd)\(whose) can still write the object (no write seal)")
+            }
         }
-        let writers = view.descriptors(stop.tgid, of: file).filter(\.writable)
-        guard let writer = writers.first(where: { descriptor in
-            let seals = view.seals(stop.tgid, fd: descriptor.fd) ?? 0
-            return seals & (Self.sealWrite | Self.sealFutureWrite) == 0
-        }) else { return nil }
-        return refuse(rule, stop, "descriptor \(writer.fd) can still write the object (no write seal)")
+        return nil
     }
 
-    /// `file` is to become writable (a shared writable mapping, a write open): refused when it
-    /// is mapped executable.
+    /// `file` is to become writable (a shared writable mapping, a write open): refused when this
+    /// process or any other process under the tracer has it mapped executable.
     func writable(_ stop: SyscallStop, file: FileIdentity, view: some TraceeView) -> Decision? {
-        guard known?.mayBeMapped(file, in: stop.tgid) ?? true else { return nil }
-        guard let rule,
-              let code = view.maps(stop.tgid)?.mappings.first(where: { $0.file == file && $0.executable }) else { return nil }
-        return refuse(rule, stop, "the object is mapped executable at 0x\(String(code.start, radix: 16))")
+        guard let rule else { return nil }
+        let candidates = known?.processes(mapping: file) ?? [stop.tgid]
+        for process in candidates {
+            guard let code = view.maps(process)?.mappings.first(where: { $0.file == file && $0.executable }) else { continue }
+            let whose = process == stop.tgid ? "" : " by process \(process)"
+            return refuse(rule, stop, "the object is mapped executable\(whose) at 0x\(String(code.start, radix: 16))")
+        }
+        return nil
     }
 
     private func refuse(_ rule: CompiledRule, _ stop: SyscallStop, _ reason: String) -> Decision {
@@ -67,17 +79,39 @@ struct WXAliasCheck {
     }
 }
 
-/// The files each process asked to map executable since its exec (mmap and mprotect with
-/// PROT_EXEC all reach WXAliasCheck): a superset of its executable file mappings, since unmaps
-/// are not followed; a hit is confirmed from the mappings. The images the kernel maps at execve
-/// are not in it: the kernel refuses to write those (ETXTBSY).
+/// The processes under the tracer and the files each has asked to map executable since its exec
+/// (mmap and mprotect with PROT_EXEC all reach WXAliasCheck): a superset of its executable file
+/// mappings, since unmaps are not followed; a hit is confirmed from the mappings. Kept across the
+/// whole traced tree, so that one process cannot write what another maps executable. The images the
+/// kernel maps at execve are not in it: the kernel refuses to write those (ETXTBSY).
 final class ExecutableFiles {
     private var files: [ProcessID: Set<FileIdentity>] = [:]
+    /// Every live process under the tracer (the root once `started`, then each child).
+    private var live: Set<ProcessID> = []
 
-    func note(_ file: FileIdentity, in tgid: ProcessID) { files[tgid, default: []].insert(file) }
+    /// The root process.
+    func started(_ root: ProcessID) { live.insert(root) }
+    func note(_ file: FileIdentity, in tgid: ProcessID) {
+        live.insert(tgid)
+        files[tgid, default: []].insert(file)
+    }
     func mayBeMapped(_ file: FileIdentity, in tgid: ProcessID) -> Bool { files[tgid]?.contains(file) ?? false }
-    /// A new image (exec) or the process is gone.
+    /// The processes that may have `file` mapped executable.
+    func processes(mapping file: FileIdentity) -> [ProcessID] {
+        files.compactMap { $0.value.contains(file) ? $0.key : nil }.sorted()
+    }
+    /// The other live processes (those whose descriptors and mappings may also write an object).
+    func processes(besides tgid: ProcessID) -> [ProcessID] { live.subtracting([tgid]).sorted() }
+    /// A new image (exec): its earlier requests no longer say anything.
     func forget(_ tgid: ProcessID) { files[tgid] = nil }
+    /// The process is gone.
+    func gone(_ tgid: ProcessID) {
+        files[tgid] = nil
+        live.remove(tgid)
+    }
     /// A forked child has its parent's mappings.
-    func inherit(_ child: ProcessID, from parent: ProcessID) { files[child] = files[parent] }
+    func inherit(_ child: ProcessID, from parent: ProcessID) {
+        live.insert(child)
+        files[child] = files[parent]
+    }
 }

@@ -18,10 +18,13 @@ public struct InjectedFailures: OptionSet, Sendable, Hashable {
     /// The rule id a seccomp stop carries (as if a filter of the program's had returned TRACE
     /// with data of its own — which strictrun refuses to install).
     public static let ruleData = InjectedFailures(rawValue: 16)
+    /// Truncating, at its exit stop, a file whose open had its O_TRUNC held back.
+    public static let truncate = InjectedFailures(rawValue: 32)
 
     /// By name, as the option takes them.
     public static let names: [String: InjectedFailures] = [
         "syscall-info": .syscallInfo, "pin": .pin, "deny": .deny, "rewrite": .rewrite, "rule-data": .ruleData,
+        "truncate": .truncate,
     ]
 }
 
@@ -33,7 +36,7 @@ final class Executor {
     private let router: ConnectRouting?
     private let injected: InjectedFailures
     /// Threads resumed to their syscall-exit-stop, and what to decide there.
-    private var exitChecks: [ProcessID: (stop: SyscallStop, check: (Int64) -> [EventDraft])] = [:]
+    private var exitChecks: [ProcessID: (stop: SyscallStop, check: (Int64) -> [EventDraft], truncate: Bool)] = [:]
     /// strictrun's own failures (the summary's and the final line's `error`).
     var onFailure: (String) -> Void = { _ in }
     /// How a stopped thread runs on (the tracer keeps some threads stopping at every call).
@@ -53,7 +56,7 @@ final class Executor {
         }
         for event in decision.events { recorder.record(event, tid: stop.tid, tgid: stop.tgid) }
         var verdict = decision.verdict
-        if !verdict.rewrites.isEmpty || verdict.pin != nil, !prepare(verdict, at: stop) {
+        if !verdict.rewrites.isEmpty || verdict.pin != nil || verdict.syscallNumber != nil, !prepare(verdict, at: stop) {
             // The call cannot be made to run as checked: it must not run at all.
             let code = verdict.failClosedErrno
             recorder.record(failClosed("argument-change-failed", stop: stop, errno: code,
@@ -65,7 +68,7 @@ final class Executor {
         switch verdict.action {
         case .allow, .route:
             if let check = verdict.atExit {
-                exitChecks[stop.tid] = (stop, check)
+                exitChecks[stop.tid] = (stop, check, verdict.truncateAtExit)
                 Ptrace.resumeToExit(stop.tid)
             } else {
                 resume(stop.tid, 0)
@@ -96,15 +99,28 @@ final class Executor {
 
     /// A thread at its syscall-exit-stop (nil: not one the executor waits for).
     func exitStop(tid: ProcessID, tgid: ProcessID) -> Bool {
-        guard let (stop, check) = exitChecks.removeValue(forKey: tid) else { return false }
+        guard let (stop, check, truncate) = exitChecks.removeValue(forKey: tid) else { return false }
         if let result = try? Registers.read(tid).returnValue {
-            let events = check(result)
+            var events = check(result)
+            let ends = events.contains { $0.rule.action == .kill }
+            if truncate && !ends && result >= 0 {
+                // The O_TRUNC held back at entry, now that the file opened is known to be allowed.
+                do {
+                    if injected.contains(.truncate) { throw SystemError("ftruncate [injected]", errno: 5) }
+                    try ProcessHandle(pid: tgid).truncateRegularFile(Int32(truncatingIfNeeded: result))
+                } catch {
+                    var event = failClosed("truncate-failed", stop: stop, errno: 0, reason:
+                        "the O_TRUNC held back could not be carried out (\(error)): the process is ended")
+                    event.rule.action = .kill
+                    event.withStack = false
+                    events.append(event)
+                }
+            }
             for event in events { recorder.record(event, tid: tid, tgid: tgid) }
             // A call whose outcome breaks the policy (it cannot be undone): the process ends.
             if events.contains(where: { $0.rule.action == .kill }) { Signals.send(Signals.kill, to: tgid) }
         }
         resume(tid, 0)
-        _ = stop
         return true
     }
 
@@ -133,6 +149,7 @@ final class Executor {
     private func prepare(_ verdict: Verdict, at stop: SyscallStop) -> Bool {
         guard var regs = try? Registers.read(stop.tid) else { return false }
         if !verdict.rewrites.isEmpty && injected.contains(.rewrite) { return false }
+        if let number = verdict.syscallNumber { regs.syscallNumber = number }
         for (argument, value) in verdict.rewrites { regs.setArgument(argument, value) }
         if let (argument, original) = verdict.pin {
             // Below the red zone, 16-byte aligned: a copy no other thread of the program knows of.

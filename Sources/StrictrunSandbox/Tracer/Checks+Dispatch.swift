@@ -20,7 +20,7 @@ struct Checks {
     let alias: WXAliasCheck
 
     init(policy: CompiledPolicy, tracee: any TraceeView, emulator: WXEmulator?, canRoute: Bool,
-         trace: FileIdentity? = nil) {
+         trace: FileIdentity? = nil, traceDamage: (@Sendable () -> String?)? = nil) {
         supervisor = SupervisorSignalCheck(supervisor: Signals.ownProcess, supervisorGroup: Signals.ownProcessGroup)
         let alias = WXAliasCheck(rule: policy.rules.values.first { $0.check == .wxAlias }, known: ExecutableFiles())
         self.alias = alias
@@ -29,7 +29,7 @@ struct Checks {
         let keys = (policy.profile.tls?.clientCertificates ?? []).map { Array($0.key.utf8) }
         var open = OpenCheck(keyFiles: Set(keys.map { ProcFS.realPath($0) ?? $0 }),
                              procMemRule: policy.rules.values.first { $0.check == .procMemOpen })
-        open.tamper = TraceTamperCheck(trace: trace)
+        open.tamper = TraceTamperCheck(trace: trace, damage: traceDamage)
         open.alias = alias
         self.open = open
         fsView = FSViewCheck(view: policy.confinement, openCheck: open)
@@ -69,7 +69,7 @@ struct Checks {
         case .supervisorSignal:
             return supervisor.decide(stop, view: tracee)
         case .traceTamper:
-            return open.tamper.decide(stop, view: tracee) ?? .pass
+            return open.tamper.decideAlone(stop, view: tracee)
         case .seccompFilter:
             return SeccompFilterCheck.decide(rule, stop, view: tracee)
         case .clientKeyOpen, .procMemOpen:

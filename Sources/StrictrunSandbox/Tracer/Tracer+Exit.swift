@@ -47,9 +47,20 @@ extension Tracer {
                 CodeWriter(site: site.site, sampledFaults: site.count, frames: site.names)
             }
         }
+        // The trace is checked whole before its last line: a change the program made to it
+        // anyway (a race no check could see) is undone from the writer's own copy.
+        let damage = writer.damage(contents: true)
+        if let damage {
+            notices.append(writer.hasCopy
+                ? "the program changed the trace file (\(damage)): strictrun wrote it again from its own copy"
+                : "the program changed the trace file (\(damage)); it is larger than the copy strictrun keeps")
+        }
         line.notices = notices
         line.error = failure
         emit(line)
+        if damage != nil {
+            do { _ = try writer.restore() } catch { recordFailure("\(error)") }
+        }
         return RunOutcome(exitStatus: exitStatus, ending: status.ending, counts: ruleCounts,
                           firstBlocked: recorder.firstBlocked, eventsWritten: writer.count,
                           processes: table.processIDs.count, failure: failure, sites: stacks.summaries,

@@ -43,8 +43,10 @@ final class Tracer {
         executor = Executor(recorder: recorder, router: routing, injected: injected)
         emulator = policy.rules.values.contains { $0.check == .wx(.emulate) } ? WXEmulator(slowPathOnly: wxSlowPathOnly) : nil
         checks = Checks(policy: policy, tracee: tracee, emulator: emulator, canRoute: routing != nil,
-                        trace: writer.file.map { FileIdentity(device: $0.device, inode: $0.inode) })
+                        trace: writer.file.map { FileIdentity(device: $0.device, inode: $0.inode) },
+                        traceDamage: { [writer] in writer.damage() })
         emulator?.processStarted(root, from: nil, sharesMemory: false)
+        checks.alias.known?.started(root)
         emulator?.onWriteFault = { [unowned self] tid, tgid in self.sampleCodeWriter(tid: tid, tgid: tgid) }
         recorder.executable = { [unowned self] in self.table.executable($0) }
         recorder.sink = { [unowned self] in self.emit($0) }
@@ -232,7 +234,7 @@ final class Tracer {
         guard leader else { return }
         stacks.forget(pid: tgid)
         routing?.forget(pid: tgid)
-        checks.alias.known?.forget(tgid)
+        checks.alias.known?.gone(tgid)
         codeWrites[tgid] = nil
         if tid == table.root {
             rootStatus = status
@@ -287,7 +289,7 @@ final class Tracer {
         }
     }
 
-    private func recordFailure(_ message: String) {
+    func recordFailure(_ message: String) {
         if failure == nil { failure = message }
     }
 

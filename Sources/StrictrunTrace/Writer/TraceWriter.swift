@@ -15,13 +15,24 @@ public struct TraceError: Error, Sendable, CustomStringConvertible {
 /// it is observed: a crash of the program or of strictrun loses nothing already written.
 /// Thread-safe: the tracer thread and the TLS broker's threads write to one trace; a lock
 /// keeps `seq` in file order and lines whole.
+///
+/// The writer also keeps its own copy of what it wrote (up to `copyLimit` bytes), out of the
+/// program's reach: a trace the program managed to change anyway (a name swapped between a check
+/// and the call, a descriptor used in the instant before its open was judged) is found by
+/// `damage` and written again whole by `restore`.
 public final class TraceWriter: Sendable {
     public let path: String
     private let fd: Int32
     private let seq = Mutex<Int64>(0)
+    /// Bytes written, and the copy of them (nil once it outgrew `copyLimit`).
+    private let written = Mutex<(count: Int, copy: [UInt8]?)>((0, []))
+    /// The most the writer keeps a copy of (128 MiB): past it a change is still found, not undone.
+    public static let copyLimit = 128 << 20
     /// The trace file's device and inode (nil if fstat failed): how the tracer recognises it
     /// under any name the program uses.
     public let file: (device: UInt64, inode: UInt64)?
+    /// Whether the writer still holds a copy of everything it wrote (see `copyLimit`).
+    public var hasCopy: Bool { written.withLock { $0.copy != nil } }
     /// Lines written so far.
     public var count: Int64 { seq.withLock { $0 } }
 
@@ -60,9 +71,66 @@ public final class TraceWriter: Sendable {
             line.append(contentsOf: "{\"v\":\(traceSchemaVersion),\"seq\":\(seq),\"time\":\"\(rfc3339Now())\",\"type\":".utf8)
             JSONValue.writeString(type.rawValue, to: &line)
             line.append(contentsOf: body)
-            return Result { () throws(TraceError) in try writeAll(line) }
+            return Result { () throws(TraceError) in
+                try writeAll(line)
+                written.withLock { written in
+                    written.count += line.count
+                    if written.copy != nil, written.count <= Self.copyLimit { written.copy!.append(contentsOf: line) }
+                    else { written.copy = nil }
+                }
+            }
         }
         try result.get()
+    }
+
+    /// What is wrong with the trace file, or nil when it is as written: the name no longer
+    /// reaches it (unlinked, renamed, replaced), or its size is not what was written; with
+    /// `contents`, also the bytes compared with the writer's copy.
+    public func damage(contents: Bool = false) -> String? {
+        let (count, copy) = written.withLock { ($0.count, contents ? $0.copy : nil) }
+        var held = stat()
+        guard fstat(fd, &held) == 0 else { return "fstat failed: \(String(cString: strerror(errno)))" }
+        if held.st_nlink == 0 { return "the trace file was unlinked" }
+        var named = stat()
+        if stat(path, &named) != 0 || named.st_dev != held.st_dev || named.st_ino != held.st_ino {
+            return "\(path) no longer names the trace file"
+        }
+        if Int(held.st_size) != count { return "the trace file has \(held.st_size) bytes, \(count) were written" }
+        guard let copy else { return nil }
+        let reader = open("/proc/self/fd/\(fd)", O_RDONLY | O_CLOEXEC)
+        guard reader >= 0 else { return nil }
+        defer { close(reader) }
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        var offset = 0
+        while offset < copy.count {
+            let n = buffer.withUnsafeMutableBytes { pread(reader, $0.baseAddress!, $0.count, off_t(offset)) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { return "the trace file could not be read back" }
+            if !copy[offset..<min(copy.count, offset + n)].elementsEqual(buffer[0..<n]) {
+                return "the trace file's bytes at offset \(offset) are not what was written"
+            }
+            offset += n
+        }
+        return nil
+    }
+
+    /// Writes the trace again at its path from the writer's copy (a new file renamed over the
+    /// name, so a reader never sees half of it). False when there is no copy to write from.
+    public func restore() throws(TraceError) -> Bool {
+        guard let copy = written.withLock({ $0.copy }) else { return false }
+        let temporary = path + ".strictrun-restore"
+        let out = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o644)
+        if out < 0 { throw TraceError(path: temporary, operation: "open", errno: errno) }
+        defer { close(out) }
+        var offset = 0
+        while offset < copy.count {
+            let n = copy[offset...].withUnsafeBytes { Glibc.write(out, $0.baseAddress!, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 { throw TraceError(path: temporary, operation: "write", errno: errno) }
+            offset += n
+        }
+        if rename(temporary, path) != 0 { throw TraceError(path: path, operation: "rename", errno: errno) }
+        return true
     }
 
     private func writeAll(_ line: [UInt8]) throws(TraceError) {
