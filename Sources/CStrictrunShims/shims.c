@@ -194,6 +194,7 @@ int strictrun_install_filter(const struct sock_filter *filter, unsigned short le
 }
 
 int strictrun_prctl_set_pdeathsig(int sig) { return prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0); }
+int strictrun_prctl_set_dumpable(int value) { return prctl(PR_SET_DUMPABLE, value, 0, 0, 0); }
 
 int strictrun_block_signals(const int *signals, int count) {
     sigset_t set;

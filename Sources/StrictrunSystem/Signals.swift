@@ -43,6 +43,17 @@ public enum Signals {
     public static let fromKernel: Int32 = 0x80
 }
 
+/// strictrun's own process, as the programs it traces may see it.
+public enum SupervisorProcess {
+    /// prctl(PR_SET_DUMPABLE, 0): strictrun's `/proc/PID/mem`, `fd/` and `maps` are then out of
+    /// reach of a program without CAP_SYS_PTRACE (the kernel checks ptrace access to open them), so
+    /// a program cannot write strictrun's memory or reopen its descriptors (the trace) even in the
+    /// instant before a check sees the open. A traced child is made dumpable again by its execve.
+    public static func hideProcEntries() throws(SystemError) {
+        _ = try valueOrErrno("prctl(PR_SET_DUMPABLE, 0)") { strictrun_prctl_set_dumpable(0) }
+    }
+}
+
 /// A pidfd of a traced process (pidfd_open(2)), through which its descriptors are borrowed.
 public struct ProcessHandle: ~Copyable {
     public let fd: Int32

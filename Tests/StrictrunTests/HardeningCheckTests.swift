@@ -325,6 +325,8 @@ struct HardeningCheckTests {
         tracee.links[Array("/proc/100/fd/6".utf8)] = Array("/proc/100/mem".utf8)
         let atExit = try #require(check.openedFile(write, flags: 0o1, view: tracee))
         #expect(atExit(6).first?.rule.name == "proc-mem-write" && atExit(6).first?.rule.action == .kill)
+        #expect(atExit(6).first?.alsoEnd == 100, "the mem file's owner ends too")
+        #expect(OpenCheck.memOwner(Array("/proc/321/task/322/mem".utf8)) == 321 && OpenCheck.memOwner(Array("/tmp/mem".utf8)) == nil)
         #expect(atExit(-13).isEmpty, "a failed open opened nothing")
         #expect(check.openedFile(CheckTests.stop("openat", [cwd, 0x9000, 0, 0, 0, 0]), flags: 0, view: tracee) == nil, "a read")
     }

@@ -153,6 +153,9 @@ int strictrun_install_filter(const struct sock_filter *filter, unsigned short le
 
 // ---- misc kernel calls ---------------------------------------------------------
 int strictrun_prctl_set_pdeathsig(int sig);
+/// prctl(PR_SET_DUMPABLE, value): 0 puts the caller's /proc entries (mem, fd, maps) out of reach
+/// of processes without CAP_SYS_PTRACE.
+int strictrun_prctl_set_dumpable(int value);
 int strictrun_block_signals(const int *signals, int count);
 /// sigwaitinfo over `signals`; returns the signal, stores si_code and sender pid.
 int strictrun_wait_signal(const int *signals, int count, int *out_code, pid_t *out_pid);

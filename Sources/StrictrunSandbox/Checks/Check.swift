@@ -89,6 +89,9 @@ struct EventDraft {
     var withStack = true
     /// Another thread than the stopped one (e.g. a wait the emulator ends).
     var tid: ProcessID?
+    /// With a kill: another process to end as well, when it is under the tracer (the owner of a
+    /// `mem` file another process reached).
+    var alsoEnd: ProcessID?
 
     init(rule: CompiledRule, stop: SyscallStop, decoded: [(String, JSONValue)]? = nil,
          extra: [(String, JSONValue)] = [], withStack: Bool = true) {

@@ -148,8 +148,11 @@ struct OpenCheck {
             let isMem = (target.count >= 4 && target.suffix(4).elementsEqual("/mem".utf8))
                 || mine.contains { file != nil && view.identity(Array($0.utf8), follow: true) == file }
             guard isMem else { return [] }
-            return [EventDraft(rule: rule.named(rule.name, action: rule.action.blocks ? .kill : rule.action), stop: stop,
-                               extra: [("reason", .string("the descriptor opened for writing is a process's mem file"))])]
+            var event = EventDraft(rule: rule.named(rule.name, action: rule.action.blocks ? .kill : rule.action), stop: stop,
+                                   extra: [("reason", .string("the descriptor opened for writing is a process's mem file"))])
+            // Whatever another thread wrote through it before this stop dies with both processes.
+            event.alsoEnd = Self.memOwner(target)
+            return [event]
         }
     }
 
@@ -165,6 +168,13 @@ struct OpenCheck {
             verdict.pinAlso = [(pathArgument, offset)]
         }
         return verdict
+    }
+
+    /// The process whose `mem` file a `/proc/PID/mem` or `/proc/PID/task/TID/mem` link names.
+    static func memOwner(_ target: [UInt8]) -> ProcessID? {
+        let parts = target.split(separator: PathBytes.slash)
+        guard parts.count >= 3, parts[0].elementsEqual("proc".utf8) else { return nil }
+        return ProcessID(String(decoding: parts[1], as: UTF8.self))
     }
 
     /// openat2's `struct open_how` as the program passed it (its size in argument 3), or the

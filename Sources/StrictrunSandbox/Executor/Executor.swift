@@ -39,6 +39,8 @@ final class Executor {
     private var exitChecks: [ProcessID: (stop: SyscallStop, check: (Int64) -> [EventDraft], truncate: Bool)] = [:]
     /// strictrun's own failures (the summary's and the final line's `error`).
     var onFailure: (String) -> Void = { _ in }
+    /// Whether a process is under the tracer (only those are ended for an event's `alsoEnd`).
+    var isTraced: (ProcessID) -> Bool = { _ in false }
     /// How a stopped thread runs on (the tracer keeps some threads stopping at every call).
     var resume: (ProcessID, Int32) -> Void = { Ptrace.resume($0, signal: $1) }
 
@@ -119,6 +121,9 @@ final class Executor {
             for event in events { recorder.record(event, tid: tid, tgid: tgid) }
             // A call whose outcome breaks the policy (it cannot be undone): the process ends.
             if events.contains(where: { $0.rule.action == .kill }) { Signals.send(Signals.kill, to: tgid) }
+            for event in events where event.rule.action == .kill {
+                if let other = event.alsoEnd, other != tgid, isTraced(other) { Signals.send(Signals.kill, to: other) }
+            }
         }
         resume(tid, 0)
         return true

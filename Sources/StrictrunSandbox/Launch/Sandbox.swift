@@ -60,6 +60,7 @@ public enum Sandbox {
     public static func run(_ request: RunRequest) throws -> RunOutcome {
         let result = Locked<Result<RunOutcome, any Error>?>(nil)
         let rootPid = Locked<pid_t>(0)
+        try SupervisorProcess.hideProcEntries()
         startSignalForwarder(to: rootPid)
         // The tracer must be the thread that forks: ptrace answers only to it.
         let done = DispatchSemaphore(value: 0)

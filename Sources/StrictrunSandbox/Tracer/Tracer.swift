@@ -52,6 +52,7 @@ final class Tracer {
         recorder.sink = { [unowned self] in self.emit($0) }
         executor.onFailure = { [unowned self] in self.recordFailure($0) }
         executor.resume = { [unowned self] in self.resume($0, signal: $1) }
+        executor.isTraced = { [unowned self] in self.table.processes[$0] != nil }
         emulator?.resume = { [unowned self] in self.resume($0, signal: $1) }
     }
 
