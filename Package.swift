@@ -81,7 +81,8 @@ let package = Package(
             .product(name: "SwiftASN1", package: "swift-asn1"),
         ]),
         .testTarget(name: "StrictrunReportTests",
-                    dependencies: ["StrictrunConformance", "StrictrunResults", "StrictrunReport", "StrictrunTrace", "strictrun"]),
+                    dependencies: ["StrictrunConformance", "StrictrunResults", "StrictrunReport", "StrictrunTrace", "strictrun",
+                                   .product(name: "Yams", package: "Yams")]),
     ],
     swiftLanguageModes: [.v6]
 )
