@@ -38,6 +38,13 @@ final class OutcomeSlots: @unchecked Sendable {
 /// per engine, merged, against one unsharded run of the Node fixture suite.
 @Suite("sharding: Kubernetes and Bazel shards of the Node suite, resume after SIGKILL", .serialized)
 struct ShardingTests {
+    /// `sequential/test-exclusive-port` listens on NODE_COMMON_PORT (default 12346): the other
+    /// Node-suite runs of the test suite run beside these ones and use the default, so each test
+    /// here takes a port of its own.
+    static func environment(port: Int) -> [String: String] {
+        jitless.merging(["NODE_COMMON_PORT": String(port)]) { $1 }
+    }
+
     /// Merge `inputs` and compare with the unsharded run: verdicts, counts, completeness.
     func expectMergeEqualsUnsharded(_ inputs: [String], into merged: String, engine: String) throws {
         let base = try NodeSuiteRun.get().results
@@ -59,7 +66,7 @@ struct ShardingTests {
         let outcomes = runAtOnce((0..<4).map { index in
             ([Paths.strictrun, "conformance", "run", Paths.nodeSuite, "--profile", "microkernel", "--jobs", "1",
               "--out", "\(dir)/index-\(index)", "--quiet"],
-             jitless.merging(["JOB_COMPLETION_INDEX": String(index), "STRICTRUN_SHARD_COUNT": "4"]) { $1 })
+             Self.environment(port: 23461).merging(["JOB_COMPLETION_INDEX": String(index), "STRICTRUN_SHARD_COUNT": "4"]) { $1 })
         })
         var seen: [Int] = []
         for (index, outcome) in outcomes.enumerated() {
@@ -80,7 +87,7 @@ struct ShardingTests {
         let outcomes = runAtOnce((0..<4).map { index in
             let shardDir = "\(dir)/shard_\(index + 1)_of_4"
             try? FileManager.default.createDirectory(atPath: shardDir + "/outputs", withIntermediateDirectories: true)
-            return ([Paths.repo("Examples/ci/bazel/conformance_test.sh")], jitless.merging([
+            return ([Paths.repo("Examples/ci/bazel/conformance_test.sh")], Self.environment(port: 23462).merging([
                 "TEST_TOTAL_SHARDS": "4", "TEST_SHARD_INDEX": String(index),
                 "TEST_SHARD_STATUS_FILE": shardDir + "/status", "XML_OUTPUT_FILE": shardDir + "/test.xml",
                 "TEST_SRCDIR": repository.deletingLastPathComponent().path, "TEST_WORKSPACE": repository.lastPathComponent,
@@ -110,7 +117,7 @@ struct ShardingTests {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Paths.strictrun)
         process.arguments = arguments + ["--out", out]
-        process.environment = ProcessInfo.processInfo.environment.merging(jitless) { $1 }
+        process.environment = ProcessInfo.processInfo.environment.merging(Self.environment(port: 23463)) { $1 }
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
@@ -135,7 +142,7 @@ struct ShardingTests {
                                                environment: jitless)
         #expect(otherProfile.status == 2 && otherProfile.stderr.contains("profile was microkernel, now audit"), "\(otherProfile.stderr)")
 
-        let resumed = try Paths.strictrun(arguments + ["--resume", out], environment: jitless)
+        let resumed = try Paths.strictrun(arguments + ["--resume", out], environment: Self.environment(port: 23463))
         #expect(resumed.status == 0, "\(resumed.stderr)")
         let results = try Paths.results(out)
         #expect(verdictLines(results) == verdictLines(base))
