@@ -5,7 +5,10 @@
 PREFIX   ?= /usr/local
 SWIFT    ?= swift
 CONFIG   ?= debug
-APT_PKGS := libseccomp-dev libdw-dev pkg-config gcc make curl openssl chromium libxml2-utils
+APT_PKGS := libseccomp-dev libdw-dev pkg-config gcc make curl openssl chromium libxml2-utils shellcheck python3-venv
+# Linters of Examples/ci/ from PyPI, in a virtual environment of their own (see PipelineLintTests).
+LINT_VENV := .build/lint-tools
+LINT_PIP  := check-jsonschema==0.39.0
 BIN       = .build/$(CONFIG)/strictrun
 DEMO_DIR ?= /tmp/strictrun-demo
 
@@ -21,6 +24,8 @@ deps:
 	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
+	@[ -x $(LINT_VENV)/bin/check-jsonschema ] || { echo "make deps: installing $(LINT_PIP) into $(LINT_VENV)"; \
+	  python3 -m venv $(LINT_VENV) && $(LINT_VENV)/bin/pip install -q $(LINT_PIP); }
 
 build: deps examples
 	$(SWIFT) build -c $(CONFIG) --product strictrun

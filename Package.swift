@@ -54,6 +54,8 @@ let package = Package(
         .target(name: "StrictrunResults", dependencies: ["StrictrunTrace"]),
         .target(name: "StrictrunConformance", dependencies: [
             "StrictrunTrace", "StrictrunResults", "StrictrunSystem", "StrictrunYAML", .product(name: "Yams", package: "Yams"),
+            // SHA-256 of suite and profile files (the merge and --resume checks).
+            .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .target(name: "StrictrunReport", dependencies: ["StrictrunTrace", "StrictrunResults"]),
         .executableTarget(name: "strictrun", dependencies: [
@@ -79,7 +81,8 @@ let package = Package(
             .product(name: "SwiftASN1", package: "swift-asn1"),
         ]),
         .testTarget(name: "StrictrunReportTests",
-                    dependencies: ["StrictrunConformance", "StrictrunResults", "StrictrunReport", "StrictrunTrace", "strictrun"]),
+                    dependencies: ["StrictrunConformance", "StrictrunResults", "StrictrunReport", "StrictrunTrace", "strictrun",
+                                   .product(name: "Yams", package: "Yams")]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -24,7 +24,11 @@ public enum JUnitWriter {
         var properties = [("profile", results.profile), ("profile_reference", results.profileReference),
                           ("strictrun", results.strictrun), ("suite_file", results.suite.file),
                           ("jobs", String(results.jobs)), ("complete", String(results.complete))]
-        if let shard = results.shard { properties.append(("shard", shard.description)) }
+        if let shard = results.shard {
+            properties.append(("shard", shard.description))
+            if let source = shard.source { properties.append(("shard_source", source)) }
+        }
+        if let version = results.runtimeVersion { properties.append(("runtime_version", version)) }
         for (name, value) in results.environment.sorted(by: { $0.key < $1.key }) { properties.append(("env.\(name)", value)) }
         for (name, value) in properties {
             lines.append("      <property name=\"\(escape(name))\" value=\"\(escape(value))\"/>")

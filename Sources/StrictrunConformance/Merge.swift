@@ -3,80 +3,71 @@ import StrictrunResults
 
 /// `strictrun conformance merge`: shards (or any result sets of one suite and profile) into one
 /// result set, as if one machine had run them all: runs, traces and logs copied (hard-linked when
-/// possible), verdicts and summary recomputed.
+/// possible), verdicts and summary recomputed. Checked first (`MergeCheck`): an input set that is
+/// not provably one complete run is refused, unless `allowPartial`, which merges it marked incomplete.
 public enum ConformanceMerge {
-    /// Merge `inputs` into `output`; the merged results.
-    public static func merge(_ inputs: [String], into output: String) throws(ConformanceError) -> ConformanceResults {
+    /// Merge `inputs` into `output`; the merged results. `notes` receives what `allowPartial` let through.
+    public static func merge(_ inputs: [String], into output: String, allowPartial: Bool = false,
+                             notes: (String) -> Void = { _ in }) throws(ConformanceError) -> ConformanceResults {
         guard !inputs.isEmpty else { throw .merge("nothing to merge") }
-        var headers: [(String, RunHeader)] = []
-        var records: [(input: String, record: RunRecord)] = []
-        var wall = WallTimes()
-        var complete = true
-        var interrupted = false
-        var owner: [String: String] = [:]
+        var loaded: [(input: MergeInput, runs: [RunRecord], results: ConformanceResults)] = []
         let outputPath = URL(fileURLWithPath: output).standardizedFileURL.path
         for input in inputs {
             let path = URL(fileURLWithPath: input).standardizedFileURL.path
             guard path != outputPath else { throw .merge("\(input): the output directory cannot be an input") }
             let results = try OutputDirectory.load(path)
             let (header, runs) = try headerAndRuns(path, results: results)
-            if let (firstPath, first) = headers.first {
-                guard first.suite.name == header.suite.name else {
-                    throw .merge("\(input) is suite '\(header.suite.name)', \(firstPath) is '\(first.suite.name)'")
-                }
-                guard first.profile == header.profile else {
-                    throw .merge("\(input) ran under '\(header.profile)', \(firstPath) under '\(first.profile)'")
-                }
+            loaded.append((MergeInput(path: path, header: header, complete: results.complete), runs, results))
+        }
+        let check = MergeCheck.check(loaded.map(\.input))
+        if !check.problems.isEmpty {
+            let lines = check.problems.map { "  - \($0)" }.joined(separator: "\n")
+            guard allowPartial else {
+                throw .merge("refusing to merge (\(check.problems.count) problem\(check.problems.count == 1 ? "" : "s"); "
+                             + "--allow-partial merges anyway, marked incomplete):\n\(lines)")
             }
-            for test in header.tests {
-                if let other = owner[test.id] {
-                    throw .merge("test '\(test.id)' is in both \(other) and \(input): overlapping shards or a repeated input")
-                }
-                owner[test.id] = input
-            }
-            headers.append((path, header))
-            records += runs.map { (path, $0) }
+            notes("merge: --allow-partial: merging anyway, marked incomplete:\n\(lines)")
+        }
+
+        var wall = WallTimes()
+        var interrupted = false
+        for (_, _, results) in loaded {
             wall.native += results.wallSeconds.native
             wall.profile += results.wallSeconds.profile
             wall.retries += results.wallSeconds.retries
-            complete = complete && results.complete
             interrupted = interrupted || results.interrupted
         }
-        let first = headers[0].1
-        var header = first
+        let headers = loaded.map(\.input.header)
+        var header = headers[0]
         header.shard = nil
-        header.jobs = headers.map(\.1.jobs).max() ?? first.jobs
-        header.started = headers.map(\.1.started).min() ?? first.started
-        header.tests = headers.flatMap(\.1.tests).sorted { $0.id < $1.id }
-        for (_, other) in headers { header.environment.merge(other.environment) { current, _ in current } }
-        if let shards = shardCoverage(headers.map(\.1)), !shards.isEmpty {
-            complete = false
-            FileHandle.standardError.write(Data("strictrun: merge: shard(s) \(shards) of \(headers[0].1.shard!.count) missing\n".utf8))
+        header.jobs = headers.map(\.jobs).max() ?? header.jobs
+        header.started = headers.map(\.started).min() ?? header.started
+        var planned: [String: PlannedTest] = [:]
+        for (input, _, _) in loaded {
+            for test in input.header.tests where check.owner[test.id] == input.path { planned[test.id] = test }
         }
+        header.tests = planned.values.sorted { $0.id < $1.id }
+        for other in headers { header.environment.merge(other.environment) { current, _ in current } }
 
         let directory = try OutputDirectory(creating: output, header: header)
         var merged: [RunRecord] = []
-        for (input, record) in records {
-            var copy = record
-            copy.log = try copyFile(record.log, from: input, into: output)
-            copy.trace = try copyFile(record.trace, from: input, into: output)
-            try directory.append(copy)
-            merged.append(copy)
+        for (input, runs, _) in loaded {
+            // A duplicated test (--allow-partial) keeps the runs of the input that planned it first.
+            for record in runs where check.owner[record.test] == input.path {
+                var copy = record
+                copy.log = try copyFile(record.log, from: input.path, into: output)
+                copy.trace = try copyFile(record.trace, from: input.path, into: output)
+                try directory.append(copy)
+                merged.append(copy)
+            }
         }
-        let results = Classifier.results(header: header, records: merged, finished: ResultsCoding.timestamp(),
-                                         complete: complete, interrupted: interrupted, wall: wall,
-                                         mergedFrom: headers.map(\.0))
+        var results = Classifier.results(header: header, records: merged, finished: ResultsCoding.timestamp(),
+                                         complete: check.problems.isEmpty, interrupted: interrupted, wall: wall,
+                                         mergedFrom: headers.indices.map { loaded[$0].input.path })
+        if !check.problems.isEmpty { results.mergeProblems = check.problems.map(\.description) }
+        if !check.missingTests.isEmpty { results.missingTests = check.missingTests }
         try directory.finish(results)
         return results
-    }
-
-    /// Shard numbers missing when every input is a shard of the same count; nil otherwise.
-    private static func shardCoverage(_ headers: [RunHeader]) -> String? {
-        let shards = headers.compactMap(\.shard)
-        guard shards.count == headers.count, let count = shards.first?.count,
-              shards.allSatisfy({ $0.count == count }) else { return nil }
-        let missing = (1...count).filter { index in !shards.contains { $0.index == index } }
-        return missing.map(String.init).joined(separator: ", ")
     }
 
     /// The header and records of a result set: `runs.jsonl` when present, else rebuilt from
@@ -87,7 +78,8 @@ public enum ConformanceMerge {
         }
         let header = RunHeader(
             schema: results.schema, suite: results.suite, profile: results.profile,
-            profileReference: results.profileReference, strictrun: results.strictrun, started: results.started,
+            profileReference: results.profileReference, profileSHA256: results.profileSHA256,
+            strictrun: results.strictrun, runtimeVersion: results.runtimeVersion, started: results.started,
             jobs: results.jobs, retries: results.retries, shard: results.shard, environment: results.environment,
             tests: results.tests.map {
                 PlannedTest(id: $0.id, path: $0.path, flags: $0.flags, group: $0.group, serial: $0.serial, timeout: 0)

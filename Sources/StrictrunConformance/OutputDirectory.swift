@@ -14,12 +14,17 @@ public enum ConformanceError: Error, Sendable, CustomStringConvertible {
     case results(String)
     case expectations(String)
     case merge(String)
+    /// `--resume` of a directory that holds another run (suite, profile, shard, settings).
+    case resume(String)
+    /// A shard setting (option or environment variable) that cannot be used.
+    case shard(ShardSelectionError)
 
     public var description: String {
         switch self {
         case .suite(let error): "\(error)"
+        case .shard(let error): "\(error)"
         case .command(let message), .noTests(let message), .output(let message), .results(let message),
-             .expectations(let message), .merge(let message):
+             .expectations(let message), .merge(let message), .resume(let message):
             message
         }
     }
@@ -47,22 +52,7 @@ public final class OutputDirectory: Sendable {
     public init(creating path: String, header: RunHeader) throws(ConformanceError) {
         self.path = path
         let manager = FileManager.default
-        do {
-            try manager.createDirectory(atPath: path, withIntermediateDirectories: true)
-        } catch {
-            throw .output("\(path): \(error.localizedDescription)")
-        }
-        // Two runs writing one directory would delete each other's files: the second is refused.
-        do {
-            guard let descriptor = try ProcessControl.lockFile(path + "/" + Self.lockFile) else {
-                throw ConformanceError.output("\(path) is being written by another strictrun conformance run")
-            }
-            lock = Mutex(descriptor)
-        } catch let error as ConformanceError {
-            throw error
-        } catch {
-            throw .output("\(path): \(error)")
-        }
+        lock = Mutex(try Self.lock(path))
         do {
             for entry in Self.ownEntries where manager.fileExists(atPath: path + "/" + entry) {
                 try manager.removeItem(atPath: path + "/" + entry)
@@ -79,6 +69,47 @@ public final class OutputDirectory: Sendable {
         }
         runsHandle = Mutex(handle)
         try appendLine(RunsLine(kind: "header", header: header, run: nil))
+    }
+
+    /// Continue the run in `path` (`--resume`): its files are kept, a last line cut short by a
+    /// killed runner is dropped, and a `resume` line is appended; the runs go on after it.
+    public init(resuming path: String, at time: String) throws(ConformanceError) {
+        self.path = path
+        lock = Mutex(try Self.lock(path))
+        let runsPath = path + "/" + Self.runsFile
+        guard let handle = FileHandle(forUpdatingAtPath: runsPath) else { throw .output("\(runsPath): cannot open") }
+        do {
+            let data = try handle.readToEnd() ?? Data()
+            if let last = data.last, last != 0x0A {
+                let keep = (data.lastIndex(of: 0x0A).map { $0 + 1 }) ?? 0
+                try handle.truncate(atOffset: UInt64(keep))
+            }
+            for directory in ["traces", "logs", "tmp"] {
+                try FileManager.default.createDirectory(atPath: path + "/" + directory, withIntermediateDirectories: true)
+            }
+        } catch {
+            throw .output("\(runsPath): \(error.localizedDescription)")
+        }
+        runsHandle = Mutex(handle)
+        try appendLine(RunsLine(kind: "resume", header: nil, run: nil, resumed: time))
+    }
+
+    /// Create `path` and take its lock: two runs writing one directory would delete each
+    /// other's files, so the second is refused. The descriptor holds the lock.
+    private static func lock(_ path: String) throws(ConformanceError) -> Int32 {
+        do {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        } catch {
+            throw .output("\(path): \(error.localizedDescription)")
+        }
+        let descriptor: Int32?
+        do {
+            descriptor = try ProcessControl.lockFile(path + "/" + Self.lockFile)
+        } catch {
+            throw .output("\(path): \(error)")
+        }
+        guard let descriptor else { throw .output("\(path) is being written by another strictrun conformance run") }
+        return descriptor
     }
 
 

@@ -5,57 +5,12 @@ import Foundation
 import Synchronization
 import StrictrunResults
 
-/// How to run a suite: which profile (through which `strictrun` executable), how many tests at
-/// once, where results go, and what to reuse.
-public struct RunOptions: Sendable {
-    /// The profile's name, for results and messages.
-    public var profileName: String
-    /// The profile as `strictrun run --profile` takes it (a name, or an absolute path).
-    public var profileReference: String
-    /// The `strictrun` executable that runs each constrained test (`/proc/self/exe`).
-    public var strictrunExecutable: String
-    public var strictrunVersion: String
-    /// Extra options for `strictrun run` (e.g. `--no-stacks`, `--js-frames`).
-    public var runArguments: [String]
-    public var jobs: Int
-    /// The output directory, absolute.
-    public var output: String
-    public var shard: Shard?
-    /// Native results to reuse (`--baseline DIR`), and where they came from.
-    public var baseline: ConformanceResults?
-    public var baselinePath: String?
-    /// Replaces every test's timeout.
-    public var timeout: Double?
-    /// Replaces the suite's `retries`.
-    public var retries: Int?
-    /// The caller's environment: it passes through to every test, in both modes.
-    public var environment: [String: String]
-
-    public init(profileName: String, profileReference: String, strictrunExecutable: String, strictrunVersion: String,
-                runArguments: [String] = [], jobs: Int, output: String, shard: Shard? = nil,
-                baseline: ConformanceResults? = nil, baselinePath: String? = nil, timeout: Double? = nil,
-                retries: Int? = nil, environment: [String: String]) {
-        self.profileName = profileName
-        self.profileReference = profileReference
-        self.strictrunExecutable = strictrunExecutable
-        self.strictrunVersion = strictrunVersion
-        self.runArguments = runArguments
-        self.jobs = jobs
-        self.output = output
-        self.shard = shard
-        self.baseline = baseline
-        self.baselinePath = baselinePath
-        self.timeout = timeout
-        self.retries = retries
-        self.environment = environment
-    }
-}
-
 /// Runs a suite's tests natively and under a profile: a native pass, a constrained pass (same
 /// `--jobs`, each test through `strictrun run` with its own trace), then one retry of every run
 /// that failed. Serial groups run one test at a time after the concurrent ones. Each finished
 /// run is appended to `runs.jsonl` at once; `stop()` (Ctrl-C) kills the running tests' process
-/// groups and the results of what finished are still written.
+/// groups and the results of what finished are still written. With `options.resume`, the runs
+/// `runs.jsonl` already holds are kept and only the others run.
 public final class ConformanceRunner: Sendable {
     public let suite: Suite
     public let tests: [PlannedTest]
@@ -65,6 +20,10 @@ public final class ConformanceRunner: Sendable {
     let header: RunHeader
     /// The baseline's native results by test id.
     let baselineNative: [String: ModeResult]
+    /// When the run was resumed (earlier resumes, then this one); empty for a fresh run.
+    let resumedAt: [String]
+    /// The runs this process found finished in `runs.jsonl` (`--resume`).
+    public let resumedRuns: Int
     private let state = Mutex(State())
 
     struct State {
@@ -107,16 +66,36 @@ public final class ConformanceRunner: Sendable {
         }
         var recorded: [String: String] = [:]
         for name in suite.recordEnvironment { recorded[name] = options.environment[name] ?? "" }
-        header = RunHeader(
+        let planned = RunHeader(
             schema: conformanceSchema,
-            suite: SuiteInfo(name: suite.name, description: suite.description, file: suite.file, root: suite.root),
+            suite: SuiteInfo(name: suite.name, description: suite.description, file: suite.file, root: suite.root,
+                             sha256: suite.sha256),
             profile: options.profileName, profileReference: options.profileReference,
-            strictrun: options.strictrunVersion, started: ResultsCoding.timestamp(), jobs: options.jobs,
+            profileSHA256: options.profileSHA256, strictrun: options.strictrunVersion,
+            runtimeVersion: suite.runtimeVersion, started: ResultsCoding.timestamp(), jobs: options.jobs,
             retries: options.retries ?? suite.retries, shard: options.shard, environment: recorded, tests: tests)
         var native: [String: ModeResult] = [:]
         for test in options.baseline?.tests ?? [] { native[test.id] = test.native }
         baselineNative = native
-        output = try OutputDirectory(creating: options.output, header: header)
+        if options.resume, let earlier = try ResumeCheck.existingRuns(options.output) {
+            let problems = ResumeCheck.problems(existing: earlier.header, requested: planned)
+            guard problems.isEmpty else {
+                throw .resume("cannot resume \(options.output): " + problems.joined(separator: "; ")
+                              + " (resume with the same suite, profile, shard and settings, or use a new --out)")
+            }
+            let now = ResultsCoding.timestamp()
+            header = earlier.header
+            resumedAt = earlier.resumed + [now]
+            output = try OutputDirectory(resuming: options.output, at: now)
+            let kept = ResumeCheck.finishedRuns(earlier.records)
+            resumedRuns = kept.count
+            state.withLock { $0.records = kept }
+        } else {
+            header = planned
+            resumedAt = []
+            resumedRuns = 0
+            output = try OutputDirectory(creating: options.output, header: header)
+        }
     }
 
     /// Stop: start no more runs and kill the running ones (SIGTERM to each process group, SIGKILL
@@ -138,7 +117,8 @@ public final class ConformanceRunner: Sendable {
         let retries = header.retries
         // Native pass (or the baseline's native runs).
         var nativeItems: [WorkItem] = []
-        for test in tests {
+        let resumedNative = Set(state.withLock { $0.records }.filter { $0.mode == .native }.map(\.test))
+        for test in tests where !resumedNative.contains(test.id) {
             if let reused = baselineNative[test.id], Classifier.settled(reused, retries: retries) {
                 for var reusedRecord in reused.attempts {
                     reusedRecord.reusedFrom = options.baselinePath
@@ -180,8 +160,9 @@ public final class ConformanceRunner: Sendable {
         wall.retries = ProgressReporter.seconds(retryStart.duration(to: .now))
 
         let (records, failure, interrupted) = state.withLock { ($0.records, $0.writeFailure, $0.stopping) }
-        let results = Classifier.results(header: header, records: records, finished: ResultsCoding.timestamp(),
+        var results = Classifier.results(header: header, records: records, finished: ResultsCoding.timestamp(),
                                          complete: !interrupted, interrupted: interrupted, wall: wall)
+        if !resumedAt.isEmpty { results.resumed = resumedAt }
         try output.finish(results)
         if let failure { throw failure }
         return results
@@ -194,7 +175,10 @@ public final class ConformanceRunner: Sendable {
 
     /// Run `items`: the concurrent ones on `jobs` workers, then the serial ones one at a time.
     /// Returns the wall time in seconds.
-    private func pass(_ phase: String, _ items: [WorkItem]) -> Double {
+    private func pass(_ phase: String, _ all: [WorkItem]) -> Double {
+        // Runs a resumed run already finished are not run again.
+        let finished = Set(state.withLock { $0.records }.map { ResumeCheck.key($0.test, $0.mode, $0.attempt) })
+        let items = all.filter { !finished.contains(ResumeCheck.key($0.test.id, $0.mode, $0.attempt)) }
         guard !items.isEmpty, !stopping else { return 0 }
         let start = ContinuousClock.now
         progress.begin(phase: phase, total: items.count)
@@ -278,6 +262,9 @@ public final class ConformanceRunner: Sendable {
                                exitCode: nil, signal: nil, seconds: 0, started: ResultsCoding.timestamp(),
                                worker: worker, command: spawned, log: log, trace: trace, digest: nil, message: nil,
                                reusedFrom: nil)
+        // A resumed run's unfinished attempt may have left a partial log or trace (and the killed
+        // runner's orphan may still hold it open): start from new files.
+        for relative in [log, trace].compactMap({ $0 }) { try? FileManager.default.removeItem(atPath: options.output + "/" + relative) }
         let start = ContinuousClock.now
         let pid: pid_t
         do {

@@ -62,6 +62,11 @@ public struct Suite: Sendable {
     public var groups: [Group]
     /// Caller environment variables whose values go into the results (e.g. `NODE_OPTIONS`).
     public var recordEnvironment: [String]
+    /// The runtime's version: the output of the suite's `runtime-version` command, run natively
+    /// at load. Recorded in the results; a merge refuses inputs whose versions differ.
+    public var runtimeVersion: String?
+    /// SHA-256 of the suite file's bytes, as loaded.
+    public var sha256: String?
 
     /// The group `id` belongs to: the first whose `match` matches, else the parallel `default`.
     public func group(of id: String) -> Group {

@@ -21,12 +21,15 @@ public struct SuiteLoader: Sendable {
     public func load(path: String) throws(SuiteError) -> Suite {
         let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
         let text: String
+        let bytes: Data
         do {
+            bytes = try Data(contentsOf: URL(fileURLWithPath: absolute))
             text = try String(contentsOfFile: absolute, encoding: .utf8)
         } catch {
             throw SuiteError(file: path, message: "cannot read: \((error as NSError).localizedFailureReason ?? error.localizedDescription)")
         }
         var doc = try SuiteReader(file: absolute).read(yaml: text)
+        doc.suite.sha256 = ContentHash.sha256(bytes)
         let suiteDirectory = URL(fileURLWithPath: absolute).deletingLastPathComponent().path
         let cwd = FileManager.default.currentDirectoryPath
         if let rootOverride {
@@ -69,6 +72,21 @@ public struct SuiteLoader: Sendable {
         }
         for (name, value) in overrides where variables[name] == nil { variables[name] = value }
         doc.suite.variables = variables
+        if let (command, location) = doc.runtimeVersion {
+            try checkPlaceholders(command, known: Set(variables.keys), key: "runtime-version", location: location, file: absolute)
+            let argv = command.expand(variables)
+            let result: (Termination?, String)
+            do {
+                result = try ProcessControl.capture(argv, environment: environment, directory: doc.suite.root)
+            } catch {
+                throw SuiteError(at: location, file: absolute, key: "runtime-version", "cannot run \(argv.joined(separator: " ")): \(error)")
+            }
+            guard result.0 == .exited(0) else {
+                throw SuiteError(at: location, file: absolute, key: "runtime-version",
+                                 "\(argv.joined(separator: " ")) failed (\(result.0.map(String.init(describing:)) ?? "timed out")): \(result.1.prefix(300))")
+            }
+            doc.suite.runtimeVersion = result.1.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
 
         let known = Suite.builtinPlaceholders.union(variables.keys)
         for (key, template, location) in doc.templates {

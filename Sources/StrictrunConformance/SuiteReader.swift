@@ -14,6 +14,8 @@ struct SuiteDocument {
     var variables: [(name: String, variable: Variable, location: SourceLocation?)] = []
     var rootText: String?
     var rootLocation: SourceLocation?
+    /// `runtime-version:`: a command whose output is the runtime's version (run at load).
+    var runtimeVersion: (command: Template, location: SourceLocation?)?
     /// Every template with the key it came from, to check placeholder names once variables are known.
     var templates: [(key: String, template: Template, location: SourceLocation?)] = []
 }
@@ -35,7 +37,7 @@ struct SuiteReader {
         var sawCommand = false
         var sawTests = false
         let known = ["name", "description", "root", "variables", "tests", "command", "flags", "cwd", "env",
-                     "timeout", "retries", "skip-exit-codes", "groups", "record-env"]
+                     "timeout", "retries", "skip-exit-codes", "groups", "record-env", "runtime-version"]
         for (keyNode, value) in try nodes.mapping(root, key: nil) {
             let key = try nodes.keyName(keyNode, parent: nil)
             switch key {
@@ -77,6 +79,7 @@ struct SuiteReader {
                 }
             case "groups": doc.suite.groups = try readGroups(value)
             case "record-env": doc.suite.recordEnvironment = try strings(value, key: key)
+            case "runtime-version": doc.runtimeVersion = (try commandTemplate(value, key: key), nodes.location(value))
             default: throw nodes.unknownKey(keyNode, key: key, known: known)
             }
         }

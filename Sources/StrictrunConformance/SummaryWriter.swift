@@ -75,7 +75,13 @@ public enum SummaryWriter {
         var out: [String] = []
         out.append("# strictrun conformance: \(results.suite.name) under \(results.profile)")
         out.append("")
-        if !results.complete { out.append("> **Incomplete run** (interrupted): the numbers cover the tests that finished.\n") }
+        if let problems = results.mergeProblems, !problems.isEmpty {
+            out.append("> **Incomplete merge** (`--allow-partial`): the numbers cover the inputs that were there.")
+            for problem in problems { out.append("> - \(cell(problem))") }
+            out.append("")
+        } else if !results.complete {
+            out.append("> **Incomplete run** (interrupted): the numbers cover the tests that finished.\n")
+        }
         out.append("**\(headline(results))**")
         out.append("")
         out.append("| | tests |")
@@ -180,7 +186,11 @@ public enum SummaryWriter {
         var timing = String(format: "Wall time: native pass %.1f s, constrained pass %.1f s", w.native, w.profile)
         if w.native > 0 && w.profile > 0 { timing += String(format: " (%.2f×)", w.profile / w.native) }
         timing += String(format: ", retries %.1f s; --jobs %d", w.retries, results.jobs)
-        if let shard = results.shard { timing += "; shard \(shard)" }
+        if let shard = results.shard {
+            timing += "; shard \(shard)" + (shard.source.map { " from \($0)" } ?? "")
+            if shard.assignment == "durations" { timing += ", balanced by durations" }
+        }
+        if let resumed = results.resumed { timing += "; resumed \(resumed.count)× (times: since the last resume)" }
         if let merged = results.mergedFrom { timing += "; merged from \(merged.count) result sets (times added up)" }
         out.append(timing + ".")
         if !results.environment.isEmpty {

@@ -64,7 +64,11 @@ public struct ReportBuilder {
         } catch {
             throw .input("\(error)")
         }
-        if !results.complete { problems.append("\(directory): the run did not finish (interrupted): counts cover what finished") }
+        if let mergeProblems = results.mergeProblems, !mergeProblems.isEmpty {
+            problems.append("\(directory): an incomplete merge (--allow-partial): " + mergeProblems.joined(separator: "; "))
+        } else if !results.complete {
+            problems.append("\(directory): the run did not finish (interrupted): counts cover what finished")
+        }
         var input = InputSummary(path: directory, kind: "conformance", events: 0, policyEvents: 0, traces: 0,
                                  truncatedLastLines: 0, malformedLines: 0, profile: results.profile,
                                  subject: results.suite.name, exitStatus: nil)

@@ -11,7 +11,8 @@ public enum Classifier {
         }
         return ConformanceResults(
             schema: conformanceSchema, suite: header.suite, profile: header.profile,
-            profileReference: header.profileReference, strictrun: header.strictrun, started: header.started,
+            profileReference: header.profileReference, profileSHA256: header.profileSHA256,
+            strictrun: header.strictrun, runtimeVersion: header.runtimeVersion, started: header.started,
             finished: finished, complete: complete, interrupted: interrupted, jobs: header.jobs,
             retries: header.retries, shard: header.shard, mergedFrom: mergedFrom, environment: header.environment,
             wallSeconds: wall, totals: totals(tests), tests: tests)

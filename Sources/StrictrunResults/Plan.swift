@@ -19,20 +19,41 @@ public struct PlannedTest: Sendable, Hashable, Codable {
     }
 }
 
-/// Which part of a suite one machine runs: shard `index` of `count` (1-based), by position in
-/// the suite's sorted ids, so every shard is known before anything runs.
+/// Which part of a suite one machine runs: shard `index` of `count` (1-based). Without
+/// durations, every `count`-th test by sorted id (round-robin); with durations (`--balance-from`),
+/// longest first onto the least-loaded shard. Either way every shard is known before anything runs.
 public struct Shard: Sendable, Hashable, Codable, CustomStringConvertible {
     public var index: Int
     public var count: Int
+    /// Where the shard came from: `option` (`--shard`), `STRICTRUN_SHARD`, `bazel`
+    /// (`TEST_SHARD_INDEX`/`TEST_TOTAL_SHARDS`) or `kubernetes` (`JOB_COMPLETION_INDEX`). Nil in
+    /// results written before it was recorded.
+    public var source: String?
+    /// How tests were assigned: `round-robin` or `durations`.
+    public var assignment: String?
+    /// The results directory whose durations balanced the shards (`--balance-from`).
+    public var balanceFrom: String?
+    /// SHA-256 of the durations table used (every shard of one set must have the same).
+    public var durationsSHA256: String?
+    /// Every test id of the selection that was sharded (the whole suite after `--filter` and
+    /// `--limit`), sorted: what a merge of all shards must hold exactly once.
+    public var selection: [String]?
 
-    public init(index: Int, count: Int) {
+    enum CodingKeys: String, CodingKey {
+        case index, count, source, assignment, selection
+        case balanceFrom = "balance_from"
+        case durationsSHA256 = "durations_sha256"
+    }
+
+    public init(index: Int, count: Int, source: String? = nil) {
         self.index = index
         self.count = count
+        self.source = source
     }
 
     /// Parse `K/N` with 1 ≤ K ≤ N.
     public init?(_ text: String) {
-        let parts = text.split(separator: "/")
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 2, let k = Int(parts[0]), let n = Int(parts[1]), n >= 1, k >= 1, k <= n else {
             return nil
         }

@@ -156,10 +156,14 @@ public struct ConformanceResults: Codable, Sendable {
     public var suite: SuiteInfo
     public var profile: String
     public var profileReference: String
+    /// SHA-256 over the profile's files (see `RunHeader.profileSHA256`).
+    public var profileSHA256: String?
     public var strictrun: String
+    /// The runtime's version (the suite's `runtime-version`), when the suite names one.
+    public var runtimeVersion: String?
     public var started: String
     public var finished: String
-    /// Every planned run finished.
+    /// Every planned run finished (and, for a merge, every input was there and matched).
     public var complete: Bool
     /// Stopped by Ctrl-C or SIGTERM.
     public var interrupted: Bool
@@ -169,6 +173,13 @@ public struct ConformanceResults: Codable, Sendable {
     public var shard: Shard?
     /// The result directories a merge combined.
     public var mergedFrom: [String]?
+    /// What a merge with `--allow-partial` found wrong (missing shards or tests, duplicates,
+    /// mismatched inputs); nil when nothing was.
+    public var mergeProblems: [String]?
+    /// Tests of the sharded selection that no merged input holds (`--allow-partial`).
+    public var missingTests: [String]?
+    /// When the run was picked up again with `--resume`, once per resume.
+    public var resumed: [String]?
     public var environment: [String: String]
     public var wallSeconds: WallTimes
     public var totals: Totals
@@ -178,14 +189,20 @@ public struct ConformanceResults: Codable, Sendable {
         case schema, suite, profile, strictrun, started, finished, complete, interrupted, jobs, retries, shard
         case environment, totals, tests
         case profileReference = "profile_reference"
+        case profileSHA256 = "profile_sha256"
+        case runtimeVersion = "runtime_version"
         case mergedFrom = "merged_from"
+        case mergeProblems = "merge_problems"
+        case missingTests = "missing_tests"
+        case resumed
         case wallSeconds = "wall_seconds"
     }
 
     /// The test `id`, if present.
     public func test(_ id: String) -> TestResult? { tests.first { $0.id == id } }
 
-    public init(schema: String, suite: SuiteInfo, profile: String, profileReference: String, strictrun: String,
+    public init(schema: String, suite: SuiteInfo, profile: String, profileReference: String,
+                profileSHA256: String? = nil, strictrun: String, runtimeVersion: String? = nil,
                 started: String, finished: String, complete: Bool, interrupted: Bool, jobs: Int, retries: Int,
                 shard: Shard? = nil, mergedFrom: [String]? = nil, environment: [String: String],
                 wallSeconds: WallTimes, totals: Totals, tests: [TestResult]) {
@@ -193,7 +210,9 @@ public struct ConformanceResults: Codable, Sendable {
         self.suite = suite
         self.profile = profile
         self.profileReference = profileReference
+        self.profileSHA256 = profileSHA256
         self.strictrun = strictrun
+        self.runtimeVersion = runtimeVersion
         self.started = started
         self.finished = finished
         self.complete = complete

@@ -102,12 +102,15 @@ public struct SuiteInfo: Codable, Sendable, Hashable {
     public var description: String
     public var file: String
     public var root: String
+    /// SHA-256 of the suite file's bytes (nil in results written before it was recorded).
+    public var sha256: String?
 
-    public init(name: String, description: String, file: String, root: String) {
+    public init(name: String, description: String, file: String, root: String, sha256: String? = nil) {
         self.name = name
         self.description = description
         self.file = file
         self.root = root
+        self.sha256 = sha256
     }
 }
 
@@ -119,7 +122,11 @@ public struct RunHeader: Codable, Sendable {
     public var profile: String
     /// The profile as given to `strictrun run` (a name or an absolute path).
     public var profileReference: String
+    /// SHA-256 over the profile's files (itself, then what it extends), nil when not recorded.
+    public var profileSHA256: String?
     public var strictrun: String
+    /// The runtime's version (the suite's `runtime-version` command), nil when the suite has none.
+    public var runtimeVersion: String?
     public var started: String
     public var jobs: Int
     public var retries: Int
@@ -132,16 +139,21 @@ public struct RunHeader: Codable, Sendable {
     enum CodingKeys: String, CodingKey {
         case schema, suite, profile, strictrun, started, jobs, retries, shard, environment, tests
         case profileReference = "profile_reference"
+        case profileSHA256 = "profile_sha256"
+        case runtimeVersion = "runtime_version"
     }
 
-    public init(schema: String, suite: SuiteInfo, profile: String, profileReference: String, strictrun: String,
+    public init(schema: String, suite: SuiteInfo, profile: String, profileReference: String,
+                profileSHA256: String? = nil, strictrun: String, runtimeVersion: String? = nil,
                 started: String, jobs: Int, retries: Int, shard: Shard? = nil, environment: [String: String],
                 tests: [PlannedTest]) {
         self.schema = schema
         self.suite = suite
         self.profile = profile
         self.profileReference = profileReference
+        self.profileSHA256 = profileSHA256
         self.strictrun = strictrun
+        self.runtimeVersion = runtimeVersion
         self.started = started
         self.jobs = jobs
         self.retries = retries

@@ -29,7 +29,14 @@ struct ConformanceCommand: ParsableCommand {
         @Option(name: .shortAndLong, help: "Profile name or path.") var profile = "microkernel"
         @Option(name: .shortAndLong, help: "Tests run at once (default: the number of cores).") var jobs: Int?
         @Option(name: .shortAndLong, help: "Output directory (default: ./conformance-SUITE-PROFILE[-shard-K-of-N]).") var out: String?
-        @Option(help: "Run only shard K of N (e.g. 2/3): every N-th test by sorted id.") var shard: String?
+        @Option(help: ArgumentHelp("Run only shard K of N (e.g. 2/3). Without it: STRICTRUN_SHARD=K/N, Bazel's TEST_SHARD_INDEX/TEST_TOTAL_SHARDS, or a Kubernetes Indexed Job's JOB_COMPLETION_INDEX with --shard-count.", valueName: "K/N"))
+        var shard: String?
+        @Option(help: ArgumentHelp("The number of shards with JOB_COMPLETION_INDEX (or STRICTRUN_SHARD_COUNT): the Job's completions.", valueName: "N"))
+        var shardCount: Int?
+        @Option(help: ArgumentHelp("Balance the shards by the test durations of an earlier run's output directory (longest first onto the least-loaded shard); without it, every N-th test by sorted id.", valueName: "DIR"))
+        var balanceFrom: String?
+        @Option(help: ArgumentHelp("Continue the run in DIR from its runs.jsonl, running only what did not finish (a fresh run when DIR has none); DIR must hold this suite, profile and shard.", valueName: "DIR"))
+        var resume: String?
         @Option(help: "Reuse the native results of an earlier run's output directory.") var baseline: String?
         @Option(help: "Known failures (TEST-ID [fail|flaky] [# reason] per line): exit 1 on a new failure or an unexpected pass.")
         var expect: String?
@@ -98,14 +105,7 @@ struct ConformanceCommand: ParsableCommand {
                 guard limit > 0 else { Environment.fail("--limit must be positive", status: 2) }
                 tests = Array(tests.prefix(limit))
             }
-            var shardValue: Shard?
-            if let shard {
-                guard let parsed = Shard(shard) else { Environment.fail("--shard \(shard): expected K/N with 1 ≤ K ≤ N", status: 2) }
-                shardValue = parsed
-                let all = tests.count
-                tests = parsed.select(tests)
-                if tests.isEmpty { Environment.fail("shard \(parsed) has no tests (the suite has \(all))", status: 2) }
-            }
+            let shardValue = selectShard(&tests, environment: environment)
             if list {
                 for test in tests {
                     let flags = test.flags.isEmpty ? "" : "  flags: \(test.flags.joined(separator: " "))"
@@ -118,7 +118,7 @@ struct ConformanceCommand: ParsableCommand {
             if let retries, !(0...5).contains(retries) { Environment.fail("--retries must be 0 to 5", status: 2) }
             if updateExpectations && expect == nil { Environment.fail("--update-expectations needs --expect FILE", status: 2) }
 
-            let (profileName, profileReference) = Self.checkProfile(profile)
+            let (profileName, profileReference, profileSHA256) = Self.checkProfile(profile)
             var expectations: Expectations?
             if let expect {
                 do {
@@ -138,15 +138,19 @@ struct ConformanceCommand: ParsableCommand {
                 }
             }
             let shardSuffix = shardValue.map { "-shard-\($0.index)-of-\($0.count)" } ?? ""
-            let outPath = URL(fileURLWithPath: out ?? "conformance-\(suiteValue.name)-\(profileName)\(shardSuffix)")
+            if let resume, let out, URL(fileURLWithPath: resume).standardizedFileURL != URL(fileURLWithPath: out).standardizedFileURL {
+                Environment.fail("--resume \(resume) and --out \(out): a resumed run writes where it was (give one)", status: 2)
+            }
+            let outPath = URL(fileURLWithPath: resume ?? out ?? "conformance-\(suiteValue.name)-\(profileName)\(shardSuffix)")
                 .standardizedFileURL.path
+            Self.touchBazelShardStatus(environment)
             let options = RunOptions(
                 profileName: profileName, profileReference: profileReference,
                 strictrunExecutable: URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path,
                 strictrunVersion: strictrunVersion, runArguments: runOptions,
                 jobs: jobs ?? ProcessInfo.processInfo.activeProcessorCount, output: outPath, shard: shardValue,
                 baseline: baselineResults, baselinePath: baselinePath, timeout: timeout, retries: retries,
-                environment: environment)
+                environment: environment, profileSHA256: profileSHA256, resume: resume != nil)
             let runner: ConformanceRunner
             do {
                 runner = try ConformanceRunner(suite: suiteValue, tests: tests, options: options, progress: progress)
@@ -154,8 +158,10 @@ struct ConformanceCommand: ParsableCommand {
                 Environment.fail("\(error)", status: 2)
             }
             slot.runner = runner
+            let shardNote = shardValue.map { ", shard \($0) (\($0.source ?? "option"), \($0.assignment ?? "round-robin"))" } ?? ""
+            let resumeNote = runner.resumedRuns > 0 ? "; resumed: \(runner.resumedRuns) finished run(s) kept" : ""
             progress.note("conformance: \(tests.count) test\(tests.count == 1 ? "" : "s") of \(suiteValue.name) under \(profileName), "
-                          + "\(options.jobs) at a time\(shardValue.map { ", shard \($0)" } ?? ""); output: \(outPath)")
+                          + "\(options.jobs) at a time\(shardNote); output: \(outPath)\(resumeNote)")
             let results: ConformanceResults
             do {
                 results = try runner.run()
@@ -163,6 +169,7 @@ struct ConformanceCommand: ParsableCommand {
                 Environment.fail("\(error)", status: 2)
             }
             Self.printSummary(results, directory: outPath)
+            Self.writeBazelXML(environment, directory: outPath)
             if results.interrupted { throw ExitCode(130) }
             if let expect, var expectations {
                 if updateExpectations {
@@ -179,14 +186,15 @@ struct ConformanceCommand: ParsableCommand {
             }
         }
 
-        /// Load and compile the profile (exit 2 when it is bad); its name and how `strictrun run`
-        /// finds it from any working directory.
-        static func checkProfile(_ reference: String) -> (String, String) {
+        /// Load and compile the profile (exit 2 when it is bad); its name, how `strictrun run`
+        /// finds it from any working directory, and the SHA-256 of its files.
+        static func checkProfile(_ reference: String) -> (String, String, String?) {
             do {
                 let profile = try Environment.loader().load(reference)
                 _ = try FilterCompiler().compile(profile)
                 let isPath = reference.contains("/") || reference.hasSuffix(".yaml") || reference.hasSuffix(".yml")
-                return (profile.name, isPath ? URL(fileURLWithPath: reference).standardizedFileURL.path : reference)
+                return (profile.name, isPath ? URL(fileURLWithPath: reference).standardizedFileURL.path : reference,
+                        ContentHash.sha256(files: profile.sources))
             } catch {
                 Environment.fail("bad profile: \(error)", status: 2)
             }
@@ -209,12 +217,14 @@ struct ConformanceCommand: ParsableCommand {
         @Argument(help: "Output directories of 'conformance run'.") var inputs: [String]
         @Option(name: .shortAndLong, help: "The merged output directory.") var out: String
         @Option(help: "Check the merged results against known failures (exit 1 on a mismatch).") var expect: String?
+        @Flag(help: "Merge even when a shard or test is missing, duplicated or the inputs differ; the result is marked incomplete.")
+        var allowPartial = false
 
         func run() throws {
             SignalWatch.start { _ in Foundation.exit(130) }
             let results: ConformanceResults
             do {
-                results = try ConformanceMerge.merge(inputs, into: out)
+                results = try ConformanceMerge.merge(inputs, into: out, allowPartial: allowPartial) { Environment.note($0) }
             } catch {
                 Environment.fail("\(error)", status: 2)
             }
