@@ -5,7 +5,7 @@
 PREFIX   ?= /usr/local
 SWIFT    ?= swift
 CONFIG   ?= debug
-APT_PKGS := libseccomp-dev libdw-dev pkg-config gcc make curl openssl chromium libxml2-utils
+APT_PKGS := libseccomp-dev libdw-dev pkg-config gcc make curl openssl chromium libxml2-utils python3-jsonschema
 BIN       = .build/$(CONFIG)/strictrun
 DEMO_DIR ?= /tmp/strictrun-demo
 
