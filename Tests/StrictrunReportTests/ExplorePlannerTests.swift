@@ -86,3 +86,30 @@ struct ExplorePlannerTests {
         #expect(runs[0].arguments == ["rule=fs/chmod=allow"])
     }
 }
+
+extension ExplorePlannerTests {
+    @Test("a site a failed run revealed is tried after the known ones, then all of them together")
+    func revealed() {
+        let chmod = Self.site("aaaaaaaaaaaaaaaa", "chmod", rule: "fs/chmod")
+        let fork = Self.site("bbbbbbbbbbbbbbbb", "clone")
+        let planner = ExplorePlanner()
+        var done: [String: ExploreRunRecord] = [:]
+        var keys: [String] = []
+        var verdict: TestVerdict?
+        while verdict == nil {
+            switch planner.step(test: "t", sites: [chmod], firstBlocked: nil, done: { done[$0] }) {
+            case .run(let run):
+                keys.append(run.key)
+                var record = Self.record(run.key, run.key == "t|all-sites=allow" ? .pass : .fail)
+                if run.key == "t|site:aaaaaaaaaaaaaaaa=noop" { record.revealed = [fork, chmod] }
+                done[run.key] = record
+            case .verdict(let value):
+                verdict = value
+            }
+        }
+        #expect(keys == ["t|site:aaaaaaaaaaaaaaaa=ENOSYS", "t|site:aaaaaaaaaaaaaaaa=noop", "t|site:aaaaaaaaaaaaaaaa=allow",
+                         "t|site:bbbbbbbbbbbbbbbb=ENOSYS", "t|site:bbbbbbbbbbbbbbbb=allow", "t|all-sites=allow"])
+        #expect(verdict?.kind == .severalSites && verdict?.sites == ["aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb"])
+        #expect(planner.sites(test: "t", known: [chmod], done: { done[$0] }).map(\.site) == ["aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb"])
+    }
+}

@@ -67,7 +67,8 @@ struct ExploreTests {
             "parallel/test-fs-chmod-keep": "noop-enough fs/chmod noop",
             "parallel/test-child-process-spawnsync": "needs-allow process/fork allow",
             "parallel/test-chmod-then-spawn": "several-sites fs/chmod allow",
-            "parallel/test-jit-regexp": "needs-allow wx/wx-simultaneous allow",
+            // V8 maps W+X code at two sites; each alone still crashes.
+            "parallel/test-jit-regexp": "several-sites wx/wx-simultaneous allow",
         ])
         // Only new failures were re-run; test-plain never appears.
         #expect(!explore.verdicts.contains { $0.test == "parallel/test-plain" })
@@ -105,7 +106,7 @@ struct ExploreTests {
         #expect(results.test("parallel/test-fs-chmod-keep")?.attribution?.explored?.verdict == .noopEnough)
         #expect(results.test("parallel/test-child-process-spawnsync")?.attribution?.explored?.verdict == .needsAllow)
         let summary = try String(contentsOfFile: directory + "/summary.md", encoding: .utf8)
-        #expect(summary.contains("| test | under explore-target | attribution (explore) | first blocked call | categories |"))
+        #expect(summary.contains("| test | under `explore-target` | attribution (explore) | first blocked call | categories |"))
         #expect(summary.contains("errno is enough: the runtime falls back"))
         #expect(summary.contains("a no-op is enough"))
         #expect(summary.contains("needs the call: only allowing it passes"))
@@ -122,7 +123,7 @@ struct ExploreTests {
             if format == "html" {
                 #expect(text.contains("id=\"explore-sites\"") && text.contains("id=\"explore-rules\""))
                 #expect(attributeValues("data-verdict", in: text[...], marker: "data-verdict").sorted()
-                        == ["errno-enough", "needs-allow", "needs-allow", "noop-enough", "several-sites"])
+                        == ["errno-enough", "needs-allow", "noop-enough", "several-sites", "several-sites"])
             }
         }
     }
@@ -206,8 +207,10 @@ struct ExploreTests {
         for id in ["parallel/test-child-process-spawnsync", "parallel/test-child-process-exec", "sequential/test-exclusive-spawn"] {
             #expect(table[id] == "needs-allow process/fork allow", "\(id): \(table[id] ?? "nil")")
         }
-        let fork = try #require(explore.plan.first { $0.rule == "process/fork" })
-        #expect(fork.tests.count == 3 && fork.function == "uv_spawn", "\(fork.function)")
+        // spawnSync and the asynchronous spawn reach fork(2) by two call paths: two sites, both in uv_spawn.
+        let forks = explore.plan.filter { $0.rule == "process/fork" }
+        #expect(forks.reduce(0) { $0 + $1.tests.count } == 3)
+        #expect(!forks.isEmpty && forks.allSatisfy { $0.function == "uv_spawn" && $0.answer == "allow" }, "\(forks.map(\.function))")
         #expect(Set(explore.jit?.regained ?? []) == ["parallel/test-wasm-add", "parallel/test-wasm-instantiate"])
     }
 }

@@ -216,7 +216,13 @@ public final class Explorer: Sendable {
                     guard index < items.count else { break }
                     switch items[index] {
                     case .test(let id): exploreTest(id, worker: worker)
-                    case .single(let run): _ = perform(run, worker: worker)
+                    case .single(let run):
+                        guard let record = perform(run, worker: worker) else { continue }
+                        progress.runFinished(RunRecord(test: "\(run.test) [\(run.kind.rawValue) \(run.rule ?? run.answer)]",
+                                                       mode: .profile, attempt: 1,
+                                                       outcome: record.outcome == .pass ? .pass : .skip,
+                                                       seconds: record.seconds, started: record.started, worker: worker,
+                                                       command: []))
                     }
                 }
             }
@@ -232,7 +238,7 @@ public final class Explorer: Sendable {
         while true {
             switch planner.step(test: id, sites: sites[id] ?? [], firstBlocked: first, done: done) {
             case .run(let run):
-                guard mayStart(), perform(run, worker: worker) else { return }
+                guard mayStart(), perform(run, worker: worker) != nil else { return }
             case .verdict(let verdict):
                 progress.runFinished(RunRecord(test: id, mode: .profile, attempt: 1,
                                                outcome: verdict.kind.regains ? .pass : .skip, seconds: 0, started: "",
@@ -243,10 +249,10 @@ public final class Explorer: Sendable {
         }
     }
 
-    /// Makes one run and records it; false when it was stopped before it finished.
-    private func perform(_ run: PlannedExploreRun, worker: Int) -> Bool {
-        guard let test = planned[run.test] else { return false }
-        guard let record = ExploreExecution(explorer: self).execute(run, test: test, worker: worker) else { return false }
+    /// Makes one run and records it; nil when it was stopped before it finished.
+    private func perform(_ run: PlannedExploreRun, worker: Int) -> ExploreRunRecord? {
+        guard let test = planned[run.test] else { return nil }
+        guard let record = ExploreExecution(explorer: self).execute(run, test: test, worker: worker) else { return nil }
         do throws(ConformanceError) {
             try journal.append(record)
             state.withLock {
@@ -258,9 +264,9 @@ public final class Explorer: Sendable {
                 if state.writeFailure == nil { state.writeFailure = error }
                 state.stopping = true
             }
-            return false
+            return nil
         }
-        return true
+        return record
     }
 
     /// Registers a running process group (false: stopping, kill it).
