@@ -8,6 +8,7 @@ public enum ExploreRenderer {
 
     /// The headline: `explore: 12 new failures — 5 ENOSYS enough, …; 3 runs per failure`.
     public static func headline(_ explore: ExploreResults) -> String {
+        guard !explore.verdicts.isEmpty else { return "explore: no new failure to explore" }
         let counts = explore.countsByKind.map { "\($0.1) \($0.0.rawValue)" }.joined(separator: ", ")
         let regained = explore.verdicts.filter { $0.kind.regains }.count
         return "explore: \(explore.verdicts.count) new failure\(explore.verdicts.count == 1 ? "" : "s") — \(counts); "

@@ -103,7 +103,7 @@ struct ExploreCommand: ParsableCommand {
         }
         if !results.ablation.isEmpty { lines.append("if the target lifted a rule entirely:") }
         for rule in results.ablation { lines.append("  \(rule.rule): +\(rule.regained.count) of \(rule.tried.count)") }
-        if let jit = results.jit { lines.append(jit.sentence) }
+        if let jit = results.jit, !jit.tried.isEmpty { lines.append(jit.sentence) }
         let base = directory + "/" + ExploreResults.directory
         lines.append("explore: \(base)/\(ExploreResults.file)  sarif: \(base)/\(ExploreResults.sarifFile)  "
                      + "summary: \(directory)/summary.md (attribution updated)")
