@@ -5,7 +5,7 @@
 PREFIX   ?= /usr/local
 SWIFT    ?= swift
 CONFIG   ?= debug
-APT_PKGS := libseccomp-dev libdw-dev pkg-config gcc make curl openssl chromium libxml2-utils shellcheck python3-venv
+APT_PKGS := libseccomp-dev libdw-dev pkg-config gcc make curl openssl chromium libxml2-utils shellcheck python3-venv python3-jsonschema
 # Linters of Examples/ci/ from PyPI, in a virtual environment of their own (see PipelineLintTests).
 LINT_VENV := .build/lint-tools
 LINT_PIP  := check-jsonschema==0.39.0

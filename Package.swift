@@ -56,6 +56,7 @@ let package = Package(
             "StrictrunTrace", "StrictrunResults", "StrictrunSystem", "StrictrunYAML", .product(name: "Yams", package: "Yams"),
             // SHA-256 of suite and profile files (the merge and --resume checks).
             .product(name: "Crypto", package: "swift-crypto"),
+            "StrictrunReport",  // explore: the porting plan's components, SARIF
         ]),
         .target(name: "StrictrunReport", dependencies: ["StrictrunTrace", "StrictrunResults"]),
         .executableTarget(name: "strictrun", dependencies: [

@@ -98,7 +98,9 @@ public enum SummaryWriter {
 
         out.append("## New failures by category")
         out.append("")
-        out.append("| category | tests (first blocked call) | tests (any blocked call) |")
+        let explored = results.tests.contains { $0.attribution?.explored != nil }
+        out.append(explored ? "| category | tests (attribution: explore's verdict, else first blocked call) | tests (any blocked call) |"
+                            : "| category | tests (first blocked call) | tests (any blocked call) |")
         out.append("|---|---:|---:|")
         let primary = Dictionary(uniqueKeysWithValues: t.newFailuresByPrimary.map { ($0.category, $0.tests) })
         let any = Dictionary(uniqueKeysWithValues: t.newFailuresByCategory.map { ($0.category, $0.tests) })
@@ -151,12 +153,13 @@ public enum SummaryWriter {
         if !failures.isEmpty {
             out.append("## New failures")
             out.append("")
-            out.append("| test | under \(p) | first blocked call | categories |")
-            out.append("|---|---|---|---|")
+            out.append("| test | under \(p) | \(explored ? "attribution (explore) | " : "")first blocked call | categories |")
+            out.append(explored ? "|---|---|---|---|---|" : "|---|---|---|---|")
             for test in failures {
                 let first = test.attribution?.first.map { "`\(cell($0.oneLine))`" } ?? "unattributed"
                 let categories = test.attribution?.categories.map(\.category).joined(separator: ", ") ?? ""
-                out.append("| \(cell(test.id)) | \(JUnitWriter.describe(test.profile?.attempts.first)) | \(first) | "
+                let verdict = test.attribution?.explored.map { "\(cell($0.text)) | " } ?? (explored ? "— | " : "")
+                out.append("| \(cell(test.id)) | \(JUnitWriter.describe(test.profile?.attempts.first)) | \(verdict)\(first) | "
                            + "\(categories.isEmpty ? "—" : categories) |")
             }
             out.append("")

@@ -24,9 +24,12 @@ public struct Report: Codable, Sendable {
     public var baseline: BaselineDiff?
     /// W^X emulation (`wx: emulate`) over the runs read; nil when none emulated.
     public var wxEmulation: WXEmulationReport?
+    /// `conformance explore` of the (first) conformance input: verdicts, plan, ablation; nil when none.
+    public var explore: ExploreResults?
 
     enum CodingKeys: String, CodingKey {
         case schema, generated, kind, inputs, problems, totals, conformance, categories, sites, components, baseline
+        case explore
         case wxEmulation = "wx_emulation"
     }
 

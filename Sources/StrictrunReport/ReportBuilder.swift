@@ -31,6 +31,8 @@ public struct ReportBuilder {
     private var totals = ReportTotals(events: 0, policyEvents: 0, blocked: 0, logged: 0, processes: 0, sites: 0, traces: 0)
     private var processes = Set<String>()
     private var conformance: [ConformanceResults] = []
+    /// The explore of the first conformance input that has one.
+    private var explore: ExploreResults?
     private var traceCounter = 0
     private var wx: WXEmulationReport?
     private var wxWriters: [String: WXEmulationReport.Writer] = [:]
@@ -89,6 +91,7 @@ public struct ReportBuilder {
             }
         }
         conformance.append(results)
+        if explore == nil { explore = ExploreResults.load(conformanceDirectory: directory) }
         inputs.append(input)
     }
 
@@ -251,6 +254,7 @@ public struct ReportBuilder {
                                  logged: totals.logged, processes: processes.count, sites: ranked.count, traces: totals.traces),
             conformance: summary, categories: categories, sites: ranked,
             components: ComponentStats.group(ranked, brokenTests: sites.mapValues(\.testsBroken)), baseline: nil)
+        report.explore = explore
         if let baseline { report.baseline = BaselineDiff.compare(old: baseline, new: report, path: baselinePath ?? "baseline") }
         if var emulation = wx {
             emulation.codeWriters = wxWriters.values.sorted {

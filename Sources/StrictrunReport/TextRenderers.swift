@@ -52,6 +52,7 @@ public enum MarkdownRenderer {
             out.append("| \(c.category) | \(c.newFailuresPrimary) | \(c.testsBroken) | \(c.blocked) | \(c.events) | \(c.sites) | \(c.processes) |")
         }
         if let wx = report.wxEmulation { out += [""] + wxSection(wx) }
+        if let explore = report.explore { out += [""] + ExploreRenderer.markdown(explore) }
         out += ["", "## Top sites", ""]
         var categories: [String] = []
         for site in report.sites where !categories.contains(site.category) { categories.append(site.category) }

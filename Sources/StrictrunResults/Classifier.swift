@@ -66,7 +66,7 @@ public enum Classifier {
         return Attribution(primary: first.category, categories: digest.categories, first: first)
     }
 
-    static func totals(_ tests: [TestResult]) -> Totals {
+    public static func totals(_ tests: [TestResult]) -> Totals {
         func count(_ status: TestStatus) -> Int { tests.filter { $0.status == status }.count }
         let failures = tests.filter { $0.status == .newFailure }
         var primary: [String: Int] = [:]

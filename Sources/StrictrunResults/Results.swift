@@ -27,6 +27,15 @@ public struct Attribution: Codable, Sendable {
     public var categories: [CategoryHit]
     /// The first blocked call.
     public var first: BlockedEvent?
+    /// `conformance explore`'s verdict: where one names a site, `primary` is its rule's category.
+    public var explored: ExploredAttribution?
+    /// The category of the first blocked call, kept here once explore's verdict replaced `primary`.
+    public var firstBlocked: String?
+
+    enum CodingKeys: String, CodingKey {
+        case primary, categories, first, explored
+        case firstBlocked = "first_blocked"
+    }
 
     public static let unattributed = "unattributed"
 

@@ -97,6 +97,11 @@ public enum ProcFS {
         read("/proc/\(tid)/status").flatMap { field("Tgid:", in: $0) }.map { pid_t(truncatingIfNeeded: $0) }
     }
 
+    /// The parent of a process (`PPid:` of /proc/PID/status).
+    public static func parent(of pid: pid_t) -> pid_t? {
+        read("/proc/\(pid)/status").flatMap { field("PPid:", in: $0) }.map { pid_t(truncatingIfNeeded: $0) }
+    }
+
     /// The process group of a process (field 5 of /proc/PID/stat, after the command's `)`).
     public static func processGroup(of pid: pid_t) -> pid_t? {
         guard let stat = read("/proc/\(pid)/stat"), let close = stat.lastIndex(of: UInt8(ascii: ")")) else { return nil }

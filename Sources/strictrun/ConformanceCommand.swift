@@ -17,7 +17,7 @@ struct ConformanceCommand: ParsableCommand {
             profile, a command that does not exist, no test to run, unusable output or baseline); \
             130 when interrupted (what finished is written).
             """,
-        subcommands: [RunSuite.self, Merge.self])
+        subcommands: [RunSuite.self, Merge.self, ExploreCommand.self])
 
     /// `strictrun conformance run SUITE.yaml`.
     struct RunSuite: ParsableCommand {

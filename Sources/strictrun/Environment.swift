@@ -43,10 +43,11 @@ enum Environment {
     /// `forRun`: the filter is for a program this process will supervise (its pid goes into the
     /// rules that keep the program's signals off it).
     static func compiledPolicy(_ reference: String, audit: Bool = false, forRun: Bool = false,
-                               failureStatus: Int32 = 125) -> CompiledPolicy {
+                               answers: [SiteAnswer] = [], failureStatus: Int32 = 125) -> CompiledPolicy {
         do {
             var profile = try loader().load(reference)
             if audit { profile.mode = .audit }
+            profile.answers += answers
             return try FilterCompiler(supervisor: forRun ? ProcessInfo.processInfo.processIdentifier : nil).compile(profile)
         } catch {
             fail("bad profile: \(error)", status: failureStatus)

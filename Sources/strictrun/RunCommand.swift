@@ -37,6 +37,12 @@ struct Run: ParsableCommand {
     @Flag(help: "Name JIT frames of Node.js: adds --perf-basic-prof to a node program, so V8 writes /tmp/perf-PID.map.")
     var jsFrames = false
 
+    @Option(name: .customLong("answer"), help: ArgumentHelp(
+        "Answer the calls blocked at one call site differently (repeatable): SITE[:SYSCALL]=ACTION, ACTION one of "
+        + "profile, noop, allow or an errno name (ENOSYS); rule=RULE[:SYSCALL]=ACTION answers every site of a rule.",
+        valueName: "answer"))
+    var answers: [String] = []
+
     @Flag(help: .hidden)
     var filterOnly = false
 
@@ -65,7 +71,15 @@ struct Run: ParsableCommand {
             }
             injected.insert(failure)
         }
-        let policy = Environment.compiledPolicy(profile, audit: audit, forRun: true)
+        var siteAnswers: [SiteAnswer] = []
+        for text in answers {
+            do {
+                siteAnswers.append(try SiteAnswer.parse(text, syscallExists: { SyscallNames.exists($0) }))
+            } catch {
+                Environment.fail("\(error)", status: 125)
+            }
+        }
+        let policy = Environment.compiledPolicy(profile, audit: audit, forRun: true, answers: siteAnswers)
         let tracePath = trace ?? "strictrun-trace-\(getpid()).jsonl"
         var arguments = Array(command.dropFirst())
         var jsLogDirectory: String?

@@ -28,6 +28,9 @@ public struct Profile: Sendable, Hashable {
     public var fs: FSPolicy? = nil
     /// Sockets as the target offers them; nil when the profile has no `net` section.
     public var net: NetPolicy? = nil
+    /// Calls blocked at a given call site answered differently (`answers:`, `run --answer`);
+    /// the last entry that covers a call wins.
+    public var answers: [SiteAnswer] = []
 
     /// The profile that allows everything and logs nothing (the baseline of a run).
     public static let unconfined = Profile(
@@ -59,6 +62,7 @@ struct ProfileDocument: Sendable {
     var tls: TLSDocument?
     var fs: FSDocument?
     var net: NetDocument?
+    var answers = AnswersDocument()
 
     /// `self` over `base`: every value `self` sets wins; rules add up, a later rule for the
     /// same syscall and category replacing an earlier one.
@@ -76,6 +80,7 @@ struct ProfileDocument: Sendable {
         out.fs = fs.map { $0.merged(over: base.fs) } ?? base.fs
         out.net = net.map { $0.merged(over: base.net) } ?? base.net
         out.rules = rules.merged(over: base.rules)
+        out.answers = answers.merged(over: base.answers)
         return out
     }
 
@@ -92,14 +97,15 @@ struct ProfileDocument: Sendable {
             tls: tls?.resolved(),
             rules: rules.rules,
             fs: fs?.resolved(),
-            net: net?.resolved())
+            net: net?.resolved(),
+            answers: answers.answers)
     }
 }
 
 extension ProfileDocumentReader {
     /// The top-level keys, in the order errors list them.
     static let topLevelKeys = ["name", "description", "extends", "mode", "process", "wx", "escape",
-                               "tls", "fs", "net", "rules"]
+                               "tls", "fs", "net", "rules", "answers"]
 
     /// Read one profile file's text.
     func read(yaml text: String) throws(ProfileError) -> ProfileDocument {
@@ -120,6 +126,7 @@ extension ProfileDocumentReader {
             case "tls": doc.tls = try readTLS(value)
             case "fs": doc.fs = try readFS(value)
             case "net": doc.net = try readNet(value)
+            case "answers": doc.answers = try readAnswers(value)
             default:
                 throw nodes.unknownKey(keyNode, key: key, known: Self.topLevelKeys)
             }

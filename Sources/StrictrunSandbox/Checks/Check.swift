@@ -92,6 +92,9 @@ struct EventDraft {
     /// With a kill: another process to end as well, when it is under the tracer (the owner of a
     /// `mem` file another process reached).
     var alsoEnd: ProcessID?
+    /// The stack already taken for this event (the answers needed its site first): the recorder
+    /// uses it instead of unwinding again.
+    var captured: CapturedStack?
 
     init(rule: CompiledRule, stop: SyscallStop, decoded: [(String, JSONValue)]? = nil,
          extra: [(String, JSONValue)] = [], withStack: Bool = true) {

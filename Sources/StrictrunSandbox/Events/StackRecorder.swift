@@ -52,6 +52,9 @@ final class StackRecorder {
                                                               symbolCacheDirectory: settings.symbolCacheDirectory))
     }
 
+    /// Whether stacks (and so call sites) are taken at all.
+    var enabled: Bool { settings.enabled }
+
     /// The `stack`, `site`, `site_frames` (and `stack_omitted`) fields of one event.
     func capture(pid: pid_t, tid: pid_t, category: String, rule: String) -> CapturedStack {
         guard settings.enabled else { return .none }

@@ -33,6 +33,11 @@ final class EventRecorder {
         self.tracee = tracee
     }
 
+    /// The stack of the thread of `draft` (counted for its site), taken once per event.
+    func stack(for draft: EventDraft, tid: ProcessID, tgid: ProcessID) -> CapturedStack {
+        stacks.capture(pid: tgid, tid: draft.tid ?? tid, category: draft.rule.category, rule: draft.rule.name)
+    }
+
     /// Builds the line of one event of thread `tid` of process `tgid`, and counts it.
     func record(_ draft: EventDraft, tid: ProcessID, tgid: ProcessID) {
         let rule = draft.rule
@@ -44,7 +49,7 @@ final class EventRecorder {
             pid: Int64(tgid), tid: Int64(tid), exe: executable(tgid), syscall: draft.syscall, number: draft.number,
             abi: draft.abi.name, args: decoded, category: rule.category, rule: rule.name,
             action: rule.action.recorded, errno: errno, audited: rule.auditedFrom?.description, extra: draft.extra,
-            stack: draft.withStack ? stacks.capture(pid: tgid, tid: tid, category: rule.category, rule: rule.name) : .none)
+            stack: draft.captured ?? (draft.withStack ? stack(for: draft, tid: tid, tgid: tgid) : .none))
         let result = errno.map { " = -\($0)" } ?? ""
         let countKey = "\(rule.category)\u{1}\(rule.name)\u{1}\(rule.action)"
         if let index = countIndex[countKey] {

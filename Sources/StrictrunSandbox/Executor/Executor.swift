@@ -41,6 +41,10 @@ final class Executor {
     var onFailure: (String) -> Void = { _ in }
     /// Whether a process is under the tracer (only those are ended for an event's `alsoEnd`).
     var isTraced: (ProcessID) -> Bool = { _ in false }
+    /// The profile's answers per call site (empty: every blocked call gets the profile's answer).
+    var answers = AnswerBook([])
+    /// A call the profile blocks that an answer let run (the tracer must know of a fork it allowed).
+    var onAnsweredAllow: (SyscallStop, CompiledRule) -> Void = { _, _ in }
     /// How a stopped thread runs on (the tracer keeps some threads stopping at every call).
     var resume: (ProcessID, Int32) -> Void = { Ptrace.resume($0, signal: $1) }
 
@@ -52,6 +56,15 @@ final class Executor {
 
     /// Carries out a check's decision at a seccomp stop and resumes the thread.
     func carryOut(_ decision: Decision, at stop: SyscallStop) {
+        var decision = decision
+        if !answers.isEmpty, case .answered(let answered) = answers.apply(decision, at: stop, capture: { [recorder] in
+            recorder.stack(for: $0, tid: stop.tid, tgid: stop.tgid)
+        }) {
+            decision = answered
+            if case .allow = decision.verdict.action, let event = decision.events.first {
+                onAnsweredAllow(stop, event.rule)
+            }
+        }
         if case .route(let fd, let destination) = decision.verdict.action {
             route(fd: fd, destination: destination, event: decision.events.first, at: stop)
             return

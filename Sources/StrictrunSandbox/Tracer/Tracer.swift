@@ -29,6 +29,10 @@ final class Tracer {
     /// Children sharing their parent's memory where fork is denied, stopped at every call until
     /// they exec (SpawnChildCheck).
     private var spawnChildren: Set<ProcessID> = []
+    /// Processes with a fork in flight that an answer allowed (`answers:`), and the processes such
+    /// forks made: their children do not share memory, so they are not spawn children.
+    private var answeredForks: Set<ProcessID> = []
+    private var forkedChildren: Set<ProcessID> = []
 
     init(policy: CompiledPolicy, writer: TraceWriter, stacks: StackRecorder, router: (any ConnectionRouter)?,
          root: ProcessID, exe: String, wxSlowPathOnly: Bool = false, injected: InjectedFailures = []) {
@@ -53,6 +57,10 @@ final class Tracer {
         executor.onFailure = { [unowned self] in self.recordFailure($0) }
         executor.resume = { [unowned self] in self.resume($0, signal: $1) }
         executor.isTraced = { [unowned self] in self.table.processes[$0] != nil }
+        executor.answers = AnswerBook(policy.profile.answers, stacksEnabled: stacks.enabled)
+        executor.onAnsweredAllow = { [unowned self] stop, _ in
+            if ["fork", "clone", "vfork"].contains(stop.name) { self.answeredForks.insert(stop.tgid) }
+        }
         emulator?.resume = { [unowned self] in self.resume($0, signal: $1) }
     }
 
@@ -156,7 +164,8 @@ final class Tracer {
         if signal == Signals.stop, table.takeInitialStop(tid) {
             // Where fork is denied every new process shares its parent's memory until it execs
             // (under audit forks exist: the parent's clone event tells).
-            if checks.spawnChild?.action.blocks == true && tid != table.root && table.group(of: tid) == tid {
+            if checks.spawnChild?.action.blocks == true && tid != table.root && table.group(of: tid) == tid
+                && !isAnsweredFork(tid) {
                 spawnChildren.insert(tid)
             }
             resume(tid)  // the initial stop of an auto-attached task
@@ -177,6 +186,14 @@ final class Tracer {
         resume(tid, signal: signal)
     }
 
+    /// A new process made by a fork an answer allowed (its creator's event seen, or its parent
+    /// still has such a fork in flight). Costs nothing without answers that allowed a fork.
+    private func isAnsweredFork(_ tid: ProcessID) -> Bool {
+        if forkedChildren.remove(tid) != nil { return true }
+        guard !answeredForks.isEmpty, let parent = ProcFS.parent(of: tid) else { return false }
+        return answeredForks.contains(parent)
+    }
+
     private func newTask(_ child: ProcessID, createdBy parent: ProcessID, event: Ptrace.Event) {
         let parentGroup = table.group(of: parent)
         var isThread = false
@@ -194,6 +211,10 @@ final class Tracer {
         table.created(child, by: parent, isThread: isThread)
         guard !isThread else { return }
         if checks.spawnChild != nil && sharesMemory { spawnChildren.insert(child) }
+        if !answeredForks.isEmpty && !sharesMemory {
+            answeredForks.remove(parentGroup)
+            forkedChildren.insert(child)
+        }
         checks.alias.known?.inherit(child, from: parentGroup)
         emulator?.processStarted(child, from: parentGroup, sharesMemory: sharesMemory)
         let via: ProcessEvent.Via = switch event {
