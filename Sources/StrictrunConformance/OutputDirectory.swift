@@ -46,7 +46,7 @@ public final class OutputDirectory: Sendable {
     /// Locked (`flock`) while a run or merge writes the directory.
     static let lockFile = ".lock"
     /// What a run writes, and all a fresh run removes from a directory it reuses.
-    static let ownEntries = [runsFile, resultsFile, junitFile, summaryFile, "traces", "logs", "tmp"]
+    static let ownEntries = [runsFile, resultsFile, junitFile, summaryFile, "traces", "logs", "tmp", "explore"]
 
     /// Create `path` (or empty a previous run's files from it) and start `runs.jsonl` with `header`.
     public init(creating path: String, header: RunHeader) throws(ConformanceError) {

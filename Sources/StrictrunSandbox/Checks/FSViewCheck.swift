@@ -36,7 +36,8 @@ struct FSViewCheck {
         let openedFile = verdict.atExit
         verdict.atExit = { [openCheck] result in
             if let refused = openedFile?(result), !refused.isEmpty { return refused }
-            if !isOpen, writes, case let changed = openCheck.tamper.changedAfterCheck(stop, result: result), !changed.isEmpty {
+            if !isOpen, writes, !openCheck.tamper.company.isAlone(stop.tgid),
+               case let changed = openCheck.tamper.changedAfterCheck(stop, result: result), !changed.isEmpty {
                 return changed
             }
             let absolute = PathBytes.absolute(path, dirfd: dirfd, pid: stop.tgid, tracee: tracee)

@@ -13,10 +13,15 @@ struct TraceTamperCheck {
     /// What is wrong with the trace file now (nil: nothing), asked again at the exit stop of a
     /// call that passed: a name swapped between the check and the call is caught there.
     var damage: (@Sendable () -> String?)? = nil
+    /// Who else could change a name while a call of this process is between its check and the
+    /// kernel: no other thread and no other process under the tracer means no race is possible,
+    /// and the exit stop is spared.
+    let company: TracedCompany
 
-    init(trace: FileIdentity?, damage: (@Sendable () -> String?)? = nil) {
+    init(trace: FileIdentity?, damage: (@Sendable () -> String?)? = nil, company: TracedCompany = TracedCompany()) {
         self.trace = trace
         self.damage = damage
+        self.company = company
     }
 
     /// The path arguments a call acts on: (path index, dirfd index or nil, follows a final symlink).
@@ -70,13 +75,14 @@ struct TraceTamperCheck {
     /// trace is undone from the writer's copy at the end of the run).
     func decideAlone(_ stop: SyscallStop, view: some TraceeView) -> Decision {
         if let refused = decide(stop, view: view) { return refused }
-        guard trace != nil, damage != nil else { return .pass }
+        guard trace != nil, damage != nil, !company.isAlone(stop.tgid) else { return .pass }
         var verdict = Verdict.allow
         verdict.atExit = { [self] result in changedAfterCheck(stop, result: result) }
         return Decision(verdict: verdict)
     }
 
-    /// At the exit stop of a path call that passed: the process ends when the trace was changed
+    /// At the exit stop of a path call that passed (when another thread or process could have
+    /// raced it): the process ends when the trace was changed
     /// after all (the call reached it under a name swapped after the check).
     func changedAfterCheck(_ stop: SyscallStop, result: Int64) -> [EventDraft] {
         guard result >= 0, trace != nil, let reason = damage?() else { return [] }
@@ -84,4 +90,11 @@ struct TraceTamperCheck {
                            extra: [("reason", .string("the call changed strictrun's trace file after its check passed: "
                                                       + reason))])]
     }
+}
+
+/// Whether a process is alone under the tracer (one thread, no other process), answered by the
+/// tracer's task table; shared by every copy of the checks that ask. Until the tracer answers,
+/// nobody is alone (every call that could be raced is re-checked).
+final class TracedCompany {
+    var isAlone: (ProcessID) -> Bool = { _ in false }
 }

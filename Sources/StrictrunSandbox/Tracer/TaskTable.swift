@@ -73,6 +73,11 @@ struct TaskTable {
 
     mutating func processGone(_ tgid: ProcessID) { processes[tgid] = nil }
 
+    /// Whether `tgid` is the only process under the tracer and has one thread.
+    func isAlone(_ tgid: ProcessID) -> Bool {
+        processes.count == 1 && processes[tgid] != nil && tasks.values.lazy.filter { $0.tgid == tgid }.count == 1
+    }
+
     /// Every live thread group.
     var groups: Set<ProcessID> { Set(tasks.values.map(\.tgid)) }
 }

@@ -57,6 +57,7 @@ final class Tracer {
         executor.onFailure = { [unowned self] in self.recordFailure($0) }
         executor.resume = { [unowned self] in self.resume($0, signal: $1) }
         executor.isTraced = { [unowned self] in self.table.processes[$0] != nil }
+        checks.open.tamper.company.isAlone = { [unowned self] in self.table.isAlone($0) }
         executor.answers = AnswerBook(policy.profile.answers, stacksEnabled: stacks.enabled)
         executor.onAnsweredAllow = { [unowned self] stop, _ in
             if ["fork", "clone", "vfork"].contains(stop.name) { self.answeredForks.insert(stop.tgid) }
