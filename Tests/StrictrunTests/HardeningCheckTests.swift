@@ -330,4 +330,18 @@ struct HardeningCheckTests {
         #expect(atExit(-13).isEmpty, "a failed open opened nothing")
         #expect(check.openedFile(CheckTests.stop("openat", [cwd, 0x9000, 0, 0, 0, 0]), flags: 0, view: tracee) == nil, "a read")
     }
+
+    @Test("no answer lifts what guards strictrun itself: escape and supervisor rules keep the profile's answer")
+    func answersSpareTheSupervisor() {
+        let book = AnswerBook([SiteAnswer(site: nil, rule: "trace-tamper", action: .allow),
+                               SiteAnswer(site: nil, rule: "fork", action: .allow)])
+        let unlink = CheckTests.stop("unlink", [0x9000, 0, 0, 0, 0, 0])
+        let tamper = CompiledRule.builtIn("escape", "trace-tamper", .deny(errno: 13))
+        let untouched = book.apply(.act(tamper, unlink), at: unlink, capture: { _ in .none })
+        guard case .untouched = untouched else { Issue.record("an answer lifted escape/trace-tamper"); return }
+        let clone = CheckTests.stop("clone", [0x11, 0, 0, 0, 0, 0])
+        let fork = CheckTests.rule("process", "fork", .deny(errno: 1), .always)
+        guard case .answered(let answered) = book.apply(.act(fork, clone), at: clone, capture: { _ in .none }),
+              case .allow = answered.verdict.action else { Issue.record("a rule-wide answer did not apply to process/fork"); return }
+    }
 }

@@ -43,6 +43,9 @@ struct AnswerBook {
             $0.rule.action.blocks
         }) else { return .untouched }
         var event = decision.events[index]
+        // What guards strictrun itself (its trace, its process, its filter, its fail-closed
+        // answers) is not a constraint of the target: no answer lifts it.
+        guard !Self.protectsSupervisor(event.rule) else { return .untouched }
         let candidates = candidates(syscall: event.syscall, rule: event.rule)
         guard !candidates.isEmpty else { return .untouched }
         var chosen: SiteAnswer?
@@ -82,6 +85,12 @@ struct AnswerBook {
         out.events[index] = event
         out.verdict = .carrying(action)
         return .answered(out)
+    }
+
+    /// The rules no answer applies to: strictrun's own fail-closed answers (`supervisor/*`) and the
+    /// `escape` rules (ways around the tracer, attacks on strictrun and its trace).
+    static func protectsSupervisor(_ rule: CompiledRule) -> Bool {
+        rule.category == Category.supervisor.name || rule.category == Category.escape.name
     }
 
     /// Whether a verdict blocks the call (the only verdicts an answer replaces).
