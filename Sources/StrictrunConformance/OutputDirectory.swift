@@ -35,7 +35,7 @@ public enum ConformanceError: Error, Sendable, CustomStringConvertible {
 /// `summary.md` are written from it at the end.
 public final class OutputDirectory: Sendable {
     public let path: String
-    private let runsHandle: Mutex<FileHandle?>
+    private let runs: JSONLinesFile
     /// Holds the directory's lock until `finish`.
     private let lock: Mutex<Int32>
 
@@ -67,7 +67,7 @@ public final class OutputDirectory: Sendable {
               let handle = FileHandle(forWritingAtPath: path + "/" + Self.runsFile) else {
             throw .output("\(path)/\(Self.runsFile): cannot create")
         }
-        runsHandle = Mutex(handle)
+        runs = JSONLinesFile(path: path + "/" + Self.runsFile, handle: handle)
         try appendLine(RunsLine(kind: "header", header: header, run: nil))
     }
 
@@ -90,7 +90,7 @@ public final class OutputDirectory: Sendable {
         } catch {
             throw .output("\(runsPath): \(error.localizedDescription)")
         }
-        runsHandle = Mutex(handle)
+        runs = JSONLinesFile(path: path + "/" + Self.runsFile, handle: handle)
         try appendLine(RunsLine(kind: "resume", header: nil, run: nil, resumed: time))
     }
 
@@ -119,24 +119,7 @@ public final class OutputDirectory: Sendable {
     }
 
     private func appendLine(_ line: RunsLine) throws(ConformanceError) {
-        var data: Data
-        do {
-            data = try ResultsCoding.encoder(pretty: false).encode(line)
-        } catch {
-            throw .output("cannot encode a run record: \(error)")
-        }
-        data.append(0x0A)
-        let failure: String? = runsHandle.withLock { handle in
-            guard let handle else { return "closed" }
-            do {
-                try handle.seekToEnd()
-                try handle.write(contentsOf: data)
-                return nil
-            } catch {
-                return error.localizedDescription
-            }
-        }
-        if let failure { throw .output("\(path)/\(Self.runsFile): \(failure)") }
+        try runs.append(line, what: "a run record")
     }
 
     /// `traces/<id>[.retryN].jsonl` or `logs/<id>.<mode>[.retryN].log`, relative, parents created.
@@ -160,10 +143,7 @@ public final class OutputDirectory: Sendable {
 
     /// Write `results.json`, `junit.xml` and `summary.md` for `results`; remove `tmp/`.
     public func finish(_ results: ConformanceResults) throws(ConformanceError) {
-        runsHandle.withLock { handle in
-            try? handle?.close()
-            handle = nil
-        }
+        runs.close()
         defer {
             lock.withLock { descriptor in
                 ProcessControl.closeDescriptor(descriptor)

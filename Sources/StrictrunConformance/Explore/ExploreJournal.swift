@@ -6,7 +6,7 @@ import StrictrunResults
 /// with one `write(2)` as the run ends. Read back, it is what an interrupted explore resumes from.
 final class ExploreJournal: Sendable {
     let path: String
-    private let handle: Mutex<FileHandle?>
+    private let file: JSONLinesFile
     /// Runs already in the file when it was opened, by key.
     let reused: [String: ExploreRunRecord]
 
@@ -53,7 +53,7 @@ final class ExploreJournal: Sendable {
         guard let opened = try? FileHandle(forWritingTo: URL(fileURLWithPath: path)) else {
             throw .output("cannot open \(path)")
         }
-        handle = Mutex(opened)
+        file = JSONLinesFile(path: path, handle: opened)
         if reused.isEmpty && (try? String(contentsOfFile: path, encoding: .utf8))?.isEmpty != false {
             try append(ExploreLine(header: header))
         }
@@ -65,30 +65,10 @@ final class ExploreJournal: Sendable {
     }
 
     private func append(_ line: ExploreLine) throws(ConformanceError) {
-        var data: Data
-        do {
-            data = try ResultsCoding.encoder(pretty: false).encode(line)
-        } catch {
-            throw .output("cannot encode an explore record: \(error)")
-        }
-        data.append(0x0A)
-        let failure: String? = handle.withLock { handle in
-            guard let handle else { return "closed" }
-            do {
-                try handle.seekToEnd()
-                try handle.write(contentsOf: data)
-                return nil
-            } catch {
-                return error.localizedDescription
-            }
-        }
-        if let failure { throw .output("\(path): \(failure)") }
+        try file.append(line, what: "an explore record")
     }
 
     func close() {
-        handle.withLock { handle in
-            try? handle?.close()
-            handle = nil
-        }
+        file.close()
     }
 }
