@@ -213,4 +213,24 @@ struct ExploreTests {
         #expect(!forks.isEmpty && forks.allSatisfy { $0.function == "uv_spawn" && $0.answer == "allow" }, "\(forks.map(\.function))")
         #expect(Set(explore.jit?.regained ?? []) == ["parallel/test-wasm-add", "parallel/test-wasm-instantiate"])
     }
+
+    @Test("CPython's slice under genode: socketpair needs the call, asyncio streams need several sites, a read-only image nothing helps")
+    func cpythonSlice() throws {
+        let directory = try Paths.temporaryDirectory("explore-cpython") + "/out"
+        let run = try Paths.strictrun(["conformance", "run", Paths.repo("Suites/cpython-all.yaml"), "--profile", "genode",
+                                       "--filter", #"^(test_asyncgen|test_bdb|test\.test_asyncio\.test_streams)$"#,
+                                       "--jobs", "2", "--out", directory, "--quiet"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let outcome = try Paths.strictrun(["conformance", "explore", directory, "--jobs", "2", "--quiet"])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let table = Self.table(try Self.load(directory))
+        // asyncio's event loop makes its self-pipe with socketpair(2): no errno or no-op stands in.
+        #expect(table["test_asyncgen"] == "needs-allow net/socketpair allow", "\(table)")
+        #expect(table["test.test_asyncio.test_streams"]?.hasPrefix("several-sites") == true, "\(table)")
+        // test_bdb writes a module into the standard library's directory, which genode serves
+        // read-only: the mount's answer, not a call site's, so no answer at a site helps.
+        #expect(table["test_bdb"]?.hasPrefix("nothing-helps") == true, "\(table)")
+        let results = try Paths.results(directory)
+        #expect(results.test("test_asyncgen")?.attribution?.primary == "net")
+    }
 }
