@@ -50,6 +50,14 @@ def workloads() -> list:
         strace(jitless),
     ], rounds=20, note="With its JIT on, Node 20 asks for RWX memory at start-up, which microkernel "
                        "denies (V8 aborts): the untripped start-up row uses `--jitless`."))
+    connect = [os.path.join(EXAMPLES, "connect_loop"), "1000"]
+    out.append(Workload("connect", "`connect_loop 1000` — 1,000 non-TLS loopback connects under microkernel", [
+        bare("bare", connect, expect=r"connect-loop ok 1000"),
+        floor(mk, connect, expect=r"connect-loop ok 1000"),
+        strictrun(mk, connect, expect=r"connect-loop ok 1000"),
+    ], rounds=10, note="microkernel routes TLS ports to the broker, so every connect() reaches the tracer "
+                       "(BPF cannot read a sockaddr): the tracer reads the address, sees a non-TLS port and "
+                       "lets the call run. The floor tracer stops at the same connects and only resumes them."))
     wx_startup = node + WX_FLAGS + ["-e", "0"]
     out.append(Workload("node", "`node <W^X flags> -e 0` under apple-jit — start-up, no rule tripped", [
         bare("bare", wx_startup),

@@ -48,7 +48,8 @@ enum Environment {
             var profile = try loader().load(reference)
             if audit { profile.mode = .audit }
             profile.answers += answers
-            return try FilterCompiler(supervisor: forRun ? ProcessInfo.processInfo.processIdentifier : nil).compile(profile)
+            return try FilterCompiler(supervisor: forRun ? ProcessInfo.processInfo.processIdentifier : nil)
+                .compile(profile, pseudoCode: !forRun)
         } catch {
             fail("bad profile: \(error)", status: failureStatus)
         }

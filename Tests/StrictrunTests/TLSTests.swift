@@ -86,14 +86,14 @@ final class TLSFixture: @unchecked Sendable {
         return port
     }
 
-    /// A profile routing `ports` through the broker, trusting the test CA upstream.
+    /// `microkernel` (which routes TLS ports to the broker) with the test servers' `ports` as its TLS ports,
+    /// trusting the test CA upstream: the route action is microkernel's own.
     func profile(ports: [Int], extra: String = "") throws -> String {
         let file = path("tls-\(ports.map(String.init).joined(separator: "-")).yaml")
         try """
             extends: microkernel
             tls:
               ports: [\(ports.map(String.init).joined(separator: ", "))]
-              action: route
               trust: \(path("ca.pem"))
             \(extra)
             """.write(toFile: file, atomically: true, encoding: .utf8)
