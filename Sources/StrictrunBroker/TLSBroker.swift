@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 import NIOCore
 import NIOPosix
@@ -152,26 +155,45 @@ public struct BrokerTrustFiles: Sendable {
         ]
     }
 
+    /// Where `write(workDirectory:)` puts the two files (known before they exist, for the environment).
+    public static func paths(workDirectory: String) -> (caCertificate: String, combinedBundle: String) {
+        ((workDirectory as NSString).appendingPathComponent("strictrun-ca.pem"),
+         (workDirectory as NSString).appendingPathComponent("strictrun-ca-bundle.pem"))
+    }
+
     /// Creates the per-run CA (one P-256 key, one signature) and writes `strictrun-ca.pem` and
-    /// `strictrun-ca-bundle.pem` into `workDirectory` (created if missing).
+    /// `strictrun-ca-bundle.pem` into `workDirectory` (created if missing). The system bundle is copied as
+    /// bytes (about 200 KB; no text decoding).
     public static func write(workDirectory: String) throws(BrokerError) -> BrokerTrustFiles {
         let root = try CertificateAuthorityRoot()
-        let caPath = (workDirectory as NSString).appendingPathComponent("strictrun-ca.pem")
-        let bundlePath = (workDirectory as NSString).appendingPathComponent("strictrun-ca-bundle.pem")
-        let systemBundle = (try? String(contentsOfFile: TLSBroker.systemBundlePath, encoding: .utf8)) ?? ""
-        try write(root.certificatePEM + "\n", to: caPath, directory: workDirectory)
-        try write(systemBundle + (systemBundle.hasSuffix("\n") || systemBundle.isEmpty ? "" : "\n")
-                    + "# strictrun per-run CA\n" + root.certificatePEM + "\n",
-                  to: bundlePath, directory: workDirectory)
+        let (caPath, bundlePath) = paths(workDirectory: workDirectory)
+        do {
+            try FileManager.default.createDirectory(atPath: workDirectory, withIntermediateDirectories: true)
+        } catch {
+            throw BrokerError.cannotWrite(path: workDirectory, reason: String(describing: error))
+        }
+        let pem = Array((root.certificatePEM + "\n").utf8)
+        var bundle = [UInt8](FileManager.default.contents(atPath: TLSBroker.systemBundlePath) ?? Data())
+        if let last = bundle.last, last != UInt8(ascii: "\n") { bundle.append(UInt8(ascii: "\n")) }
+        bundle += Array("# strictrun per-run CA\n".utf8) + pem
+        try write(pem, to: caPath)
+        try write(bundle, to: bundlePath)
         return BrokerTrustFiles(caCertificatePath: caPath, combinedBundlePath: bundlePath, root: root)
     }
 
-    private static func write(_ text: String, to path: String, directory: String) throws(BrokerError) {
-        do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
-        } catch {
-            throw BrokerError.cannotWrite(path: path, reason: String(describing: error))
+    /// `bytes` into a new file at `path` (mode 0644), with plain open/write/close.
+    private static func write(_ bytes: [UInt8], to path: String) throws(BrokerError) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw BrokerError.cannotWrite(path: path, reason: String(cString: strerror(errno))) }
+        defer { close(fd) }
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw BrokerError.cannotWrite(path: path, reason: String(cString: strerror(errno)))
+            }
+            offset += written
         }
     }
 }

@@ -15,10 +15,15 @@ import Synchronization
 /// thread), so a run that never contacts a TLS port starts none.
 final class BrokerBridge: ConnectionRouter, Sendable {
     private let configuration: BrokerConfiguration
-    private let trustFiles: BrokerTrustFiles
-    private let trace: TraceWriter
+    /// Where the broker's events go (set by `attach` once the trace is open).
+    private let trace = Mutex<TraceWriter?>(nil)
     private let state = Mutex<State>(.notStarted)
     private let owners = Owners()
+    /// The per-run CA and its files, made on a short-lived thread while the launcher loads the
+    /// profile and opens the trace; `ready()` waits for it before the program starts.
+    private let preparation = Preparation()
+    private let caPath: String
+    private let bundlePath: String
 
     private enum State {
         case notStarted
@@ -27,19 +32,23 @@ final class BrokerBridge: ConnectionRouter, Sendable {
         case stopped
     }
 
-    /// The per-run CA's trust variables for the program's environment.
-    var environment: [String: String] { trustFiles.appEnvironment }
+    /// The per-run CA's trust variables for the program's environment (the files exist once
+    /// `ready()` returned).
+    var environment: [String: String] {
+        ["NODE_EXTRA_CA_CERTS": caPath, "SSL_CERT_FILE": bundlePath, "REQUESTS_CA_BUNDLE": bundlePath,
+         "CURL_CA_BUNDLE": bundlePath]
+    }
 
     /// Whether the broker has been started (a routed connect happened).
     var started: Bool {
         state.withLock { if case .running = $0 { return true } else { return false } }
     }
 
-    init(tls: TLSPolicy, trace: TraceWriter) throws {
+    /// Starts making the per-run CA and its files (on a thread of its own, which ends when they
+    /// are written, so that it overlaps the filter's compilation); nothing of the broker itself.
+    init(tls: TLSPolicy) {
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("strictrun-tls-\(getpid())").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o755])
         var configuration = BrokerConfiguration(workDirectory: directory)
         configuration.trustRoots = tls.trustBundle.map { .file($0) } ?? .system
         configuration.mode = tls.relay ? .relay : .terminate
@@ -48,12 +57,49 @@ final class BrokerBridge: ConnectionRouter, Sendable {
             ClientCertificateRule(hostPattern: $0.host, certificateChainPath: $0.certificate, privateKeyPath: $0.key)
         }
         self.configuration = configuration
-        self.trace = trace
+        (caPath, bundlePath) = BrokerTrustFiles.paths(workDirectory: directory)
+        let preparation = self.preparation
+        let thread = Thread {
+            preparation.finish(Result { () throws(BrokerError) -> BrokerTrustFiles in
+                try BrokerTrustFiles.write(workDirectory: directory)
+            })
+        }
+        thread.name = "strictrun-ca"
+        thread.start()
+    }
+
+    /// The trace the broker's events go to.
+    func attach(_ writer: TraceWriter) { trace.withLock { $0 = writer } }
+
+    /// Waits until the per-run CA's files are written (the launcher calls it just before the
+    /// program starts); throws when they could not be.
+    func waitUntilTrusted() throws(RouterUnavailable) {
         do {
-            trustFiles = try BrokerTrustFiles.write(workDirectory: directory)
+            _ = try trustFiles()
         } catch {
-            try? FileManager.default.removeItem(atPath: directory)
-            throw error
+            throw RouterUnavailable("cannot make the TLS broker's per-run CA: \(error)")
+        }
+    }
+
+    private func trustFiles() throws(BrokerError) -> BrokerTrustFiles {
+        try preparation.wait().get()
+    }
+
+    /// The per-run CA being made on its thread: its result, once there.
+    private final class Preparation: Sendable {
+        private let result = Mutex<Result<BrokerTrustFiles, BrokerError>?>(nil)
+        private let done = DispatchSemaphore(value: 0)
+
+        func finish(_ outcome: Result<BrokerTrustFiles, BrokerError>) {
+            result.withLock { $0 = outcome }
+            done.signal()
+        }
+
+        /// Blocks until `finish` was called (at once afterwards).
+        func wait() -> Result<BrokerTrustFiles, BrokerError> {
+            if let known = result.withLock({ $0 }) { return known }
+            done.wait()
+            return result.withLock { $0! }
         }
     }
 
@@ -71,12 +117,12 @@ final class BrokerBridge: ConnectionRouter, Sendable {
             case .failed(let reason): return .failure(RouterUnavailable(reason))
             case .stopped: return .failure(RouterUnavailable("the run is over"))
             case .notStarted:
-                let owners = self.owners, trace = self.trace
+                let owners = self.owners, trace = self.trace.withLock { $0 }
                 do {
-                    let broker = try TLSBroker.start(configuration, trustFiles: trustFiles) { event in
+                    let broker = try TLSBroker.start(configuration, trustFiles: trustFiles()) { event in
                         var line = BrokerBridge.line(of: event)
                         line.pid = line.connection.flatMap(owners.pid).map(Int64.init)
-                        try? trace.write(line)
+                        try? trace?.write(line)
                     }
                     state = .running(broker)
                     return .success(broker)
@@ -98,8 +144,10 @@ final class BrokerBridge: ConnectionRouter, Sendable {
                         connectionID: connectionID)
     }
 
-    /// Stops the broker if it was started and removes the per-run CA's files.
+    /// Stops the broker if it was started and removes the per-run CA's files (after the thread
+    /// making them is done).
     func shutdown() {
+        _ = preparation.wait()
         let previous = state.withLock { state -> State in
             defer { state = .stopped }
             return state

@@ -7,6 +7,9 @@ public protocol ConnectionRouter: Sendable {
     /// thread (it blocks while the broker starts, a few ms; later calls return at once). A run that never
     /// routes a connection never starts it.
     func listeningPorts() throws(RouterUnavailable) -> BrokerPorts
+    /// Returns once the files the program's trust variables name exist: the launcher calls it just
+    /// before the program starts (they may be made on another thread meanwhile).
+    func waitUntilTrusted() throws(RouterUnavailable)
     /// The tracer connected the app socket with local address `appLocal` to the broker;
     /// the app meant `destination`. Called on the tracer thread; must not block.
     func register(appLocal: SocketEndpoint, destination: SocketEndpoint, connectionID: UInt64, pid: ProcessID)
