@@ -115,16 +115,19 @@ def tls_targets(w) -> list:
         return [{"target": "(6) TLS", "limit": "≤ +2 ms per handshake, ≥ 60 % of direct MB/s", "value": value,
                  "met": None}]
     rows = []
-    for num, den, what in (("hs-broker", "hs-direct", "small bundle"),
-                           ("hs-broker-launched", "hs-direct-launched", "as launched")):
+    for num, den, what, limit in (("hs-broker", "hs-direct", "small bundle", 2),
+                                  ("hs-broker-launched", "hs-direct-launched", "as launched", 2),
+                                  ("first-broker", "first-direct", "first request, broker started by it", 5)):
         pairs = metric_pairs(w, num, den)
         if pairs:
             extra = [a - b for a, b in pairs]
             d = statistics.median(extra)
-            rows.append({"target": f"(6) TLS handshake through the broker ({what})", "limit": "≤ +2 ms",
+            name = ("(17) first HTTPS request through the lazily started broker" if num == "first-broker"
+                    else f"(6) TLS handshake through the broker ({what})")
+            rows.append({"target": name, "limit": f"≤ +{limit} ms",
                          "value": f"{d:+.2f} ms ({min(extra):+.2f} – {max(extra):+.2f}; "
                                   f"{statistics.median(a for a, _ in pairs):.2f} vs "
-                                  f"{statistics.median(b for _, b in pairs):.2f} ms)", "met": d <= 2})
+                                  f"{statistics.median(b for _, b in pairs):.2f} ms)", "met": d <= limit})
     pairs = metric_pairs(w, "bulk-broker", "bulk-direct")
     if pairs:
         ratios = [a / b for a, b in pairs if b > 0]
