@@ -49,8 +49,8 @@ def targets(all_results: list) -> list:
     # issue 17: the launcher's fixed cost, TLS routed by default in microkernel.
     ratio_row("(17) run /bin/true, microkernel", "strictrun's fixed cost", "strictrun microkernel", "floor tracer", 1.5,
               "floor tracer")
-    ratio_row("(17) node --jitless -e 0, microkernel (TLS routed)", "`node --jitless -e 0`", "strictrun", "bare",
-              1.03, "bare")
+    ratio_row("(17) node --jitless -e 0, microkernel (TLS routed)", "`node --jitless -e 0`", "strictrun",
+              "bare + trust env", 1.03, "bare with the same trust variables")
     ratio_row("(17) 1,000 non-TLS loopback connects, microkernel", "`connect_loop 1000`", "strictrun", "bare",
               1.10, "bare")
     ratio_row("(17) node --jitless -e 0, genode", "under the fs/net presets", "strictrun genode", "bare", 1.08, "bare")
