@@ -46,6 +46,14 @@ def targets(all_results: list) -> list:
         rows.append({"target": name, "limit": f"≤ {limit}× {unit_note}", "value": "not measured", "met": None})
 
     ratio_row("(1) node --jitless -e 0, microkernel", "`node --jitless -e 0`", "strictrun", "bare", 1.02, "bare")
+    # issue 17: the launcher's fixed cost, TLS routed by default in microkernel.
+    ratio_row("(17) run /bin/true, microkernel", "strictrun's fixed cost", "strictrun microkernel", "floor tracer", 1.5,
+              "floor tracer")
+    ratio_row("(17) node --jitless -e 0, microkernel (TLS routed)", "`node --jitless -e 0`", "strictrun",
+              "bare + trust env", 1.03, "bare with the same trust variables")
+    ratio_row("(17) 1,000 non-TLS loopback connects, microkernel", "`connect_loop 1000`", "strictrun", "bare",
+              1.10, "bare")
+    ratio_row("(17) node --jitless -e 0, genode", "under the fs/net presets", "strictrun genode", "bare", 1.08, "bare")
     ratio_row("(1) node (W^X flags) -e 0, apple-jit", "`node <W^X flags> -e 0`", "strictrun", "bare", 1.02, "bare")
     ratio_row("(2) jit_heavy.js, W^X flags, apple-jit", "with the W^X flags", "strictrun", "bare", 1.02, "bare")
     ratio_row("(2) jit_heavy.js, full JIT, nothing trips", "with the full JIT", "strictrun jit-allowed", "bare",
@@ -107,16 +115,19 @@ def tls_targets(w) -> list:
         return [{"target": "(6) TLS", "limit": "≤ +2 ms per handshake, ≥ 60 % of direct MB/s", "value": value,
                  "met": None}]
     rows = []
-    for num, den, what in (("hs-broker", "hs-direct", "small bundle"),
-                           ("hs-broker-launched", "hs-direct-launched", "as launched")):
+    for num, den, what, limit in (("hs-broker", "hs-direct", "small bundle", 2),
+                                  ("hs-broker-launched", "hs-direct-launched", "as launched", 2),
+                                  ("first-broker", "first-direct", "first request, broker started by it", 5)):
         pairs = metric_pairs(w, num, den)
         if pairs:
             extra = [a - b for a, b in pairs]
             d = statistics.median(extra)
-            rows.append({"target": f"(6) TLS handshake through the broker ({what})", "limit": "≤ +2 ms",
+            name = ("(17) first HTTPS request through the lazily started broker" if num == "first-broker"
+                    else f"(6) TLS handshake through the broker ({what})")
+            rows.append({"target": name, "limit": f"≤ +{limit} ms",
                          "value": f"{d:+.2f} ms ({min(extra):+.2f} – {max(extra):+.2f}; "
                                   f"{statistics.median(a for a, _ in pairs):.2f} vs "
-                                  f"{statistics.median(b for _, b in pairs):.2f} ms)", "met": d <= 2})
+                                  f"{statistics.median(b for _, b in pairs):.2f} ms)", "met": d <= limit})
     pairs = metric_pairs(w, "bulk-broker", "bulk-direct")
     if pairs:
         ratios = [a / b for a, b in pairs if b > 0]

@@ -5,7 +5,7 @@
 #
 #   ROUNDS=N        timed rounds for every workload (default: per workload; ~8–10 min in all,
 #                   plus the release build)
-#   ONLY=a,b        only these workloads (launcher node jit wxemu fsnet dd storm threads tls conformance);
+#   ONLY=a,b        only these workloads (launcher node connect jit wxemu fsnet dd storm threads tls conformance);
 #                   the others keep their last results in the report
 #   OUT=FILE        the report (default BENCHMARKS.md)
 #   SKIP_BUILD=1    reuse .build-bench as it is (while iterating on the script)

@@ -46,6 +46,14 @@ def appconnect_ms(output: str):
     return statistics.median(values) if len(values) >= HANDSHAKES // 2 else None
 
 
+def first_ms(output: str):
+    """curl's time_appconnect (ms) of its one request."""
+    try:
+        return float(output.strip().split()[-1]) * 1000
+    except (ValueError, IndexError):
+        return None
+
+
 def speed_mbs(output: str):
     try:
         return float(output.strip().split()[-1]) / 1e6
@@ -68,13 +76,21 @@ def tls_workload() -> Workload:
     bulk = ["curl", "-sS", "--resolve", host, "-o", "/dev/null", "-w", "%{speed_download}\\n",
             f"https://localhost:{port}/bulk?mb={BULK_MB}"]
     small_under_broker = ["sh", "-c", 'CURL_CA_BUNDLE="$NODE_EXTRA_CA_CERTS" exec "$@"', "sh"]
+    # One request: under strictrun its connect() starts the broker (lazily, on the tracer thread).
+    first = ["curl", "-sS", "--resolve", host, "-o", "/dev/null", "-w", "%{time_connect} %{time_appconnect}\\n",
+             f"https://localhost:{port}/small"]
     handshake = ("handshake", "ms", appconnect_ms)
+    first_request = ("first request", "ms", first_ms)
     speed = ("throughput", "MB/s", speed_mbs)
     variants = [
         Variant("handshakes, direct (small bundle)", hs, "bare", env={"CURL_CA_BUNDLE": ca}, metric=handshake,
                 key="hs-direct"),
         strictrun(profile, small_under_broker + hs, label="handshakes, strictrun broker (small bundle)",
                   metric=handshake, key="hs-broker", ref="hs-direct"),
+        Variant("first request, direct (small bundle)", first, "bare", env={"CURL_CA_BUNDLE": ca},
+                metric=first_request, key="first-direct", ref="first-direct"),
+        strictrun(profile, small_under_broker + first, label="first request, strictrun broker started by it "
+                  "(small bundle)", metric=first_request, key="first-broker", ref="first-direct"),
         Variant("handshakes, direct (system roots + CA)", hs, "bare", env={"CURL_CA_BUNDLE": bundle},
                 metric=handshake, key="hs-direct-launched", ref="hs-direct"),
         strictrun(profile, hs, label="handshakes, strictrun broker (as launched)", metric=handshake,
@@ -136,7 +152,7 @@ def tls_workload() -> Workload:
         return cleanup
 
     return Workload("tls", f"TLS: {HANDSHAKES} handshakes and a {BULK_MB} MiB download, curl through strictrun's "
-                           "broker vs direct", variants, rounds=5, setup=setup, ref_label="direct (same kind of run)",
+                           "broker vs direct", variants, rounds=9, setup=setup, ref_label="direct (same kind of run)",
                     note=f"A loopback HTTPS server (node), curl as the client; under strictrun the profile "
                          f"routes the server's port to the broker (`tls: action: route`). Handshake = median "
                          f"of curl's time_appconnect over {HANDSHAKES} new connections of one curl process; "

@@ -27,40 +27,19 @@ final class CertificateAuthority: Sendable {
 
     static let maximumMirroredDepth = 8
 
-    init() throws {
-        do {
-            let caKey = P256.Signing.PrivateKey()
-            let key = Certificate.PrivateKey(caKey)
-            let keyIdentifier = Self.keyIdentifier(caKey.publicKey)
-            self.key = key
-            self.keyIdentifier = keyIdentifier
-            var random = SystemRandomNumberGenerator()
-            let tag = String(random.next(), radix: 16)
-            let name = try DistinguishedName {
-                OrganizationName("strictrun")
-                CommonName("strictrun per-run CA \(tag)")
-            }
-            let now = Date()
-            self.certificate = try Certificate(
-                version: .v3, serialNumber: Certificate.SerialNumber(),
-                publicKey: Certificate.PublicKey(caKey.publicKey),
-                notValidBefore: now - 86_400, notValidAfter: now + 365 * 86_400,
-                issuer: name, subject: name, signatureAlgorithm: .ecdsaWithSHA256,
-                extensions: Certificate.Extensions {
-                    Critical(BasicConstraints.isCertificateAuthority(maxPathLength: 0))
-                    Critical(KeyUsage(digitalSignature: true, keyCertSign: true, cRLSign: true))
-                    SubjectKeyIdentifier(keyIdentifier: keyIdentifier[...])
-                },
-                issuerPrivateKey: key)
-            self.certificatePEM = try certificate.serializeAsPEM().pemString
-            let leafKey = P256.Signing.PrivateKey()
-            self.leafKey = leafKey
-            self.leafNIOKey = try NIOSSLPrivateKey(bytes: Array(leafKey.derRepresentation), format: .der)
-            self.strangerKey = P256.Signing.PrivateKey()
-            self.mirrorKeys = (0..<Self.maximumMirroredDepth).map { _ in P256.Signing.PrivateKey() }
-        } catch {
-            throw BrokerError.certificateAuthority(reason: String(describing: error))
-        }
+    /// Issues with `root` (made earlier, before the app started, by ``BrokerTrustFiles``); the leaf, stranger and
+    /// mirror keys are made here, when the broker starts.
+    init(root: CertificateAuthorityRoot) {
+        self.key = root.key
+        self.keyIdentifier = root.keyIdentifier
+        self.certificate = root.certificate
+        self.certificatePEM = root.certificatePEM
+        let leafKey = P256.Signing.PrivateKey()
+        self.leafKey = leafKey
+        // A P-256 key's own DER always parses.
+        self.leafNIOKey = try! NIOSSLPrivateKey(bytes: Array(leafKey.derRepresentation), format: .der)
+        self.strangerKey = P256.Signing.PrivateKey()
+        self.mirrorKeys = (0..<Self.maximumMirroredDepth).map { _ in P256.Signing.PrivateKey() }
     }
 
     /// The leaf for `name` (a DNS name, or an IP address: then an IP SAN), issued now or from the cache.
@@ -185,6 +164,47 @@ final class CertificateAuthority: Sendable {
             return withUnsafeBytes(of: v6.address.sin6_addr) { Array($0) }
         default:
             return []
+        }
+    }
+}
+
+/// The per-run CA's root alone: a P-256 key that never leaves this process and its self-signed certificate. It
+/// must exist before the app starts (the app trusts it from its first TLS context on); the broker that issues
+/// leaves with it starts later, on the first routed connect. One key generation and one signature.
+struct CertificateAuthorityRoot: Sendable {
+    let key: Certificate.PrivateKey
+    let keyIdentifier: [UInt8]
+    let certificate: Certificate
+    let certificatePEM: String
+
+    init() throws(BrokerError) {
+        do {
+            let caKey = P256.Signing.PrivateKey()
+            let key = Certificate.PrivateKey(caKey)
+            let keyIdentifier = CertificateAuthority.keyIdentifier(caKey.publicKey)
+            self.key = key
+            self.keyIdentifier = keyIdentifier
+            var random = SystemRandomNumberGenerator()
+            let tag = String(random.next(), radix: 16)
+            let name = try DistinguishedName {
+                OrganizationName("strictrun")
+                CommonName("strictrun per-run CA \(tag)")
+            }
+            let now = Date()
+            self.certificate = try Certificate(
+                version: .v3, serialNumber: Certificate.SerialNumber(),
+                publicKey: Certificate.PublicKey(caKey.publicKey),
+                notValidBefore: now - 86_400, notValidAfter: now + 365 * 86_400,
+                issuer: name, subject: name, signatureAlgorithm: .ecdsaWithSHA256,
+                extensions: Certificate.Extensions {
+                    Critical(BasicConstraints.isCertificateAuthority(maxPathLength: 0))
+                    Critical(KeyUsage(digitalSignature: true, keyCertSign: true, cRLSign: true))
+                    SubjectKeyIdentifier(keyIdentifier: keyIdentifier[...])
+                },
+                issuerPrivateKey: key)
+            self.certificatePEM = try certificate.serializeAsPEM().pemString
+        } catch {
+            throw BrokerError.certificateAuthority(reason: String(describing: error))
         }
     }
 }

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 import NIOCore
 import NIOPosix
@@ -53,11 +56,12 @@ public final class TLSBroker: Sendable {
         ]
     }
 
-    /// Loads the trust roots and client certificates, creates the per-run CA (P-256, in memory only), writes its
-    /// certificate and the combined bundle into `workDirectory`, and starts listening. Blocks until listening.
+    /// Starts the broker with the per-run CA of `trustFiles` (written earlier, before the app started; made here
+    /// when nil): loads the trust roots and client certificates and starts listening. Blocks until listening.
     /// `onEvent` is called on broker threads and must not block.
-    public static func start(_ configuration: BrokerConfiguration,
+    public static func start(_ configuration: BrokerConfiguration, trustFiles: BrokerTrustFiles? = nil,
                              onEvent: @escaping @Sendable (BrokerEvent) -> Void) throws -> TLSBroker {
+        let files = try trustFiles ?? BrokerTrustFiles.write(workDirectory: configuration.workDirectory)
         let trustPath: String
         switch configuration.trustRoots {
         case .system: trustPath = systemBundlePath
@@ -65,15 +69,9 @@ public final class TLSBroker: Sendable {
         }
         let trust = try TrustStore.load(path: trustPath)
         let rules = try configuration.clientCertificates.map(LoadedClientRule.init)
-        let authority = try CertificateAuthority()
-
-        let caPath = (configuration.workDirectory as NSString).appendingPathComponent("strictrun-ca.pem")
-        let bundlePath = (configuration.workDirectory as NSString).appendingPathComponent("strictrun-ca-bundle.pem")
-        let systemBundle = (try? String(contentsOfFile: systemBundlePath, encoding: .utf8)) ?? ""
-        try write(authority.certificatePEM + "\n", to: caPath, directory: configuration.workDirectory)
-        try write(systemBundle + (systemBundle.hasSuffix("\n") || systemBundle.isEmpty ? "" : "\n")
-                    + "# strictrun per-run CA\n" + authority.certificatePEM + "\n",
-                  to: bundlePath, directory: configuration.workDirectory)
+        let authority = CertificateAuthority(root: files.root)
+        let caPath = files.caCertificatePath
+        let bundlePath = files.combinedBundlePath
 
         let core = try BrokerCore(configuration: configuration, authority: authority, trust: trust,
                                   clientRules: rules, emit: onEvent)
@@ -135,13 +133,67 @@ public final class TLSBroker: Sendable {
         for listener in listeners { try? listener.close().wait() }
         try? group.syncShutdownGracefully()
     }
+}
 
-    private static func write(_ text: String, to path: String, directory: String) throws {
+/// What the app needs before it starts, made without starting the broker: the per-run CA (its key stays in this
+/// process) and the two files that make the app trust it. The broker itself (trust store, TLS contexts, threads,
+/// listeners) starts later, with ``TLSBroker/start(_:trustFiles:onEvent:)``, on the first routed connect.
+public struct BrokerTrustFiles: Sendable {
+    /// PEM of the per-run CA certificate alone (`NODE_EXTRA_CA_CERTS`).
+    public let caCertificatePath: String
+    /// The system roots followed by the per-run CA (`SSL_CERT_FILE`, `REQUESTS_CA_BUNDLE`, `CURL_CA_BUNDLE`).
+    public let combinedBundlePath: String
+    let root: CertificateAuthorityRoot
+
+    /// The variables that make the common TLS stacks trust the per-run CA.
+    public var appEnvironment: [String: String] {
+        [
+            "NODE_EXTRA_CA_CERTS": caCertificatePath,
+            "SSL_CERT_FILE": combinedBundlePath,
+            "REQUESTS_CA_BUNDLE": combinedBundlePath,
+            "CURL_CA_BUNDLE": combinedBundlePath,
+        ]
+    }
+
+    /// Where `write(workDirectory:)` puts the two files (known before they exist, for the environment).
+    public static func paths(workDirectory: String) -> (caCertificate: String, combinedBundle: String) {
+        ((workDirectory as NSString).appendingPathComponent("strictrun-ca.pem"),
+         (workDirectory as NSString).appendingPathComponent("strictrun-ca-bundle.pem"))
+    }
+
+    /// Creates the per-run CA (one P-256 key, one signature) and writes `strictrun-ca.pem` and
+    /// `strictrun-ca-bundle.pem` into `workDirectory` (created if missing). The system bundle is copied as
+    /// bytes (about 200 KB; no text decoding).
+    public static func write(workDirectory: String) throws(BrokerError) -> BrokerTrustFiles {
+        let root = try CertificateAuthorityRoot()
+        let (caPath, bundlePath) = paths(workDirectory: workDirectory)
         do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+            try FileManager.default.createDirectory(atPath: workDirectory, withIntermediateDirectories: true)
         } catch {
-            throw BrokerError.cannotWrite(path: path, reason: String(describing: error))
+            throw BrokerError.cannotWrite(path: workDirectory, reason: String(describing: error))
+        }
+        let pem = Array((root.certificatePEM + "\n").utf8)
+        var bundle = [UInt8](FileManager.default.contents(atPath: TLSBroker.systemBundlePath) ?? Data())
+        if let last = bundle.last, last != UInt8(ascii: "\n") { bundle.append(UInt8(ascii: "\n")) }
+        bundle += Array("# strictrun per-run CA\n".utf8) + pem
+        try write(pem, to: caPath)
+        try write(bundle, to: bundlePath)
+        return BrokerTrustFiles(caCertificatePath: caPath, combinedBundlePath: bundlePath, root: root)
+    }
+
+    /// `bytes` into a new file at `path` (mode 0644), with plain open/write/close.
+    private static func write(_ bytes: [UInt8], to path: String) throws(BrokerError) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw BrokerError.cannotWrite(path: path, reason: String(cString: strerror(errno))) }
+        defer { close(fd) }
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw BrokerError.cannotWrite(path: path, reason: String(cString: strerror(errno)))
+            }
+            offset += written
         }
     }
 }

@@ -6,24 +6,49 @@ import StrictrunSystem
 import StrictrunTrace
 import Synchronization
 
-/// Starts the TLS broker for a profile whose `tls` rule routes, connects it to the tracer
-/// (as its `ConnectionRouter`) and to the trace (its events become `tls` lines).
+/// The TLS broker of a profile whose `tls` rule routes, connected to the tracer (as its `ConnectionRouter`) and to
+/// the trace (its events become `tls` lines).
+///
+/// Made before the program starts, it only creates the per-run CA and the files that make the program trust it
+/// (the program reads them when it builds its first TLS context, before any connect). The broker itself — trust
+/// store, SwiftNIO threads, listeners — starts on the first routed connect (`listeningPorts()`, on the tracer
+/// thread), so a run that never contacts a TLS port starts none.
 final class BrokerBridge: ConnectionRouter, Sendable {
-    let broker: TLSBroker
-    let workDirectory: String
+    private let configuration: BrokerConfiguration
+    /// Where the broker's events go (set by `attach` once the trace is open).
+    private let trace = Mutex<TraceWriter?>(nil)
+    private let state = Mutex<State>(.notStarted)
+    private let owners = Owners()
+    /// The per-run CA and its files, made on a short-lived thread while the launcher loads the
+    /// profile and opens the trace; `ready()` waits for it before the program starts.
+    private let preparation = Preparation()
+    private let caPath: String
+    private let bundlePath: String
 
-    var ipv4Port: Int { broker.ipv4Port }
-    var ipv6Port: Int? { broker.ipv6Port }
+    private enum State {
+        case notStarted
+        case running(TLSBroker)
+        case failed(String)
+        case stopped
+    }
 
-    /// The per-run CA's trust variables for the program's environment.
-    var environment: [String: String] { broker.appEnvironment }
+    /// The per-run CA's trust variables for the program's environment (the files exist once
+    /// `ready()` returned).
+    var environment: [String: String] {
+        ["NODE_EXTRA_CA_CERTS": caPath, "SSL_CERT_FILE": bundlePath, "REQUESTS_CA_BUNDLE": bundlePath,
+         "CURL_CA_BUNDLE": bundlePath]
+    }
 
-    init(tls: TLSPolicy, trace: TraceWriter) throws {
+    /// Whether the broker has been started (a routed connect happened).
+    var started: Bool {
+        state.withLock { if case .running = $0 { return true } else { return false } }
+    }
+
+    /// Starts making the per-run CA and its files (on a thread of its own, which ends when they
+    /// are written, so that it overlaps the filter's compilation); nothing of the broker itself.
+    init(tls: TLSPolicy) {
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("strictrun-tls-\(getpid())").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o755])
-        workDirectory = directory
         var configuration = BrokerConfiguration(workDirectory: directory)
         configuration.trustRoots = tls.trustBundle.map { .file($0) } ?? .system
         configuration.mode = tls.relay ? .relay : .terminate
@@ -31,12 +56,50 @@ final class BrokerBridge: ConnectionRouter, Sendable {
         configuration.clientCertificates = tls.clientCertificates.map {
             ClientCertificateRule(hostPattern: $0.host, certificateChainPath: $0.certificate, privateKeyPath: $0.key)
         }
-        let owners = Owners()
-        self.owners = owners
-        broker = try TLSBroker.start(configuration) { event in
-            var line = BrokerBridge.line(of: event)
-            line.pid = line.connection.flatMap(owners.pid).map(Int64.init)
-            try? trace.write(line)
+        self.configuration = configuration
+        (caPath, bundlePath) = BrokerTrustFiles.paths(workDirectory: directory)
+        let preparation = self.preparation
+        let thread = Thread {
+            preparation.finish(Result { () throws(BrokerError) -> BrokerTrustFiles in
+                try BrokerTrustFiles.write(workDirectory: directory)
+            })
+        }
+        thread.name = "strictrun-ca"
+        thread.start()
+    }
+
+    /// The trace the broker's events go to.
+    func attach(_ writer: TraceWriter) { trace.withLock { $0 = writer } }
+
+    /// Waits until the per-run CA's files are written (the launcher calls it just before the
+    /// program starts); throws when they could not be.
+    func waitUntilTrusted() throws(RouterUnavailable) {
+        do {
+            _ = try trustFiles()
+        } catch {
+            throw RouterUnavailable("cannot make the TLS broker's per-run CA: \(error)")
+        }
+    }
+
+    private func trustFiles() throws(BrokerError) -> BrokerTrustFiles {
+        try preparation.wait().get()
+    }
+
+    /// The per-run CA being made on its thread: its result, once there.
+    private final class Preparation: Sendable {
+        private let result = Mutex<Result<BrokerTrustFiles, BrokerError>?>(nil)
+        private let done = DispatchSemaphore(value: 0)
+
+        func finish(_ outcome: Result<BrokerTrustFiles, BrokerError>) {
+            result.withLock { $0 = outcome }
+            done.signal()
+        }
+
+        /// Blocks until `finish` was called (at once afterwards).
+        func wait() -> Result<BrokerTrustFiles, BrokerError> {
+            if let known = result.withLock({ $0 }) { return known }
+            done.wait()
+            return result.withLock { $0! }
         }
     }
 
@@ -46,18 +109,51 @@ final class BrokerBridge: ConnectionRouter, Sendable {
         func set(_ id: UInt64, _ pid: pid_t) { map.withLock { $0[id] = pid } }
         func pid(_ id: UInt64) -> pid_t? { map.withLock { $0[id] } }
     }
-    private let owners: Owners
+
+    func listeningPorts() throws(RouterUnavailable) -> BrokerPorts {
+        let result: Result<TLSBroker, RouterUnavailable> = state.withLock { state in
+            switch state {
+            case .running(let broker): return .success(broker)
+            case .failed(let reason): return .failure(RouterUnavailable(reason))
+            case .stopped: return .failure(RouterUnavailable("the run is over"))
+            case .notStarted:
+                let owners = self.owners, trace = self.trace.withLock { $0 }
+                do {
+                    let broker = try TLSBroker.start(configuration, trustFiles: trustFiles()) { event in
+                        var line = BrokerBridge.line(of: event)
+                        line.pid = line.connection.flatMap(owners.pid).map(Int64.init)
+                        try? trace?.write(line)
+                    }
+                    state = .running(broker)
+                    return .success(broker)
+                } catch {
+                    state = .failed("\(error)")
+                    return .failure(RouterUnavailable("\(error)"))
+                }
+            }
+        }
+        let broker = try result.get()
+        return BrokerPorts(ipv4: broker.ipv4Port, ipv6: broker.ipv6Port)
+    }
 
     func register(appLocal: SocketEndpoint, destination: SocketEndpoint, connectionID: UInt64, pid: pid_t) {
+        guard case .running(let broker) = state.withLock({ $0 }) else { return }
         owners.set(connectionID, pid)
         broker.register(appLocal: SocketAddressKey(ip: appLocal.ip, port: appLocal.port),
                         destination: Destination(ip: destination.ip, port: destination.port),
                         connectionID: connectionID)
     }
 
+    /// Stops the broker if it was started and removes the per-run CA's files (after the thread
+    /// making them is done).
     func shutdown() {
-        broker.shutdown()
-        try? FileManager.default.removeItem(atPath: workDirectory)
+        _ = preparation.wait()
+        let previous = state.withLock { state -> State in
+            defer { state = .stopped }
+            return state
+        }
+        if case .running(let broker) = previous { broker.shutdown() }
+        try? FileManager.default.removeItem(atPath: configuration.workDirectory)
     }
 
     /// A broker event as a `tls` line (the pid is filled in by the caller).

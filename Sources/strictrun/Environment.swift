@@ -44,11 +44,29 @@ enum Environment {
     /// rules that keep the program's signals off it).
     static func compiledPolicy(_ reference: String, audit: Bool = false, forRun: Bool = false,
                                answers: [SiteAnswer] = [], failureStatus: Int32 = 125) -> CompiledPolicy {
+        compiledPolicy(profile(reference, audit: audit, answers: answers, failureStatus: failureStatus),
+                       forRun: forRun, failureStatus: failureStatus)
+    }
+
+    /// Load a profile (with `mode: audit` and `answers` applied), or print the error and exit.
+    static func profile(_ reference: String, audit: Bool = false, answers: [SiteAnswer] = [],
+                        failureStatus: Int32 = 125) -> Profile {
         do {
             var profile = try loader().load(reference)
             if audit { profile.mode = .audit }
             profile.answers += answers
-            return try FilterCompiler(supervisor: forRun ? ProcessInfo.processInfo.processIdentifier : nil).compile(profile)
+            return profile
+        } catch {
+            fail("bad profile: \(error)", status: failureStatus)
+        }
+    }
+
+    /// Compile a loaded profile, or print the error and exit. A run's filter skips libseccomp's
+    /// pseudo-code (only `profile show` prints it).
+    static func compiledPolicy(_ profile: Profile, forRun: Bool, failureStatus: Int32 = 125) -> CompiledPolicy {
+        do {
+            return try FilterCompiler(supervisor: forRun ? ProcessInfo.processInfo.processIdentifier : nil)
+                .compile(profile, pseudoCode: !forRun)
         } catch {
             fail("bad profile: \(error)", status: failureStatus)
         }

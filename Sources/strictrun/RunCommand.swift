@@ -79,7 +79,16 @@ struct Run: ParsableCommand {
                 Environment.fail("\(error)", status: 125)
             }
         }
-        let policy = Environment.compiledPolicy(profile, audit: audit, forRun: true, answers: siteAnswers)
+        let loaded = Environment.profile(profile, audit: audit, answers: siteAnswers)
+        // The key-holding TLS broker, when the profile routes TLS connections to it: its per-run CA
+        // now, on a thread beside the filter's compilation (the program must trust it from the
+        // start; the launcher waits for it before exec); the broker on the first routed connect.
+        var bridge: BrokerBridge?
+        if let tls = loaded.tls, loaded.effective(tls.action) == .route, !filterOnly {
+            bridge = BrokerBridge(tls: tls)
+        }
+        defer { bridge?.shutdown() }
+        let policy = Environment.compiledPolicy(loaded, forRun: true)
         let tracePath = trace ?? "strictrun-trace-\(getpid()).jsonl"
         var arguments = Array(command.dropFirst())
         var jsLogDirectory: String?
@@ -100,17 +109,10 @@ struct Run: ParsableCommand {
             Environment.fail("\(error)", status: 125)
         }
         var environment = ProcessInfo.processInfo.environment
-        // The key-holding TLS broker, when the profile routes TLS connections to it.
-        var bridge: BrokerBridge?
-        if let tls = policy.profile.tls, policy.profile.effective(tls.action) == .route, !filterOnly {
-            do {
-                bridge = try BrokerBridge(tls: tls, trace: writer)
-            } catch {
-                Environment.fail("cannot start the TLS broker: \(error)", status: 125)
-            }
-            environment.merge(bridge!.environment) { _, broker in broker }
+        if let bridge {
+            bridge.attach(writer)
+            environment.merge(bridge.environment) { _, broker in broker }
         }
-        defer { bridge?.shutdown() }
         var request = RunRequest(program: program, arguments: arguments,
                                  environment: environment, policy: policy,
                                  trace: writer, router: bridge, filterOnly: filterOnly,

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import StrictrunSandbox
 
 /// `strictrun`: run unmodified programs under an emulated microkernel's rules.
@@ -20,10 +21,24 @@ struct Strictrun: ParsableCommand {
         // Before any thread exists: only the forwarder thread may receive these.
         Sandbox.blockForwardedSignals()
         do {
-            var command = try parseAsRoot()
+            var command = try fastRun() ?? parseAsRoot()
             try command.run()
+        } catch let code as ExitCode {
+            // The usual end of `run` (the program's status): no message to format.
+            Foundation.exit(code.rawValue)
         } catch {
             exit(withError: error)
         }
+    }
+
+    /// `strictrun run …`, parsed by `Run` alone: swift-argument-parser's root parse builds the
+    /// argument sets of every subcommand (reflection, a scan of the binary's protocol
+    /// conformances per type), which was a fifth of an untripped run's CPU. Anything this
+    /// parse does not accept (help, a typo, a missing value) goes back to the root parse,
+    /// which prints the messages and help exactly as before.
+    static func fastRun() -> Run? {
+        let arguments = CommandLine.arguments.dropFirst()
+        guard arguments.first == "run" else { return nil }
+        return try? Run.parse(Array(arguments.dropFirst()))
     }
 }

@@ -69,9 +69,11 @@ struct FilterTests {
         #expect(try Self.verdict(p, "prctl", [38]).1?.name == "seccomp")
         #expect(try Self.verdict(p, "prctl", [15]).0 == .allow, "PR_SET_NAME")
         // Untouched calls never leave the kernel.
-        for call in ["read", "write", "openat", "futex", "connect", "getpid"] {
+        for call in ["read", "write", "openat", "futex", "getpid"] {
             #expect(try Self.verdict(p, call).0 == .allow)
         }
+        // TLS ports are routed to the broker: BPF cannot read the sockaddr, so every connect is traced.
+        #expect(try Self.verdict(p, "connect").1?.check == .tlsConnect)
     }
 
     @Test("every enforcing profile sends other ABIs (i386, x32) to the tracer")
@@ -110,13 +112,14 @@ struct FilterTests {
         #expect(!p.rules.isEmpty)
         for rule in p.rules.values {
             #expect(rule.action == .log)
-            // Every rule that would block elsewhere says so; seccomp changes are logged anyway.
-            #expect((rule.auditedFrom != nil) == (rule.name != "seccomp"), "\(rule.name)")
+            // Every rule that would block elsewhere says so; seccomp changes and TLS ports
+            // (audit.yaml logs them instead of routing) are logged anyway.
+            #expect((rule.auditedFrom != nil) == !["seccomp", "tls-port"].contains(rule.name), "\(rule.name)")
         }
         #expect(!p.kernelMDWE)
-        // --audit on microkernel does the same.
+        // --audit on microkernel does the same; routing TLS denies nothing, so it stays.
         let audited = try Self.compile("microkernel", audit: true)
-        #expect(audited.rules.values.allSatisfy { $0.action == .log })
+        #expect(audited.rules.values.allSatisfy { $0.action == ($0.name == "tls-port" ? .route : .log) })
     }
 
     @Test("apple-jit: fork is not traced at all")

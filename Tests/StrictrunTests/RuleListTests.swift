@@ -29,6 +29,19 @@ struct RuleListTests {
     static let threadFlags: UInt64 = 0x003d_0f00
     static let vforkFlags: UInt64 = 0x4111
 
+    @Test("microkernel routes TLS ports to the broker (connect traced); microkernel-tls is an alias; genode does not route")
+    func microkernelRoutesTLS() throws {
+        let micro = try Self.shipped("microkernel")
+        #expect(micro.tls?.ports.contains(443) == true)
+        #expect(micro.tls?.action.action == .route)
+        let list = Self.rules(micro)
+        #expect(list.tracedRules(for: "connect").map(\.check) == [.tlsConnect])
+        let alias = Self.rules(try Self.shipped("microkernel-tls"))
+        #expect(alias.filterRules.map(\.syscall) == list.filterRules.map(\.syscall))
+        #expect(alias.filterRules.map(\.action) == list.filterRules.map(\.action))
+        #expect(Self.rules(try Self.shipped("genode")).tracedRules(for: "connect").allSatisfy { $0.check != .tlsConnect })
+    }
+
     @Test("microkernel: fork and clone-as-fork traced, spawn and threads untouched, clone3 ENOSYS")
     func microkernel() throws {
         let list = Self.rules(try Self.shipped("microkernel"))
@@ -77,6 +90,11 @@ struct RuleListTests {
         let list = Self.rules(profile)
         #expect(!list.rules.isEmpty)
         for rule in list.rules.values {
+            // Routing TLS (inherited from microkernel) denies nothing: audit mode leaves it.
+            if rule.name == "tls-port" {
+                #expect(rule.action == .route)
+                continue
+            }
             #expect(rule.action == .log, "\(rule.name)")
             if rule.name != "seccomp" { #expect(rule.auditedFrom?.blocks == true, "\(rule.name)") }
         }

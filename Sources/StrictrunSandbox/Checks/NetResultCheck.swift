@@ -66,11 +66,15 @@ struct NetResultCheck {
 }
 
 /// connect() (or sendto(MSG_FASTOPEN)) under a `tls` rule: a TLS port gets the rule's action
-/// (route to the broker, deny, log); any other address goes on with the checked bytes pinned.
+/// (route to the broker, deny, log); any other address goes on with the checked bytes pinned —
+/// unless the process is alone under the tracer (one thread, no other traced process), when nothing
+/// can change the address between the check and the call and the pin would only cost time.
 struct TLSConnectCheck {
     let tls: TLSPolicy?
-    /// Whether a broker runs to route to.
+    /// Whether a broker can be started to route to.
     let canRoute: Bool
+    /// Who else could write the address while the caller is stopped (the tracer's task table).
+    var company = TracedCompany()
 
     func decide(_ rule: CompiledRule, _ stop: SyscallStop, tracee: some TraceeView) -> Decision {
         let addressArgument = rule.check == .tlsFastOpen ? 4 : 1
@@ -86,7 +90,7 @@ struct TLSConnectCheck {
             ("family", .string(address.family == SocketAddress.inet6 ? "AF_INET6" : "AF_INET")),
         ]
         var pinned = Verdict.allow
-        pinned.pin = (addressArgument, address.bytes)
+        if !company.isAlone(stop.tgid) { pinned.pin = (addressArgument, address.bytes) }
         guard tls.ports.contains(UInt16(truncatingIfNeeded: endpoint.port)) else { return Decision(verdict: pinned) }
         let destination: [(String, JSONValue)] = [("destination", .string(endpoint.description))]
         guard rule.action == .route, addressArgument == 1 else {

@@ -64,7 +64,7 @@ public struct CompiledPolicy: Sendable {
     /// The classic-BPF program, as `struct sock_filter` entries (8 bytes each).
     public var program: [BPFInstruction]
     public var rules: [UInt16: CompiledRule]
-    /// libseccomp's pseudo-filter-code rendering (`seccomp_export_pfc`).
+    /// libseccomp's pseudo-filter-code rendering (`seccomp_export_pfc`); empty when compiled for a run.
     public var pseudoCode: String
     /// The rule that a syscall of another ABI reaches (nil when allowed silently).
     public var foreignABIRule: CompiledRule?

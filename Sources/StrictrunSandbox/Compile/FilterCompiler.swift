@@ -41,8 +41,9 @@ public struct FilterCompiler {
         RuleListBuilder.rules(for: profile, syscallExists: SeccompBackend.syscallExists, supervisor: supervisor)
     }
 
-    /// Every stage: profile → rule list → BPF (libseccomp) → compiled policy.
-    public func compile(_ profile: Profile) throws(ProfileError) -> CompiledPolicy {
-        try SeccompBackend().compile(ruleList(profile))
+    /// Every stage: profile → rule list → BPF (libseccomp) → compiled policy. `pseudoCode`: also
+    /// libseccomp's pseudo-filter code (for `profile show`; a run does without it).
+    public func compile(_ profile: Profile, pseudoCode: Bool = true) throws(ProfileError) -> CompiledPolicy {
+        try SeccompBackend().compile(ruleList(profile), pseudoCode: pseudoCode)
     }
 }

@@ -24,8 +24,9 @@ public struct SeccompBackend {
         return nr >= 0 ? nr : SyscallTable.number(name)
     }
 
-    /// Compile `list` into the immutable policy the launcher and the tracer use.
-    public func compile(_ list: RuleList) throws(ProfileError) -> CompiledPolicy {
+    /// Compile `list` into the immutable policy the launcher and the tracer use. `pseudoCode`:
+    /// also export libseccomp's pseudo-filter code (`profile show`); a run does without it.
+    public func compile(_ list: RuleList, pseudoCode withPseudoCode: Bool = true) throws(ProfileError) -> CompiledPolicy {
         let profile = list.profile
         let file = profile.sources.first ?? profile.name
         guard let ctx = seccomp_init(list.defaultAction.rawValue) else {
@@ -40,7 +41,7 @@ public struct SeccompBackend {
             }
         }
         let program = try export(ctx, file: file, pfc: false)
-        let pseudoCode = String(decoding: try export(ctx, file: file, pfc: true), as: UTF8.self)
+        let pseudoCode = withPseudoCode ? String(decoding: try export(ctx, file: file, pfc: true), as: UTF8.self) : ""
         return CompiledPolicy(profile: profile, program: BPFInstruction.decode(program), rules: list.rules,
                               pseudoCode: pseudoCode, foreignABIRule: list.foreignABIRule,
                               kernelMDWE: list.kernelMDWE)

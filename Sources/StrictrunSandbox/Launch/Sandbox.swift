@@ -91,6 +91,7 @@ public enum Sandbox {
             try writer.write(ExitEvent.failure(pid: nil, exitStatus: Int(error.exitStatus), error: error.description))
             throw error
         }
+        try request.router?.waitUntilTrusted()
         let (pid, errorFD) = try launch(request, path: path, plan: plan)
         defer { ChildLauncher.closeReport(errorFD) }
         rootPid.withLock { $0 = pid }

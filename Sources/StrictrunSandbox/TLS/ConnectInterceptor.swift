@@ -3,13 +3,36 @@ import StrictrunSystem
 /// Where routed connections go — the TLS broker, as the tracer sees it. The broker itself
 /// (SwiftNIO, swift-nio-ssl) lives in its own module and knows nothing of ptrace.
 public protocol ConnectionRouter: Sendable {
-    /// The broker's port on 127.0.0.1.
-    var ipv4Port: Int { get }
-    /// The broker's port on ::1, nil without IPv6 loopback.
-    var ipv6Port: Int? { get }
+    /// The broker's ports, starting the broker on the first call: the first routed connect, on the tracer
+    /// thread (it blocks while the broker starts, a few ms; later calls return at once). A run that never
+    /// routes a connection never starts it.
+    func listeningPorts() throws(RouterUnavailable) -> BrokerPorts
+    /// Returns once the files the program's trust variables name exist: the launcher calls it just
+    /// before the program starts (they may be made on another thread meanwhile).
+    func waitUntilTrusted() throws(RouterUnavailable)
     /// The tracer connected the app socket with local address `appLocal` to the broker;
     /// the app meant `destination`. Called on the tracer thread; must not block.
     func register(appLocal: SocketEndpoint, destination: SocketEndpoint, connectionID: UInt64, pid: ProcessID)
+}
+
+/// Where the broker listens.
+public struct BrokerPorts: Sendable, Hashable {
+    /// The port on 127.0.0.1.
+    public var ipv4: Int
+    /// The port on ::1, nil without IPv6 loopback.
+    public var ipv6: Int?
+
+    public init(ipv4: Int, ipv6: Int?) {
+        self.ipv4 = ipv4
+        self.ipv6 = ipv6
+    }
+}
+
+/// The broker could not be started: the routed connect fails (ECONNREFUSED) with this reason.
+public struct RouterUnavailable: Error, CustomStringConvertible, Sendable {
+    public var description: String
+
+    public init(_ description: String) { self.description = description }
 }
 
 /// The socket side of TLS routing, on the tracer thread: takes the app's socket with
@@ -53,9 +76,15 @@ final class ConnectRouting {
             return .failed(errno: Errno.badFD, reason: "\(error)")
         }
         guard Sockets.isStream(socket.raw) else { return .notStream }
+        let ports: BrokerPorts
+        do {
+            ports = try router.listeningPorts()
+        } catch {
+            return .failed(errno: Errno.connectionRefused, reason: "the TLS broker did not start: \(error)")
+        }
         // The same socket (same open file description, same O_NONBLOCK) as the app's.
         let code = Sockets.connectLoopback(socket.raw, ipv6: destination.family == SocketAddress.inet6,
-                                           port: router.ipv4Port, v6Port: router.ipv6Port)
+                                           port: ports.ipv4, v6Port: ports.ipv6)
         guard code == 0 || code == Errno.inProgress else {
             return .failed(errno: code, reason: "connect to the broker: \(SystemError.text(code))")
         }

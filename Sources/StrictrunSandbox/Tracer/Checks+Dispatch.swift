@@ -34,7 +34,7 @@ struct Checks {
         self.open = open
         fsView = FSViewCheck(view: policy.confinement, openCheck: open)
         net = NetResultCheck(view: policy.confinement, unixSocketDirectories: policy.profile.fs?.unixSocketDirectories)
-        tls = TLSConnectCheck(tls: policy.profile.tls, canRoute: canRoute)
+        tls = TLSConnectCheck(tls: policy.profile.tls, canRoute: canRoute, company: open.tamper.company)
         emulation = emulator.map { WXEmulationCheck(emulator: $0, alias: alias) }
         execStack = policy.rules.values.first { $0.check == .execStack }
         spawnChild = policy.rules.values.first { $0.check == .spawnChild }

@@ -1,0 +1,105 @@
+import Foundation
+import StrictrunTrace
+import Testing
+
+/// The TLS broker starts on the first routed connect, not with the run (issue 17): `microkernel` routes TLS
+/// ports, and a run that never contacts one has no broker thread and no broker process.
+@Suite("Lazy TLS broker")
+struct LazyBrokerTests {
+    /// What strictrun looked like while the program ran: its threads' names and its child processes.
+    struct Snapshot {
+        var threads: [String]
+        var children: [Int32]
+        var programPid: Int32
+        var stdout: String
+        var status: Int32
+        var trace: [JSONValue]
+    }
+
+    /// Runs `script` (Python) under `profile`; once it prints `ready`, reads strictrun's threads
+    /// (`/proc/PID/task/*/comm`) and children, then lets the program finish (it exits when its stdin closes).
+    static func snapshot(profile: String, script: String) throws -> Snapshot {
+        let dir = try Fixture.temporaryDirectory()
+        let tracePath = dir.appendingPathComponent("trace.jsonl").path
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Fixture.strictrun)
+        process.arguments = ["run", "-q", "--profile", profile, "--trace", tracePath, "--", Fixture.python, "-c", script]
+        let output = Pipe(), input = Pipe()
+        process.standardOutput = output
+        process.standardInput = input
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var text = ""
+        while !text.contains("\n") {
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            text += String(decoding: chunk, as: UTF8.self)
+        }
+        let pid = process.processIdentifier
+        let taskDir = "/proc/\(pid)/task"
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: taskDir)) ?? []
+        let threads = tasks.compactMap {
+            try? String(contentsOfFile: "\(taskDir)/\($0)/comm", encoding: .utf8)
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        let children = tasks.flatMap { task -> [Int32] in
+            let list = (try? String(contentsOfFile: "\(taskDir)/\(task)/children", encoding: .utf8)) ?? ""
+            return list.split(separator: " ").compactMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        }
+        try input.fileHandleForWriting.close()
+        text += String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        let programPid = Int32(text.split(separator: " ").dropFirst().first.map(String.init) ?? "") ?? -1
+        let trace = FileManager.default.fileExists(atPath: tracePath) ? try TraceReader.readAll(path: tracePath).events : []
+        return Snapshot(threads: threads, children: children, programPid: programPid, stdout: text,
+                        status: process.terminationStatus, trace: trace)
+    }
+
+    /// A Python program that connects a TCP socket to `port` on loopback (a plain listener of its own when nil),
+    /// prints `ready PID CA-FILE-EXISTS`, and waits for its stdin to close.
+    static func script(connectTo port: Int?) -> String {
+        """
+        import os, socket, sys
+        if \(port.map(String.init) ?? "None") is None:
+            listener = socket.socket(); listener.bind(("127.0.0.1", 0)); listener.listen(4)
+            target = listener.getsockname()[1]
+        else:
+            target = \(port.map(String.init) ?? "0")
+        s = socket.create_connection(("127.0.0.1", target))
+        ca = os.environ.get("NODE_EXTRA_CA_CERTS", "")
+        print("ready", os.getpid(), os.path.exists(ca), flush=True)
+        sys.stdin.read()
+        """
+    }
+
+    static func brokerThreads(_ snapshot: Snapshot) -> [String] {
+        snapshot.threads.filter { $0.hasPrefix("NIO-") }
+    }
+
+    @Test("microkernel: a run with a non-TLS connect starts no broker thread or process; the CA files exist")
+    func noBrokerWithoutTLS() throws {
+        let snapshot = try Self.snapshot(profile: "microkernel", script: Self.script(connectTo: nil))
+        #expect(snapshot.status == 0, "\(snapshot.stdout)")
+        #expect(snapshot.stdout.hasPrefix("ready "), "\(snapshot.stdout)")
+        #expect(snapshot.stdout.contains(" True"), "the per-run CA is written before the program starts")
+        #expect(!snapshot.threads.isEmpty, "strictrun's threads were readable")
+        #expect(Self.brokerThreads(snapshot).isEmpty, "broker threads: \(snapshot.threads)")
+        #expect(snapshot.children == [snapshot.programPid], "strictrun's only child is the program: \(snapshot.children)")
+        let tlsLines = snapshot.trace.filter { $0["type"]?.stringValue == "tls" }
+        let tlsEvents = snapshot.trace.policyEvents.filter { $0["category"]?.stringValue == "tls" }
+        #expect(tlsLines.count == 0 && tlsEvents.count == 0, "\(tlsLines) \(tlsEvents)")
+    }
+
+    @Test("microkernel: the first connect to a TLS port starts the broker (its threads appear)")
+    func brokerOnFirstTLSConnect() throws {
+        let tls = try TLSFixture()
+        let port = try tls.server()
+        let profile = try tls.profile(ports: [port])
+        let snapshot = try Self.snapshot(profile: profile, script: Self.script(connectTo: port))
+        #expect(snapshot.stdout.hasPrefix("ready "), "\(snapshot.stdout)")
+        #expect(!Self.brokerThreads(snapshot).isEmpty, "threads: \(snapshot.threads)")
+        #expect(snapshot.children == [snapshot.programPid], "the broker is threads of strictrun, no process")
+        let routed = snapshot.trace.policyEvents.filter { $0["outcome"]?.stringValue == "routed" }
+        #expect(routed.count == 1)
+    }
+}
