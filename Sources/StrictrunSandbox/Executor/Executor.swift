@@ -201,10 +201,6 @@ final class Executor {
         case .connected(let result, let id, let local):
             event.extra += [("outcome", .string("routed")), ("connection", .uint(id)),
                             ("broker_local", .string(local.description))]
-            // Routing is the target's own path, not a breakage: no stack (the first one of a run
-            // costs a libdw session and symbol indexes, ~14 ms, on the program's first TLS connect).
-            // The `tls` lines name the connection; a failed route keeps its stack.
-            event.withStack = false
             carryOut(Decision(verdict: Verdict(action: .skip(returning: Int64(result))), events: [event]), at: stop)
         case .notStream:
             event.extra += [("outcome", .string("not routed: not a TCP socket"))]
