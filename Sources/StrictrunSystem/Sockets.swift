@@ -131,6 +131,7 @@ public enum Errno {
     public static let invalid = EINVAL
     public static let argumentListTooLong = E2BIG
     public static let fault = EFAULT
+    public static let noSuchProcess = ESRCH
 }
 
 /// AT_FDCWD.

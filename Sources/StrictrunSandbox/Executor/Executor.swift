@@ -71,7 +71,12 @@ final class Executor {
         }
         for event in decision.events { recorder.record(event, tid: stop.tid, tgid: stop.tgid) }
         var verdict = decision.verdict
-        if !verdict.rewrites.isEmpty || verdict.pin != nil || verdict.syscallNumber != nil, !prepare(verdict, at: stop) {
+        if !verdict.rewrites.isEmpty || verdict.pin != nil || verdict.syscallNumber != nil,
+           case let prepared = prepare(verdict, at: stop), prepared != .done {
+            if prepared == .gone {
+                // Killed while stopped (SIGKILL ends a ptrace-stopped thread): its call never runs.
+                return
+            }
             // The call cannot be made to run as checked: it must not run at all.
             let code = verdict.failClosedErrno
             recorder.record(failClosed("argument-change-failed", stop: stop, errno: code,
@@ -148,9 +153,12 @@ final class Executor {
 
     /// Skips the call with `value`; when that fails the process is killed (the call must not run).
     private func skip(_ stop: SyscallStop, returning value: Int64) {
-        do {
+        do throws(SystemError) {
             if injected.contains(.deny) { throw SystemError("ptrace(PTRACE_SETREGS, \(stop.tid)) [injected]", errno: 3) }
             try Ptrace.skipSyscall(stop.tid, returning: value)
+        } catch where error.errno == Errno.noSuchProcess && !injected.contains(.deny) {
+            // Killed while stopped: the call never runs, there is nothing left to deny.
+            return
         } catch {
             let message = "could not deny \(stop.name) in \(stop.tid): \(error); killed the process"
             onFailure(message)
@@ -163,9 +171,41 @@ final class Executor {
         resume(stop.tid, 0)
     }
 
-    /// Applies a verdict's rewrites and pin; false when they could not all be made.
-    private func prepare(_ verdict: Verdict, at stop: SyscallStop) -> Bool {
-        guard var regs = try? Registers.read(stop.tid) else { return false }
+    /// How applying a verdict's changes went.
+    private enum Preparation {
+        case done
+        case failed
+        /// The thread is no longer stopped for us (ESRCH): only a SIGKILL takes a ptrace-stopped
+        /// thread out of its stop, so it is dying and its call will not run.
+        case gone
+    }
+
+    /// Applies a verdict's rewrites and pin.
+    private func prepare(_ verdict: Verdict, at stop: SyscallStop) -> Preparation {
+        let regs: Registers
+        do {
+            regs = try Registers.read(stop.tid)
+        } catch {
+            return error.errno == Errno.noSuchProcess ? .gone : .failed
+        }
+        if apply(verdict, to: regs, at: stop) { return .done }
+        // A failed write into a thread that was killed meanwhile is the kill's doing, not ours.
+        return Self.stillStopped(stop.tid) ? .failed : .gone
+    }
+
+    /// Whether a thread is still in its ptrace stop (PTRACE_GETREGS answers ESRCH otherwise).
+    private static func stillStopped(_ tid: ProcessID) -> Bool {
+        do {
+            _ = try Registers.read(tid)
+            return true
+        } catch {
+            return error.errno != Errno.noSuchProcess
+        }
+    }
+
+    /// Writes a verdict's rewrites and pin into a stopped thread; false when they could not all be made.
+    private func apply(_ verdict: Verdict, to registers: Registers, at stop: SyscallStop) -> Bool {
+        var regs = registers
         if !verdict.rewrites.isEmpty && injected.contains(.rewrite) { return false }
         if let number = verdict.syscallNumber { regs.syscallNumber = number }
         for (argument, value) in verdict.rewrites { regs.setArgument(argument, value) }
