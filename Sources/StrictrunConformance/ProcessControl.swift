@@ -150,6 +150,17 @@ enum ProcessControl {
         _ = kill(-pgid, signal)
     }
 
+    /// Ends a run that must stop (its timeout, or the runner stopping): SIGTERM to its group, SIGKILL
+    /// two seconds later if it is still there; reaped either way.
+    @discardableResult
+    static func terminate(_ pid: pid_t) -> Termination? {
+        killGroup(pid, SIGTERM)
+        let grace = ContinuousClock.now.advanced(by: .seconds(2))
+        if case .ended(let ended) = wait(for: pid, deadline: grace, stop: { false }) { return ended }
+        killGroup(pid, SIGKILL)
+        return reap(pid)
+    }
+
     /// Run `argv` natively to the end and return its combined output (for `variables:` and
     /// `tests.command` of a suite). Killed after `timeout` seconds.
     static func capture(_ argv: [String], environment: [String: String], directory: String,

@@ -290,9 +290,9 @@ public final class ConformanceRunner: Sendable {
             termination = ended
         case .deadline:
             timedOut = true
-            termination = terminate(pid)
+            termination = ProcessControl.terminate(pid)
         case .stopped:
-            _ = terminate(pid)
+            ProcessControl.terminate(pid)
             return nil
         }
         record.seconds = ProgressReporter.seconds(start.duration(to: .now))
@@ -309,14 +309,6 @@ public final class ConformanceRunner: Sendable {
     }
 
     /// SIGTERM to the group (strictrun forwards it and closes its trace), SIGKILL after 2 s.
-    private func terminate(_ pid: pid_t) -> Termination? {
-        ProcessControl.killGroup(pid, SIGTERM)
-        let grace = ContinuousClock.now.advanced(by: .seconds(2))
-        if case .ended(let ended) = ProcessControl.wait(for: pid, deadline: grace, stop: { false }) { return ended }
-        ProcessControl.killGroup(pid, SIGKILL)
-        return ProcessControl.reap(pid)
-    }
-
     /// The outcome of a finished run: natively from the exit status; under the profile from the
     /// trace's final `exit` line (the program's own status or signal), else strictrun's status.
     private func decide(_ record: inout RunRecord, termination: Termination?, timedOut: Bool) {

@@ -63,11 +63,11 @@ struct ExploreExecution {
             // again on resume rather than recorded as a failure.
             if explorer.stopping { return nil }
         case .deadline:
-            terminate(pid)
+            ProcessControl.terminate(pid)
             record.outcome = .timeout
             record.message = "killed after \(Int(test.timeout)) s"
         case .stopped:
-            terminate(pid)
+            ProcessControl.terminate(pid)
             return nil
         }
         record.seconds = ProgressReporter.seconds(start.duration(to: .now))
@@ -101,14 +101,5 @@ struct ExploreExecution {
             record.exitCode = code
             record.outcome = code == 0 ? .pass : explorer.suite.skipExitCodes.contains(code) ? .skip : .fail
         }
-    }
-
-    /// SIGTERM to the group (strictrun forwards it and closes its trace), SIGKILL after 2 s.
-    private func terminate(_ pid: pid_t) {
-        ProcessControl.killGroup(pid, SIGTERM)
-        let grace = ContinuousClock.now.advanced(by: .seconds(2))
-        if case .ended = ProcessControl.wait(for: pid, deadline: grace, stop: { false }) { return }
-        ProcessControl.killGroup(pid, SIGKILL)
-        _ = ProcessControl.reap(pid)
     }
 }
