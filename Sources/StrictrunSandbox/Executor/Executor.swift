@@ -105,6 +105,14 @@ final class Executor {
         }
     }
 
+    /// A call whose syscall info could not be read: denied like any undecidable call, unless
+    /// the thread left its stop meanwhile (ESRCH, no longer stopped): only a SIGKILL does that,
+    /// so the call will never run and there is nothing to refuse.
+    func unreadable(tid: ProcessID, tgid: ProcessID, error: any Error) {
+        if (error as? SystemError)?.errno == Errno.noSuchProcess && !Self.stillStopped(tid) { return }
+        undecidable(tid: tid, tgid: tgid, reason: "the call could not be read (\(error)): refused")
+    }
+
     /// A call that cannot be decided (no readable syscall info): denied with ENOSYS, or the
     /// process killed when even that fails.
     func undecidable(tid: ProcessID, tgid: ProcessID, reason: String) {

@@ -123,7 +123,7 @@ final class Tracer {
             if injected.contains(.syscallInfo) { throw SystemError("ptrace(PTRACE_GET_SYSCALL_INFO) [injected]", errno: 5) }
             info = try Ptrace.syscallInfo(tid)
         } catch {
-            executor.undecidable(tid: tid, tgid: tgid, reason: "the call could not be read (\(error)): refused")
+            executor.unreadable(tid: tid, tgid: tgid, error: error)
             return
         }
         var stop = SyscallStop(tid: tid, tgid: tgid, info: info)
@@ -153,7 +153,7 @@ final class Tracer {
         do {
             info = try Ptrace.syscallInfo(tid)
         } catch {
-            executor.undecidable(tid: tid, tgid: tgid, reason: "the call could not be read (\(error)): refused")
+            executor.unreadable(tid: tid, tgid: tgid, error: error)
             return
         }
         guard info.stop == .entry else { return resume(tid) }
