@@ -38,7 +38,12 @@ struct Strictrun: ParsableCommand {
     /// which prints the messages and help exactly as before.
     static func fastRun() -> Run? {
         let arguments = CommandLine.arguments.dropFirst()
-        guard arguments.first == "run" else { return nil }
-        return try? Run.parse(Array(arguments.dropFirst()))
+        guard arguments.first == "run", let run = try? Run.parse(Array(arguments.dropFirst())) else { return nil }
+        // The program's arguments are captured for passthrough, so a help request where the program
+        // would be (`strictrun run --help`) arrives as the program; after an explicit `--` it is one.
+        if let first = run.command.first, ["-h", "--help"].contains(first) {
+            exit(withError: CleanExit.helpRequest(Run.self))
+        }
+        return run
     }
 }

@@ -120,6 +120,16 @@ struct RunTests {
         }
     }
 
+    @Test("`run --help` prints run's help; after `--` the same word is a program's name")
+    func runHelp() throws {
+        for flag in ["--help", "-h"] {
+            let help = try Fixture.run([Fixture.strictrun, "run", flag])
+            #expect(help.status == 0 && help.stdout.contains("USAGE: strictrun run"), "\(flag): \(help.stderr)")
+        }
+        let program = try Fixture.strictrun(profile: "microkernel", ["--help"])
+        #expect(program.result.status == 127 && program.result.stderr.contains("--help: command not found"))
+    }
+
     @Test("a missing program exits 127, a non-executable file 126; the trace is still valid")
     func missingAndNotExecutable() throws {
         let missing = try Fixture.strictrun(profile: "microkernel", ["/nonexistent/program"])
