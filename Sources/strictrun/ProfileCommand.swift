@@ -98,6 +98,14 @@ enum ProfileRendering {
             line("ptrace", p.escape.ptrace), line("process-vm-writev", p.escape.processVMWrite),
             line("read-implies-exec", p.escape.readImpliesExec), line("seccomp", p.escape.seccompChange),
         ]
+        if let tls = p.tls {
+            lines += ["tls:", line("action", tls.action),
+                      "  mediate: " + (tls.mediate == .all ? "all (every TCP stream; TLS told by its first bytes)"
+                                         : "ports " + tls.ports.map(String.init).joined(separator: ",")),
+                      "  mode: \(tls.relay ? "relay" : "terminate")",
+                      "  trust: \(([tls.trustBundle ?? "system"] + tls.extraTrust).joined(separator: " + "))",
+                      tls.keys.map { line("keys", $0) } ?? "  keys: allow (not checked)"]
+        }
         if !p.rules.isEmpty {
             lines.append("rules:")
             for rule in p.rules {

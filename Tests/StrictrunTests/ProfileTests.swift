@@ -94,6 +94,10 @@ struct ProfileTests {
         Bad(text: "net:\n  stack: shared\n", line: 2, key: "net.stack", message: "unknown value 'shared'"),
         Bad(text: "net:\n  options:\n    ip-level: deny\n    IP_TTL: deny\n", line: 3, key: "net.options.IP_TTL",
             message: "overlaps 'ip-level'"),
+        // Mediated TLS by protocol, keys out of the app (issue 19).
+        Bad(text: "tls:\n  mediate: some\n", line: 2, key: "tls.mediate", message: "unknown value 'some'"),
+        Bad(text: "tls:\n  keys: maybe\n", line: 2, key: "tls.keys", message: "unknown action 'maybe'"),
+        Bad(text: "tls:\n  trust-extra: ca.pem\n", line: 2, key: "tls.trust-extra", message: "expected a list of PEM files"),
     ]
 
     @Test("a bad profile names file, line and key", arguments: bad)

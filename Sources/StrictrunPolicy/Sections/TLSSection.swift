@@ -4,12 +4,23 @@ import Glibc
 import Foundation
 import Yams
 
-// The `tls` section: connect() to a TLS port routed to the key-holding broker.
+// The `tls` section: TCP streams mediated by the key-holding broker, private keys kept out of the app.
 
-/// The `tls` section: connect() to a TLS port is routed to the key-holding broker (or
-/// denied, logged, allowed). Absent from a profile, connect() is never traced.
+/// The `tls` section: connect() of a TCP stream (every one, or those to a TLS port) is routed to
+/// the key-holding broker (or denied, logged, allowed), and the program's reads of private-key
+/// files get the `keys` action. Absent from a profile, connect() is never traced.
 public struct TLSPolicy: Sendable, Hashable {
-    /// The ports whose connections are TLS.
+    /// Which connections are handed to the broker.
+    public enum Mediation: String, Sendable, Hashable, CaseIterable {
+        /// Every TCP stream: the broker tells TLS from anything else by the first bytes the program sends.
+        case all
+        /// Connections to `ports` only (cheaper: other connects are never routed).
+        case ports
+    }
+
+    /// Which connections are handed to the broker (or get `action`).
+    public var mediate: Mediation
+    /// The ports whose connections are TLS (used when `mediate` is `ports`).
     public var ports: [UInt16]
     /// `route`, `deny` (an errno), `log` or `allow`.
     public var action: RuleSetting
@@ -17,6 +28,12 @@ public struct TLSPolicy: Sendable, Hashable {
     public var relay: Bool
     /// A CA bundle for verifying upstream servers; nil: the system's trust store.
     public var trustBundle: String?
+    /// CA certificates (PEM files) trusted upstream in addition to `trustBundle`: the trusted
+    /// component's store, not the app's.
+    public var extraTrust: [String]
+    /// What the program's open of a file holding private-key material gets (PEM `PRIVATE KEY`
+    /// blocks, PKCS#8/PKCS#1/SEC1 DER); nil: not checked.
+    public var keys: RuleSetting?
     /// Client certificates the broker presents upstream; the program may not open their keys.
     public var clientCertificates: [ClientCertificate]
     /// Added latency per TLS record toward the app, in milliseconds (crypto as IPC).
@@ -41,32 +58,40 @@ extension ProfileDefaults {
 
 /// The `tls` section as written (values optional, merged over an extended profile's).
 struct TLSDocument: Sendable {
+    var mediate: TLSPolicy.Mediation?
     var ports: [UInt16]?
     var action: RuleSetting?
     var relay: Bool?
     /// `.some(nil)`: `trust: system` written explicitly.
     var trustBundle: String??
+    var extraTrust: [String]?
+    /// `.some(nil)`: `keys: allow` (not checked).
+    var keys: RuleSetting??
     var latencyPerRecordMs: Double?
     var clientCertificates: [ClientCertificate]?
 
     func merged(over base: TLSDocument?) -> TLSDocument {
         guard let base else { return self }
-        return TLSDocument(ports: ports ?? base.ports, action: action ?? base.action, relay: relay ?? base.relay,
-                           trustBundle: trustBundle ?? base.trustBundle,
+        return TLSDocument(mediate: mediate ?? base.mediate, ports: ports ?? base.ports, action: action ?? base.action,
+                           relay: relay ?? base.relay, trustBundle: trustBundle ?? base.trustBundle,
+                           extraTrust: extraTrust ?? base.extraTrust, keys: keys ?? base.keys,
                            latencyPerRecordMs: latencyPerRecordMs ?? base.latencyPerRecordMs,
                            clientCertificates: clientCertificates ?? base.clientCertificates)
     }
 
-    /// Defaults: the usual TLS ports, routed, terminated in the broker, system trust.
+    /// Defaults: the usual TLS ports, routed, terminated in the broker, system trust, key
+    /// files not checked.
     func resolved() -> TLSPolicy {
-        TLSPolicy(ports: ports ?? TLSPolicy.defaultPorts, action: action ?? RuleSetting(.route),
-                  relay: relay ?? false, trustBundle: trustBundle ?? nil,
+        TLSPolicy(mediate: mediate ?? .ports, ports: ports ?? TLSPolicy.defaultPorts, action: action ?? RuleSetting(.route),
+                  relay: relay ?? false, trustBundle: trustBundle ?? nil, extraTrust: extraTrust ?? [],
+                  keys: keys ?? nil,
                   clientCertificates: clientCertificates ?? [], latencyPerRecordMs: latencyPerRecordMs ?? 0)
     }
 }
 
 extension ProfileDocumentReader {
-    static let tlsKeys = ["ports", "action", "mode", "trust", "latency-per-record", "client-certificates"]
+    static let tlsKeys = ["mediate", "ports", "action", "mode", "trust", "trust-extra", "keys", "latency-per-record",
+                          "client-certificates"]
 
     func readTLS(_ node: Node) throws(ProfileError) -> TLSDocument {
         var tls = TLSDocument()
@@ -74,6 +99,16 @@ extension ProfileDocumentReader {
             let key = try nodes.keyName(keyNode, parent: "tls")
             let path = "tls.\(key)"
             switch key {
+            case "mediate":
+                tls.mediate = try enumValue(value, key: path, TLSPolicy.Mediation.self)
+            case "trust-extra":
+                guard case .sequence(let items) = value else { throw nodes.typeError(value, key: path, expected: "a list of PEM files") }
+                tls.extraTrust = try items.enumerated().map { (index, item) throws(ProfileError) -> String in
+                    relativeToProfile(try nodes.string(item, key: "\(path)[\(index)]"))
+                }
+            case "keys":
+                let setting = try setting(value, key: path, defaultErrno: EACCES)
+                tls.keys = setting.action == .allow ? .some(nil) : .some(setting)
             case "ports":
                 guard case .sequence(let items) = value else { throw nodes.typeError(value, key: path, expected: "a list of ports") }
                 tls.ports = try items.enumerated().map { (index, item) throws(ProfileError) -> UInt16 in
@@ -113,6 +148,11 @@ extension ProfileDocumentReader {
         return tls
     }
 
+    /// A path as written in the profile: relative ones are relative to the profile file.
+    private func relativeToProfile(_ path: String) -> String {
+        path.hasPrefix("/") ? path : ((file as NSString).deletingLastPathComponent as NSString).appendingPathComponent(path)
+    }
+
     private func readClientCertificates(_ node: Node, key: String) throws(ProfileError) -> [ClientCertificate] {
         guard case .sequence(let items) = node else { throw nodes.typeError(node, key: key, expected: "a list") }
         var out: [ClientCertificate] = []
@@ -129,13 +169,8 @@ extension ProfileDocumentReader {
             for required in ["host", "certificate", "key"] where fields[required] == nil {
                 throw ProfileError(at: nodes.location(item), file: file, key: "\(base).\(required)", "missing")
             }
-            // Paths are relative to the profile file.
-            let directory = (file as NSString).deletingLastPathComponent
-            func absolute(_ path: String) -> String {
-                path.hasPrefix("/") ? path : (directory as NSString).appendingPathComponent(path)
-            }
-            out.append(ClientCertificate(host: fields["host"]!, certificate: absolute(fields["certificate"]!),
-                                         key: absolute(fields["key"]!), location: nodes.location(item)))
+            out.append(ClientCertificate(host: fields["host"]!, certificate: relativeToProfile(fields["certificate"]!),
+                                         key: relativeToProfile(fields["key"]!), location: nodes.location(item)))
         }
         return out
     }
