@@ -40,6 +40,20 @@ public struct TLSPolicy: Sendable, Hashable {
     public var latencyPerRecordMs: Double
 
     public static let defaultPorts: [UInt16] = [443, 465, 636, 853, 993, 995, 8443]
+
+    public init(mediate: Mediation = .ports, ports: [UInt16] = Self.defaultPorts, action: RuleSetting,
+                relay: Bool = false, trustBundle: String? = nil, extraTrust: [String] = [], keys: RuleSetting? = nil,
+                clientCertificates: [ClientCertificate] = [], latencyPerRecordMs: Double = 0) {
+        self.mediate = mediate
+        self.ports = ports
+        self.action = action
+        self.relay = relay
+        self.trustBundle = trustBundle
+        self.extraTrust = extraTrust
+        self.keys = keys
+        self.clientCertificates = clientCertificates
+        self.latencyPerRecordMs = latencyPerRecordMs
+    }
 }
 
 /// One client certificate of the `tls` section: for hosts matching `host` (a glob such as
