@@ -98,7 +98,8 @@ extension BrokeredConnection {
             return
         }
         phase = .relaying
-        let pair = GlueHandler.matchedPair(delayTowardApp: tls ? configuration.addedLatencyPerRecord.timeAmount : .zero)
+        let pair = GlueHandler.matchedPair(delayTowardApp: tls ? configuration.addedLatencyPerRecord.timeAmount : .zero,
+                                           halfClose: !tls)
         glue = pair
         do {
             try app.pipeline.syncOperations.addHandler(pair.app)
@@ -171,9 +172,10 @@ extension BrokeredConnection {
                 app.close(promise: nil)
             } else if upstream == nil {
                 failUpstream("no TCP connection to the destination within \(seconds)", alert: nil)
-            } else {
-                fail(app: "the app sent no ClientHello within \(seconds)")
+            } else if firstFlight != nil {
+                fail(app: "the app sent no complete ClientHello within \(seconds)")
             }
+            // Connected and neither side has sent a byte: an idle stream, nothing to time out.
         case .upstreamHandshake, .upstreamVerdict:
             failUpstream("no TLS session with the destination within \(seconds)", alert: nil)
         case .appHandshake:
@@ -189,6 +191,12 @@ extension BrokeredConnection {
 
     func upstreamClosed() {
         if phase == .appHandshake || phase == .upstreamVerdict { upstreamAfterHandshake(.closed) }
+        if phase == .waiting, firstFlight == nil, registration != nil {
+            // Accepted and closed before either side sent a byte: the app sees the end of the stream.
+            relayReason = "the destination closed the connection before either side sent a byte"
+            firstFlight = .notTLS(firstByte: 0)
+            proceedIfReady()
+        }
     }
 
     func appClosed() {

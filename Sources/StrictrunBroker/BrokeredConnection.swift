@@ -122,6 +122,7 @@ final class BrokeredConnection {
         }
         ClientBootstrap(group: app.eventLoop)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .channelOption(.allowRemoteHalfClosure, value: true)
             .connectTimeout(configuration.upstreamConnectTimeout.timeAmount)
             .channelInitializer { channel in
                 // Keeps what a server-speaks-first destination sends before the broker has decided.
@@ -144,6 +145,7 @@ final class BrokeredConnection {
                     }
                     upstream = channel
                     upstreamHold = try? channel.pipeline.syncOperations.handler(type: InboundHoldHandler.self)
+                    upstreamHold?.onFirstFlight = { [self] _ in destinationSpokeFirst() }
                     channel.closeFuture.assumeIsolated().whenComplete { [self] _ in upstreamClosed() }
                     proceedIfReady()
                 }
@@ -165,6 +167,15 @@ final class BrokeredConnection {
         case (.terminate, .needMoreData):
             break
         }
+    }
+
+    /// The destination sent bytes (or ended its side) before the app sent any: TLS is never
+    /// server-first, so the stream is relayed as it is (SMTP, MySQL, a test server's greeting).
+    func destinationSpokeFirst() {
+        guard phase == .waiting, firstFlight == nil else { return }
+        relayReason = "the destination spoke first (a server-speaks-first protocol)"
+        firstFlight = .notTLS(firstByte: 0)
+        proceedIfReady()
     }
 
     func relay(reason: String, _ registration: Registration) {

@@ -15,6 +15,8 @@ final class InboundHoldHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var pendingRead = false
     private let parseHello: Bool
     private var reported = false
+    /// The peer shut down its side (a half-close) while held: passed on after what was kept.
+    private var inputClosed = false
     /// Called once: the first chunk of the app's bytes was classified (terminate mode) or arrived (relay mode).
     var onFirstFlight: ((ClientHelloParse) -> Void)?
 
@@ -32,6 +34,18 @@ final class InboundHoldHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         report(result)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard case ChannelEvent.inputClosed = event else { return context.fireUserInboundEventTriggered(event) }
+        inputClosed = true
+        // The peer is done sending: whatever it sent is all there is to judge.
+        if !reported {
+            switch held.map({ parseHello ? parseClientHello($0) : .notTLS(firstByte: $0.readableBytesView.first ?? 0) }) {
+            case .none, .needMoreData?: report(.notTLS(firstByte: held?.readableBytesView.first ?? 0))
+            case .some(let result): report(result)
+            }
+        }
     }
 
     private func report(_ result: ClientHelloParse) {
@@ -52,6 +66,7 @@ final class InboundHoldHandler: ChannelDuplexHandler, RemovableChannelHandler {
             context.fireChannelRead(wrapInboundOut(held))
             context.fireChannelReadComplete()
         }
+        if inputClosed { context.fireUserInboundEventTriggered(ChannelEvent.inputClosed) }
         if pendingRead {
             pendingRead = false
             context.read()
@@ -150,7 +165,9 @@ final class HandshakeWatcher: ChannelInboundHandler, RemovableChannelHandler {
 
 /// One half of a relay between two channels on the same event loop (after swift-nio's GlueHandler): what one side
 /// reads the other writes; a side reads only while its partner can take more (back-pressure); closing one closes
-/// the other. The app's half can delay its writes by a fixed cost per TLS record.
+/// the other, and in a plain relay a half-close (shutdown of one direction) is passed on as a half-close, so a
+/// request–response over a half-closed stream works as it does without the broker. The app's half can delay its
+/// writes by a fixed cost per TLS record.
 final class GlueHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
@@ -168,15 +185,22 @@ final class GlueHandler: ChannelDuplexHandler {
     private var releaseAt = NIODeadline.uptimeNanoseconds(0)
     private var delayedBytes = 0
     private var closeWhenDrained = false
+    private let halfClose: Bool
+    private var inputClosed = false
+    private var outputClosed = false
+    /// The output shutdown has happened (after the pending writes).
+    private var outputEnded = false
 
-    private init(delayPerRecord: TimeAmount) {
+    private init(delayPerRecord: TimeAmount, halfClose: Bool) {
         self.delayPerRecord = delayPerRecord
+        self.halfClose = halfClose
     }
 
     /// `(app side, upstream side)`; the app side applies `delayPerRecord` to what it writes toward the app.
-    static func matchedPair(delayTowardApp: TimeAmount) -> (app: GlueHandler, upstream: GlueHandler) {
-        let app = GlueHandler(delayPerRecord: delayTowardApp)
-        let upstream = GlueHandler(delayPerRecord: .zero)
+    /// `halfClose`: pass half-closes on (plain relays); otherwise the end of one side's input closes both.
+    static func matchedPair(delayTowardApp: TimeAmount, halfClose: Bool) -> (app: GlueHandler, upstream: GlueHandler) {
+        let app = GlueHandler(delayPerRecord: delayTowardApp, halfClose: halfClose)
+        let upstream = GlueHandler(delayPerRecord: .zero, halfClose: halfClose)
         app.partner = upstream
         upstream.partner = app
         return (app, upstream)
@@ -245,6 +269,37 @@ final class GlueHandler: ChannelDuplexHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         partner?.partnerCloseFull()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard case ChannelEvent.inputClosed = event else { return context.fireUserInboundEventTriggered(event) }
+        inputClosed = true
+        guard halfClose else {
+            partner?.partnerCloseFull()
+            context.close(promise: nil)
+            return
+        }
+        partner?.partnerCloseOutput()
+        closeWhenBothEnded()
+    }
+
+    /// The partner's peer is done sending: so is this side, once what was written is sent (NIO
+    /// shuts the socket's output down after its pending writes).
+    private func partnerCloseOutput() {
+        guard let context, !outputClosed else { return }
+        outputClosed = true
+        context.flush()
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        context.close(mode: .output, promise: promise)
+        promise.futureResult.assumeIsolated().whenComplete { [self] _ in
+            outputEnded = true
+            closeWhenBothEnded()
+        }
+    }
+
+    /// Both directions are over: the channel is closed.
+    private func closeWhenBothEnded() {
+        if inputClosed && outputEnded { context?.close(promise: nil) }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

@@ -36,7 +36,9 @@ struct Verdict {
         /// The process is ended with SIGKILL.
         case kill
         /// connect(): the socket is connected to the TLS broker instead (TLS/ConnectRouting).
-        case route(fd: Int32, destination: SocketAddress)
+        /// `quiet`: every TCP stream is mediated, so a connect left alone (not a TCP socket,
+        /// nothing listening) is no event.
+        case route(fd: Int32, destination: SocketAddress, quiet: Bool)
     }
 
     var action: Action

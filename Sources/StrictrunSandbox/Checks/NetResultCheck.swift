@@ -65,8 +65,9 @@ struct NetResultCheck {
     }
 }
 
-/// connect() (or sendto(MSG_FASTOPEN)) under a `tls` rule: a TLS port gets the rule's action
-/// (route to the broker, deny, log); any other address goes on with the checked bytes pinned —
+/// connect() (or sendto(MSG_FASTOPEN)) under a `tls` rule: an IP destination mediated (every
+/// one under `mediate: all`, else a TLS port) gets the rule's action (route to the broker, deny,
+/// log); any other address goes on with the checked bytes pinned —
 /// unless the process is alone under the tracer (one thread, no other traced process), when nothing
 /// can change the address between the check and the call and the pin would only cost time.
 struct TLSConnectCheck {
@@ -91,7 +92,8 @@ struct TLSConnectCheck {
         ]
         var pinned = Verdict.allow
         if !company.isAlone(stop.tgid) { pinned.pin = (addressArgument, address.bytes) }
-        guard tls.ports.contains(UInt16(truncatingIfNeeded: endpoint.port)) else { return Decision(verdict: pinned) }
+        let all = tls.mediate == .all
+        guard all || tls.ports.contains(UInt16(truncatingIfNeeded: endpoint.port)) else { return Decision(verdict: pinned) }
         let destination: [(String, JSONValue)] = [("destination", .string(endpoint.description))]
         guard rule.action == .route, addressArgument == 1 else {
             let event = EventDraft(rule: rule, stop: stop, decoded: decoded, extra: destination)
@@ -103,7 +105,8 @@ struct TLSConnectCheck {
             return Decision(verdict: .deny(Errno.connectionRefused), events: [event])
         }
         // The event depends on what routing finds: the executor records it (TLS/ConnectRouting).
-        return Decision(verdict: Verdict(action: .route(fd: Int32(truncatingIfNeeded: stop.args[0]), destination: address)),
+        return Decision(verdict: Verdict(action: .route(fd: Int32(truncatingIfNeeded: stop.args[0]), destination: address,
+                                                        quiet: all)),
                         events: [EventDraft(rule: rule, stop: stop, decoded: decoded, extra: destination)])
     }
 }

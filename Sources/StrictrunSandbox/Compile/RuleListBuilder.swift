@@ -302,7 +302,9 @@ public struct RuleListBuilder {
     /// Mediated TLS: BPF cannot read a sockaddr, so every connect() reaches the tracer
     /// when a tls rule is active (and none does without one).
     private mutating func addTLSRules() {
-        guard let tls = profile.tls, let rule = register("tls", "tls-port", tls.action, .tlsConnect) else { return }
+        // Under `mediate: all` the rule is about every TCP stream, not a port.
+        guard let tls = profile.tls,
+              let rule = register("tls", tls.mediate == .all ? "tcp-stream" : "tls-port", tls.action, .tlsConnect) else { return }
         add("connect", rule)
         let fastOpen = FilterCompiler.msgFastOpen
         if let sendto = register("tls", "fastopen", RuleSetting(.deny(errno: EOPNOTSUPP), at: tls.action.location),

@@ -65,8 +65,8 @@ final class Executor {
                 onAnsweredAllow(stop, event.rule)
             }
         }
-        if case .route(let fd, let destination) = decision.verdict.action {
-            route(fd: fd, destination: destination, event: decision.events.first, at: stop)
+        if case .route(let fd, let destination, let quiet) = decision.verdict.action {
+            route(fd: fd, destination: destination, quiet: quiet, event: decision.events.first, at: stop)
             return
         }
         for event in decision.events { recorder.record(event, tid: stop.tid, tgid: stop.tgid) }
@@ -240,7 +240,7 @@ final class Executor {
 
     // MARK: routing
 
-    private func route(fd: Int32, destination: SocketAddress, event: EventDraft?, at stop: SyscallStop) {
+    private func route(fd: Int32, destination: SocketAddress, quiet: Bool, event: EventDraft?, at stop: SyscallStop) {
         guard var event, let router else {
             carryOut(Decision(verdict: .deny(Errno.connectionRefused)), at: stop)
             return
@@ -250,11 +250,12 @@ final class Executor {
             event.extra += [("outcome", .string("routed")), ("connection", .uint(id)),
                             ("broker_local", .string(local.description))]
             carryOut(Decision(verdict: Verdict(action: .skip(returning: Int64(result))), events: [event]), at: stop)
-        case .notStream:
-            event.extra += [("outcome", .string("not routed: not a TCP socket"))]
+        case .direct(let reason):
+            // The program's own connect runs, on the bytes that were checked.
+            event.extra += [("outcome", .string("not routed: \(reason)"))]
             var pinned = Verdict.allow
             pinned.pin = (1, destination.bytes)
-            carryOut(Decision(verdict: pinned, events: [event]), at: stop)
+            carryOut(Decision(verdict: pinned, events: quiet ? [] : [event]), at: stop)
         case .failed(let code, let reason):
             event.extra += [("outcome", .string("failed")), ("reason", .string(reason))]
             carryOut(Decision(verdict: .deny(code), events: [event]), at: stop)

@@ -50,14 +50,15 @@ final class ConnectRouting {
     enum Routed {
         /// Routed: the app's connect returns `result` (0 or -EINPROGRESS).
         case connected(result: Int32, connectionID: UInt64, brokerLocal: SocketEndpoint)
-        /// Not a stream socket (e.g. QUIC over UDP): left alone.
-        case notStream
+        /// Left alone, the program's own connect runs: not a TCP socket (e.g. QUIC over UDP), or
+        /// nothing listens at a loopback destination (the program gets the kernel's ECONNREFUSED).
+        case direct(reason: String)
         /// The broker could not be reached: the app's connect fails with this errno.
         case failed(errno: Int32, reason: String)
     }
 
     func route(pid: ProcessID, fd: Int32, destination: SocketAddress) -> Routed {
-        guard let endpoint = destination.endpoint else { return .notStream }
+        guard let endpoint = destination.endpoint else { return .direct(reason: "not an IP address") }
         let handle: ProcessHandleBox
         if let known = handles[pid] {
             handle = known
@@ -75,7 +76,10 @@ final class ConnectRouting {
         } catch {
             return .failed(errno: Errno.badFD, reason: "\(error)")
         }
-        guard Sockets.isStream(socket.raw) else { return .notStream }
+        guard Sockets.isStream(socket.raw) else { return .direct(reason: "not a TCP socket") }
+        if IPAddressBytes(endpoint.ip)?.isLoopback == true, Listeners.exists(for: endpoint) == false {
+            return .direct(reason: "nothing listens on \(endpoint)")
+        }
         let ports: BrokerPorts
         do {
             ports = try router.listeningPorts()
