@@ -40,6 +40,9 @@ public struct BrokerConfiguration: Sendable {
 
     /// Trust roots for upstream verification. Default: `.system`.
     public var trustRoots: TrustRoots = .system
+    /// PEM files whose certificates are trusted upstream in addition to `trustRoots` (the trusted component's
+    /// store decides, not the app's own CA options). Default: none.
+    public var extraTrustRoots: [String] = []
     /// Client certificates presented upstream when a server asks for one; the first matching rule wins.
     public var clientCertificates: [ClientCertificateRule] = []
     /// Default: `.terminate`.

@@ -8,6 +8,7 @@ extension BrokeredConnection {
 
     func startAppTLS(_ context: NIOSSLContext, mirroring: Bool) {
         phase = mirroring ? .mirroring : .appHandshake
+        try? app.syncOptions?.setOption(.allowRemoteHalfClosure, value: false)  // as upstream (startUpstreamTLS)
         let tls = NIOSSLServerHandler(context: context)
         let watcher = HandshakeWatcher { [self] outcome in appHandshake(outcome) }
         let observer = RecordObserver()
@@ -94,7 +95,14 @@ extension BrokeredConnection {
     func startRelay(tls: Bool) {
         guard let upstream, upstream.isActive else {
             phase = .done
-            app.close(promise: nil)
+            // What the server sent before it closed (held since its handshake) still reaches the app.
+            if tls, let held = upstreamWatcher?.takeHeld(), held.readableBytes > 0 {
+                let app = self.app
+                glueClosedBytes = held.readableBytes
+                app.writeAndFlush(held).assumeIsolated().whenComplete { _ in app.close(promise: nil) }
+            } else {
+                app.close(promise: nil)
+            }
             return
         }
         phase = .relaying
@@ -214,7 +222,7 @@ extension BrokeredConnection {
         guard let registration, !closedReported else { return }
         closedReported = true
         core.emit(.closed(id: registration.id, destination: registration.destination,
-                          bytesUp: glue?.app.bytesRead ?? 0, bytesDown: glue?.upstream.bytesRead ?? 0))
+                          bytesUp: glue?.app.bytesRead ?? 0, bytesDown: glue?.upstream.bytesRead ?? glueClosedBytes))
     }
 
     static func describe(connectError error: any Error, timeout: Duration) -> String {

@@ -17,6 +17,9 @@ extension BrokeredConnection {
 
     func startUpstreamTLS(_ channel: Channel) {
         phase = .upstreamHandshake
+        // Half-closes are passed on in plain relays only: NIOSSL would wait out its shutdown
+        // timeout for a peer's close_notify that a half-closed TCP stream never brings.
+        try? channel.syncOptions?.setOption(.allowRemoteHalfClosure, value: false)
         let destination = registration!.destination
         let serverName = upstreamServerName
         let verifyIP: String? = serverName == nil ? destination.ip : nil
@@ -117,6 +120,10 @@ extension BrokeredConnection {
         switch phase {
         case .upstreamVerdict:
             failUpstream(reason, alert: alert)      // the app's handshake has not begun: the alert goes as is
+        case .appHandshake where alert == nil && after.isClosed:
+            // The server answered and closed at once (a response, then the end of the stream): the app
+            // gets what it sent once its own handshake is done (`startRelay`).
+            break
         case .appHandshake:
             core.emit(.upstreamFailed(id: registration!.id, destination: registration!.destination,
                                       sni: hello.serverName, reason: reason, alertToApp: nil))

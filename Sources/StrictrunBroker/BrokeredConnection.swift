@@ -52,6 +52,8 @@ final class BrokeredConnection {
     var clientRule: Int?
     var closedReported = false
     var negotiatedALPN: String?
+    /// Bytes the server sent before it closed, delivered without a relay.
+    var glueClosedBytes = 0
 
     static let mirrorResponseWait = TimeAmount.seconds(2)
 

@@ -93,6 +93,8 @@ final class HandshakeWatcher: ChannelInboundHandler, RemovableChannelHandler {
         case data
         case error(any Error)
         case closed
+
+        var isClosed: Bool { if case .closed = self { true } else { false } }
     }
 
     private var onOutcome: ((Outcome) -> Void)?
@@ -147,6 +149,12 @@ final class HandshakeWatcher: ChannelInboundHandler, RemovableChannelHandler {
             after(.closed)
         }
         context.fireChannelInactive()
+    }
+
+    /// What the peer sent after its handshake and before the relay, taken out (its channel is gone).
+    func takeHeld() -> ByteBuffer? {
+        defer { held = nil }
+        return held
     }
 
     func removeHandler(context: ChannelHandlerContext, removalToken: ChannelHandlerContext.RemovalToken) {

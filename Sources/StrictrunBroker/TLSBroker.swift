@@ -67,7 +67,7 @@ public final class TLSBroker: Sendable {
         case .system: trustPath = systemBundlePath
         case .file(let path): trustPath = path
         }
-        let trust = try TrustStore.load(path: trustPath)
+        let trust = try TrustStore.load(paths: [trustPath] + configuration.extraTrustRoots)
         let rules = try configuration.clientCertificates.map(LoadedClientRule.init)
         let authority = CertificateAuthority(root: files.root)
         let caPath = files.caCertificatePath

@@ -14,8 +14,17 @@ struct TrustStore: Sendable {
         count = certificates.count
     }
 
+    /// The certificates of several PEM bundles together (the trust store and the profile's extra CAs).
+    static func load(paths: [String]) throws -> TrustStore {
+        TrustStore(try paths.flatMap { try certificates(path: $0) })
+    }
+
     /// Reads every `CERTIFICATE` block of a PEM bundle; blocks swift-certificates cannot parse are skipped.
     static func load(path: String) throws -> TrustStore {
+        TrustStore(try certificates(path: path))
+    }
+
+    private static func certificates(path: String) throws -> [Certificate] {
         let text: String
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
@@ -31,7 +40,7 @@ struct TrustStore: Sendable {
         let certificates = documents.filter { $0.discriminator == "CERTIFICATE" }
             .compactMap { try? Certificate(derEncoded: $0.derBytes) }
         guard !certificates.isEmpty else { throw BrokerError.noUsableTrustRoots(path: path) }
-        return TrustStore(certificates)
+        return certificates
     }
 
     /// Whether this exact certificate, or one with its subject and key, is a trust root.

@@ -9,8 +9,9 @@ import Glibc
 /// program's own connect runs and gets the kernel's own ECONNREFUSED, at once, as it would
 /// without strictrun (a routed connect would succeed toward the broker and be reset later).
 public enum Listeners {
-    /// `true` or `false`; nil when the kernel could not be asked (no sock_diag: route as before).
-    public static func exists(for destination: SocketEndpoint) -> Bool? {
+    /// The listener serving `destination` (its socket inode), `.none` when nothing listens there;
+    /// nil when the kernel could not be asked (no sock_diag: route as before).
+    public static func find(for destination: SocketEndpoint) -> Found? {
         guard var target = IPAddressBytes(destination.ip) else { return nil }
         if target.isMappedIPv4 { target.bytes = Array(target.bytes.suffix(4)) }
         let port = UInt16(truncatingIfNeeded: destination.port)
@@ -20,9 +21,18 @@ public enum Listeners {
         for family in families {
             guard let listeners = dump(family: Int32(family)) else { continue }
             answered = true
-            if listeners.contains(where: { $0.port == port && $0.serves(target) }) { return true }
+            if let listener = listeners.first(where: { $0.port == port && $0.serves(target) }) {
+                return .listening(inode: listener.inode)
+            }
         }
-        return answered ? false : nil
+        return answered ? Found.none : nil
+    }
+
+    /// What `find(for:)` learnt.
+    public enum Found: Sendable, Hashable {
+        case none
+        /// A listening socket, by its inode (`socket:[INODE]` in its owner's /proc/PID/fd).
+        case listening(inode: UInt64)
     }
 
     /// One listening socket: its port and bound address (16 bytes; IPv4 in the first 4).
@@ -30,6 +40,7 @@ public enum Listeners {
         var family: Int32
         var port: UInt16
         var address: [UInt8]
+        var inode: UInt64
 
         func serves(_ target: IPAddressBytes) -> Bool {
             let wildcard = address.allSatisfy { $0 == 0 }
@@ -77,11 +88,13 @@ public enum Listeners {
                 case 2: return nil              // NLMSG_ERROR
                 case sockDiagByFamily where length >= 16 + 72:
                     // inet_diag_msg: family, state, timer, retrans, then inet_diag_sockid
-                    // (sport and dport big-endian, src[16], dst[16], if, cookie).
+                    // (sport and dport big-endian, src[16], dst[16], if, cookie), expires,
+                    // rqueue, wqueue, uid, inode.
                     let body = offset + 16
                     let port = UInt16(buffer[body + 4]) << 8 | UInt16(buffer[body + 5])
                     listeners.append(Listener(family: Int32(buffer[body]), port: port,
-                                              address: Array(buffer[(body + 8)..<(body + 24)])))
+                                              address: Array(buffer[(body + 8)..<(body + 24)]),
+                                              inode: UInt64(get32(buffer, body + 68))))
                 default:
                     break
                 }

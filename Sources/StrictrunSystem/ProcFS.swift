@@ -151,6 +151,20 @@ public enum ProcFS {
         return out
     }
 
+    /// Whether `pid` has a descriptor on the socket with inode `inode` (its fd link reads `socket:[INODE]`).
+    public static func holdsSocket(pid: pid_t, inode: UInt64) -> Bool {
+        guard let directory = opendir("/proc/\(pid)/fd") else { return false }
+        defer { closedir(directory) }
+        let link = Array("socket:[\(inode)]".utf8)
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if let fd = Int32(name), readLink("/proc/\(pid)/fd/\(fd)") == link { return true }
+        }
+        return false
+    }
+
     /// The seals of a memfd descriptor of `pid` (F_GET_SEALS on a read-only reopening through
     /// /proc/PID/fd/N); nil when it has none to read (not a memfd, or gone).
     public static func seals(pid: pid_t, fd: Int32) -> Int32? {

@@ -19,6 +19,19 @@ final class BrokerBridge: ConnectionRouter, Sendable {
     private let trace = Mutex<TraceWriter?>(nil)
     private let state = Mutex<State>(.notStarted)
     private let owners = Owners()
+    /// The policy lines the broker's findings became, per rule and action.
+    private let findingCounts = FindingCounts()
+
+    private final class FindingCounts: Sendable {
+        private let map = Mutex<[String: Int]>([:])
+        func add(_ finding: PolicyEvent) { map.withLock { $0["\(finding.rule)\u{1}\(finding.action.rawValue)", default: 0] += 1 } }
+        var all: [RuleCount] {
+            map.withLock { $0 }.sorted { $0.key < $1.key }.map { key, count in
+                let parts = key.split(separator: "\u{1}").map(String.init)
+                return RuleCount(category: "tls", rule: parts[0], action: parts[1], count: count)
+            }
+        }
+    }
     /// The per-run CA and its files, made on a short-lived thread while the launcher loads the
     /// profile and opens the trace; `ready()` waits for it before the program starts.
     private let preparation = Preparation()
@@ -51,6 +64,7 @@ final class BrokerBridge: ConnectionRouter, Sendable {
             .appendingPathComponent("strictrun-tls-\(getpid())").path
         var configuration = BrokerConfiguration(workDirectory: directory)
         configuration.trustRoots = tls.trustBundle.map { .file($0) } ?? .system
+        configuration.extraTrustRoots = tls.extraTrust
         configuration.mode = tls.relay ? .relay : .terminate
         configuration.addedLatencyPerRecord = .microseconds(Int64(tls.latencyPerRecordMs * 1000))
         configuration.clientCertificates = tls.clientCertificates.map {
@@ -103,11 +117,27 @@ final class BrokerBridge: ConnectionRouter, Sendable {
         }
     }
 
-    /// Which process each connection came from, for the `tls` lines.
+    /// Which process each connection came from, for the `tls` lines, and its routed connect's
+    /// event (thread, call, stack) for the policy lines the broker's findings become.
     private final class Owners: Sendable {
-        private let map = Mutex<[UInt64: pid_t]>([:])
-        func set(_ id: UInt64, _ pid: pid_t) { map.withLock { $0[id] = pid } }
-        func pid(_ id: UInt64) -> pid_t? { map.withLock { $0[id] } }
+        struct Connection {
+            var pid: pid_t
+            var connect: PolicyEvent?
+            /// The traced process whose own server is the destination.
+            var server: pid_t?
+        }
+
+        private let map = Mutex<[UInt64: Connection]>([:])
+        func set(_ id: UInt64, _ pid: pid_t) { map.withLock { $0[id] = Connection(pid: pid) } }
+        func routed(_ id: UInt64, connect: PolicyEvent, server: pid_t?) {
+            map.withLock {
+                $0[id, default: Connection(pid: pid_t(connect.pid ?? 0))].connect = connect
+                $0[id]?.server = server
+            }
+        }
+        func pid(_ id: UInt64) -> pid_t? { map.withLock { $0[id]?.pid } }
+        func connection(_ id: UInt64) -> Connection? { map.withLock { $0[id] } }
+        func forget(_ id: UInt64) { _ = map.withLock { $0.removeValue(forKey: id) } }
     }
 
     func listeningPorts() throws(RouterUnavailable) -> BrokerPorts {
@@ -117,12 +147,19 @@ final class BrokerBridge: ConnectionRouter, Sendable {
             case .failed(let reason): return .failure(RouterUnavailable(reason))
             case .stopped: return .failure(RouterUnavailable("the run is over"))
             case .notStarted:
-                let owners = self.owners, trace = self.trace.withLock { $0 }
+                let owners = self.owners, trace = self.trace.withLock { $0 }, counts = self.findingCounts
                 do {
                     let broker = try TLSBroker.start(configuration, trustFiles: trustFiles()) { event in
                         var line = BrokerBridge.line(of: event)
                         line.pid = line.connection.flatMap(owners.pid).map(Int64.init)
                         try? trace?.write(line)
+                        guard let id = line.connection, let connection = owners.connection(id) else { return }
+                        for finding in BrokerBridge.findings(event, id: id, connection.connect,
+                                                                             server: connection.server) {
+                            try? trace?.write(finding)
+                            counts.add(finding)
+                        }
+                        if case .closed = event { owners.forget(id) }
                     }
                     state = .running(broker)
                     return .success(broker)
@@ -142,6 +179,57 @@ final class BrokerBridge: ConnectionRouter, Sendable {
         broker.register(appLocal: SocketAddressKey(ip: appLocal.ip, port: appLocal.port),
                         destination: Destination(ip: destination.ip, port: destination.port),
                         connectionID: connectionID)
+    }
+
+    func routed(connectionID: UInt64, connect: PolicyEvent, server: pid_t?) {
+        owners.routed(connectionID, connect: connect, server: server)
+    }
+
+    /// What a broker event means for the port, as policy lines tied to the routed connect (its
+    /// thread, call and stack): a refused upstream certificate (`tls/verification-failed`: on
+    /// the target the trusted component's store decides, not the app's own CA options), and TLS
+    /// answered by the program's own server (`tls/server-in-app`: on the target its key would
+    /// live in the trusted component).
+    static func findings(_ event: BrokerEvent, id: UInt64, _ connect: PolicyEvent?, server: pid_t?) -> [PolicyEvent] {
+        guard let connect else { return [] }
+        func finding(_ rule: String, _ action: EventAction, _ extra: [(String, JSONValue)]) -> PolicyEvent {
+            var line = connect
+            line.category = "tls"
+            line.rule = rule
+            line.action = action
+            line.errno = nil
+            line.audited = nil
+            line.extra = extra
+            return line
+        }
+        var out: [PolicyEvent] = []
+        switch event {
+        case .verificationFailed(_, let destination, let sni, let reason, let alert, _, _):
+            var extra: [(String, JSONValue)] = [("connection", .uint(id)), ("destination", .string(destination.description))]
+            if let sni { extra.append(("sni", .string(sni))) }
+            extra += [("reason", .string("the trusted component's store does not trust the destination: \(reason)")),
+                      ("alert", .string(alert))]
+            out.append(finding("verification-failed", .refuse, extra))
+        case .handshake:
+            break
+        default:
+            return []
+        }
+        if let server {
+            var extra: [(String, JSONValue)] = [("connection", .uint(id)), ("server_pid", .int(Int64(server)))]
+            extra.append(("reason", .string("the program's own server (pid \(server)) answered a TLS handshake with its own key")))
+            out.append(finding("server-in-app", .log, extra))
+        }
+        return out
+    }
+
+    func finish() -> [RuleCount] {
+        let previous = state.withLock { state -> State in
+            defer { if case .running = state { state = .stopped } }
+            return state
+        }
+        if case .running(let broker) = previous { broker.shutdown() }
+        return findingCounts.all
     }
 
     /// Stops the broker if it was started and removes the per-run CA's files (after the thread

@@ -118,7 +118,12 @@ extension ProfileDocumentReader {
             case "trust-extra":
                 guard case .sequence(let items) = value else { throw nodes.typeError(value, key: path, expected: "a list of PEM files") }
                 tls.extraTrust = try items.enumerated().map { (index, item) throws(ProfileError) -> String in
-                    relativeToProfile(try nodes.string(item, key: "\(path)[\(index)]"))
+                    let file = relativeToProfile(try nodes.string(item, key: "\(path)[\(index)]"))
+                    guard FileManager.default.isReadableFile(atPath: file) else {
+                        throw ProfileError(at: nodes.location(item), file: self.file, key: "\(path)[\(index)]",
+                                           "cannot read '\(file)'")
+                    }
+                    return file
                 }
             case "keys":
                 let setting = try setting(value, key: path, defaultErrno: EACCES)

@@ -10,6 +10,14 @@ public struct RuleCount: Sendable, Hashable {
     /// The action as written, when `mode: audit` turned it into `log`.
     public var auditedFrom: String?
     public var count: Int
+
+    public init(category: String, rule: String, action: String, auditedFrom: String? = nil, count: Int) {
+        self.category = category
+        self.rule = rule
+        self.action = action
+        self.auditedFrom = auditedFrom
+        self.count = count
+    }
 }
 
 /// Turns the events checks ask for into trace lines: decoded arguments, the stack of the
@@ -39,7 +47,8 @@ final class EventRecorder {
     }
 
     /// Builds the line of one event of thread `tid` of process `tgid`, and counts it.
-    func record(_ draft: EventDraft, tid: ProcessID, tgid: ProcessID) {
+    @discardableResult
+    func record(_ draft: EventDraft, tid: ProcessID, tgid: ProcessID) -> PolicyEvent {
         let rule = draft.rule
         let tid = draft.tid ?? tid
         let decoded = draft.decoded
@@ -64,5 +73,6 @@ final class EventRecorder {
                 + "  [\(rule.category)/\(rule.name), \(rule.action)]"
         }
         sink(event)
+        return event
     }
 }

@@ -246,10 +246,14 @@ final class Executor {
             return
         }
         switch router.route(pid: stop.tgid, fd: fd, destination: destination) {
-        case .connected(let result, let id, let local):
+        case .connected(let result, let id, let local, let server):
             event.extra += [("outcome", .string("routed")), ("connection", .uint(id)),
                             ("broker_local", .string(local.description))]
-            carryOut(Decision(verdict: Verdict(action: .skip(returning: Int64(result))), events: [event]), at: stop)
+            if let server { event.extra.append(("server_pid", .int(Int64(server)))) }
+            // Recorded before the call returns, and handed to the broker for its later lines.
+            let recorded = recorder.record(event, tid: stop.tid, tgid: stop.tgid)
+            router.router.routed(connectionID: id, connect: recorded, server: server)
+            carryOut(Decision(verdict: Verdict(action: .skip(returning: Int64(result)))), at: stop)
         case .direct(let reason):
             // The program's own connect runs, on the bytes that were checked.
             event.extra += [("outcome", .string("not routed: \(reason)"))]

@@ -1,4 +1,5 @@
 import StrictrunSystem
+import StrictrunTrace
 
 /// Where routed connections go — the TLS broker, as the tracer sees it. The broker itself
 /// (SwiftNIO, swift-nio-ssl) lives in its own module and knows nothing of ptrace.
@@ -13,6 +14,14 @@ public protocol ConnectionRouter: Sendable {
     /// The tracer connected the app socket with local address `appLocal` to the broker;
     /// the app meant `destination`. Called on the tracer thread; must not block.
     func register(appLocal: SocketEndpoint, destination: SocketEndpoint, connectionID: UInt64, pid: ProcessID)
+    /// The routed connect's event as written to the trace (its thread, call and stack): the broker's
+    /// later refusals of that connection carry it. `server` is the traced process whose listener
+    /// the destination is (the program talks TLS to its own server), nil for any other destination.
+    /// Called on the tracer thread right after `register`; must not block.
+    func routed(connectionID: UInt64, connect: PolicyEvent, server: ProcessID?)
+    /// The run is over: the broker stops (its connections closed, their last lines written, all
+    /// before the trace's final line). Returns the policy lines it wrote, counted per rule.
+    func finish() -> [RuleCount]
 }
 
 /// Where the broker listens.
@@ -40,16 +49,21 @@ public struct RouterUnavailable: Error, CustomStringConvertible, Sendable {
 /// meant to go. Nothing is written into the app's memory and no second thread can race it:
 /// the app's own connect() is skipped with the result strictrun's connect got.
 final class ConnectRouting {
-    private let router: any ConnectionRouter
+    let router: any ConnectionRouter
     private var handles: [ProcessID: ProcessHandleBox] = [:]
     private var nextConnectionID: UInt64 = 0
+    /// The traced processes (the tracer's task table).
+    var tracedProcesses: () -> Set<ProcessID> = { [] }
+    /// Listening sockets (by inode) already looked up: their traced owner, or nil (not the program's).
+    private var listenerOwners: [UInt64: ProcessID?] = [:]
 
     init(router: any ConnectionRouter) { self.router = router }
 
     /// The outcome of routing one connect().
     enum Routed {
-        /// Routed: the app's connect returns `result` (0 or -EINPROGRESS).
-        case connected(result: Int32, connectionID: UInt64, brokerLocal: SocketEndpoint)
+        /// Routed: the app's connect returns `result` (0 or -EINPROGRESS). `server`: the traced
+        /// process that listens at the destination, if one does.
+        case connected(result: Int32, connectionID: UInt64, brokerLocal: SocketEndpoint, server: ProcessID?)
         /// Left alone, the program's own connect runs: not a TCP socket (e.g. QUIC over UDP), or
         /// nothing listens at a loopback destination (the program gets the kernel's ECONNREFUSED).
         case direct(reason: String)
@@ -77,8 +91,13 @@ final class ConnectRouting {
             return .failed(errno: Errno.badFD, reason: "\(error)")
         }
         guard Sockets.isStream(socket.raw) else { return .direct(reason: "not a TCP socket") }
-        if IPAddressBytes(endpoint.ip)?.isLoopback == true, Listeners.exists(for: endpoint) == false {
-            return .direct(reason: "nothing listens on \(endpoint)")
+        var server: ProcessID?
+        if IPAddressBytes(endpoint.ip)?.isLoopback == true {
+            switch Listeners.find(for: endpoint) {
+            case .none?: return .direct(reason: "nothing listens on \(endpoint)")
+            case .listening(let inode)?: server = owner(ofSocket: inode)
+            case nil: break
+            }
         }
         let ports: BrokerPorts
         do {
@@ -97,7 +116,18 @@ final class ConnectRouting {
         }
         nextConnectionID += 1
         router.register(appLocal: local, destination: endpoint, connectionID: nextConnectionID, pid: pid)
-        return .connected(result: code == 0 ? 0 : -Errno.inProgress, connectionID: nextConnectionID, brokerLocal: local)
+        return .connected(result: code == 0 ? 0 : -Errno.inProgress, connectionID: nextConnectionID, brokerLocal: local,
+                          server: server)
+    }
+
+    /// The traced process holding the listening socket `inode`, found once per listener in the
+    /// processes' descriptor tables (`socket:[INODE]`).
+    private func owner(ofSocket inode: UInt64) -> ProcessID? {
+        if let known = listenerOwners[inode] { return known }
+        let found = tracedProcesses().sorted().first { ProcFS.holdsSocket(pid: $0, inode: inode) }
+        if listenerOwners.count > 4096 { listenerOwners = [:] }
+        listenerOwners[inode] = found
+        return found
     }
 
     /// The process exited or exec'd: its pidfd is no longer needed.

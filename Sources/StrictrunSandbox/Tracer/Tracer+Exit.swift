@@ -24,7 +24,8 @@ extension Tracer {
     func finish() -> RunOutcome {
         let status = rootStatus ?? .signaled(signal: Signals.kill)
         let exitStatus = status.shellStatus
-        let ruleCounts = recorder.counts
+        // The broker's connections end first: their lines precede the final one.
+        let ruleCounts = recorder.counts + (routing?.router.finish() ?? [])
         var line = exitLine(pid: table.root, status: status)
         line.exitStatus = Int(exitStatus)
         line.final = true

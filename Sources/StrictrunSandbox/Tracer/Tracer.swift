@@ -13,7 +13,7 @@ final class Tracer {
     let recorder: EventRecorder
     private let executor: Executor
     private let checks: Checks
-    private let routing: ConnectRouting?
+    let routing: ConnectRouting?
     private let injected: InjectedFailures
     var table: TaskTable
     private var rootExecSeen = false
@@ -58,6 +58,7 @@ final class Tracer {
         executor.resume = { [unowned self] in self.resume($0, signal: $1) }
         executor.isTraced = { [unowned self] in self.table.processes[$0] != nil }
         checks.open.tamper.company.isAlone = { [unowned self] in self.table.isAlone($0) }
+        routing?.tracedProcesses = { [unowned self] in self.table.groups }
         executor.answers = AnswerBook(policy.profile.answers, stacksEnabled: stacks.enabled)
         executor.onAnsweredAllow = { [unowned self] stop, _ in
             if ["fork", "clone", "vfork"].contains(stop.name) { self.answeredForks.insert(stop.tgid) }
