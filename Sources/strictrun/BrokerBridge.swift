@@ -24,7 +24,7 @@ final class BrokerBridge: ConnectionRouter, Sendable {
 
     private final class FindingCounts: Sendable {
         private let map = Mutex<[String: Int]>([:])
-        func add(_ finding: PolicyEvent) { map.withLock { $0["\(finding.rule)\u{1}\(finding.action.rawValue)", default: 0] += 1 } }
+        func add(rule: String, action: EventAction) { map.withLock { $0["\(rule)\u{1}\(action.rawValue)", default: 0] += 1 } }
         var all: [RuleCount] {
             map.withLock { $0 }.sorted { $0.key < $1.key }.map { key, count in
                 let parts = key.split(separator: "\u{1}").map(String.init)
@@ -152,12 +152,19 @@ final class BrokerBridge: ConnectionRouter, Sendable {
                     let broker = try TLSBroker.start(configuration, trustFiles: trustFiles()) { event in
                         var line = BrokerBridge.line(of: event)
                         line.pid = line.connection.flatMap(owners.pid).map(Int64.init)
+                        let connection = line.connection.flatMap(owners.connection)
+                        if line.kind.isFailure, let connect = connection?.connect {
+                            // A refusal is told where the program asked for the connection.
+                            line.tid = connect.tid
+                            line.stack = connect.stack
+                            counts.add(rule: line.kind.name, action: .refuse)
+                        }
                         try? trace?.write(line)
-                        guard let id = line.connection, let connection = owners.connection(id) else { return }
+                        guard let id = line.connection, let connection else { return }
                         for finding in BrokerBridge.findings(event, id: id, connection.connect,
                                                                              server: connection.server) {
                             try? trace?.write(finding)
-                            counts.add(finding)
+                            counts.add(rule: finding.rule, action: finding.action)
                         }
                         if case .closed = event { owners.forget(id) }
                     }
@@ -185,11 +192,11 @@ final class BrokerBridge: ConnectionRouter, Sendable {
         owners.routed(connectionID, connect: connect, server: server)
     }
 
-    /// What a broker event means for the port, as policy lines tied to the routed connect (its
-    /// thread, call and stack): a refused upstream certificate (`tls/verification-failed`: on
-    /// the target the trusted component's store decides, not the app's own CA options), and TLS
-    /// answered by the program's own server (`tls/server-in-app`: on the target its key would
-    /// live in the trusted component).
+    /// What a broker event means for the port beyond its `tls` line, as policy lines tied to the
+    /// routed connect (its thread, call and stack): TLS answered by the program's own server
+    /// (`tls/server-in-app`: on the target its key would live in the trusted component). A
+    /// refusal (`verification-failed`: the trusted component's store decides, not the app's own CA
+    /// options) is its `tls` line, which carries the connect's stack.
     static func findings(_ event: BrokerEvent, id: UInt64, _ connect: PolicyEvent?, server: pid_t?) -> [PolicyEvent] {
         guard let connect else { return [] }
         func finding(_ rule: String, _ action: EventAction, _ extra: [(String, JSONValue)]) -> PolicyEvent {
@@ -202,19 +209,11 @@ final class BrokerBridge: ConnectionRouter, Sendable {
             line.extra = extra
             return line
         }
-        var out: [PolicyEvent] = []
         switch event {
-        case .verificationFailed(_, let destination, let sni, let reason, let alert, _, _):
-            var extra: [(String, JSONValue)] = [("connection", .uint(id)), ("destination", .string(destination.description))]
-            if let sni { extra.append(("sni", .string(sni))) }
-            extra += [("reason", .string("the trusted component's store does not trust the destination: \(reason)")),
-                      ("alert", .string(alert))]
-            out.append(finding("verification-failed", .refuse, extra))
-        case .handshake:
-            break
-        default:
-            return []
+        case .verificationFailed, .handshake: break
+        default: return []
         }
+        var out: [PolicyEvent] = []
         if let server {
             var extra: [(String, JSONValue)] = [("connection", .uint(id)), ("server_pid", .int(Int64(server)))]
             extra.append(("reason", .string("the program's own server (pid \(server)) answered a TLS handshake with its own key")))

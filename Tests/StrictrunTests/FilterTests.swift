@@ -119,7 +119,7 @@ struct FilterTests {
         #expect(!p.kernelMDWE)
         // --audit on microkernel does the same; routing TLS denies nothing, so it stays.
         let audited = try Self.compile("microkernel", audit: true)
-        #expect(audited.rules.values.allSatisfy { $0.action == ($0.name == "tls-port" ? .route : .log) })
+        #expect(audited.rules.values.allSatisfy { $0.action == ($0.name == "tcp-stream" ? .route : .log) })
     }
 
     @Test("apple-jit: fork is not traced at all")

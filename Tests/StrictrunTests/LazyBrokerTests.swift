@@ -2,8 +2,8 @@ import Foundation
 import StrictrunTrace
 import Testing
 
-/// The TLS broker starts on the first routed connect, not with the run (issue 17): `microkernel` routes TLS
-/// ports, and a run that never contacts one has no broker thread and no broker process.
+/// The TLS broker starts on the first routed connect, not with the run (issue 17): `microkernel` mediates every
+/// TCP stream (issue 19), and a run that opens none has no broker thread and no broker process.
 @Suite("Lazy TLS broker")
 struct LazyBrokerTests {
     /// What strictrun looked like while the program ran: its threads' names and its child processes.
@@ -55,17 +55,21 @@ struct LazyBrokerTests {
                         status: process.terminationStatus, trace: trace)
     }
 
-    /// A Python program that connects a TCP socket to `port` on loopback (a plain listener of its own when nil),
+    /// A Python program that connects a TCP socket to `port` on loopback (nil: opens no TCP stream — a UDP
+    /// connect, and a TCP connect to a loopback port nothing listens on, refused),
     /// prints `ready PID CA-FILE-EXISTS`, and waits for its stdin to close.
     static func script(connectTo port: Int?) -> String {
         """
         import os, socket, sys
         if \(port.map(String.init) ?? "None") is None:
-            listener = socket.socket(); listener.bind(("127.0.0.1", 0)); listener.listen(4)
-            target = listener.getsockname()[1]
+            u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.connect(("127.0.0.1", 53))
+            gone = socket.socket(); gone.bind(("127.0.0.1", 0)); target = gone.getsockname()[1]; gone.close()
+            try:
+                socket.create_connection(("127.0.0.1", target)); print("connected?")
+            except ConnectionRefusedError:
+                pass
         else:
-            target = \(port.map(String.init) ?? "0")
-        s = socket.create_connection(("127.0.0.1", target))
+            s = socket.create_connection(("127.0.0.1", \(port.map(String.init) ?? "0")))
         ca = os.environ.get("NODE_EXTRA_CA_CERTS", "")
         print("ready", os.getpid(), os.path.exists(ca), flush=True)
         sys.stdin.read()
@@ -76,7 +80,7 @@ struct LazyBrokerTests {
         snapshot.threads.filter { $0.hasPrefix("NIO-") }
     }
 
-    @Test("microkernel: a run with a non-TLS connect starts no broker thread or process; the CA files exist")
+    @Test("microkernel: a run that opens no TCP stream (UDP, a refused loopback port) starts no broker; the CA files exist")
     func noBrokerWithoutTLS() throws {
         let snapshot = try Self.snapshot(profile: "microkernel", script: Self.script(connectTo: nil))
         #expect(snapshot.status == 0, "\(snapshot.stdout)")

@@ -91,7 +91,7 @@ struct RuleListTests {
         #expect(!list.rules.isEmpty)
         for rule in list.rules.values {
             // Routing TLS (inherited from microkernel) denies nothing: audit mode leaves it.
-            if rule.name == "tls-port" {
+            if rule.name == "tcp-stream" {
                 #expect(rule.action == .route)
                 continue
             }

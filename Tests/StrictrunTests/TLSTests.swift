@@ -86,13 +86,14 @@ final class TLSFixture: @unchecked Sendable {
         return port
     }
 
-    /// `microkernel` (which routes TLS ports to the broker) with the test servers' `ports` as its TLS ports,
-    /// trusting the test CA upstream: the route action is microkernel's own.
+    /// `microkernel` routing only the test servers' `ports` (`mediate: ports`), trusting the test CA upstream:
+    /// the route action is microkernel's own.
     func profile(ports: [Int], extra: String = "") throws -> String {
         let file = path("tls-\(ports.map(String.init).joined(separator: "-")).yaml")
         try """
             extends: microkernel
             tls:
+              mediate: ports
               ports: [\(ports.map(String.init).joined(separator: ", "))]
               trust: \(path("ca.pem"))
             \(extra)

@@ -31,12 +31,17 @@ public struct TLSEvent: TraceEvent {
 
     /// The process that made the connection (nil when the broker could not tell).
     public var pid: Int64?
+    /// A refusal's: the thread whose routed connect this was.
+    public var tid: Int64?
     public var connection: UInt64?
     public var kind: Kind
     public var destination: String?
     public var sni: String?
     /// The rest, in order: `reason`, `alert`, `upstream_verified`, `bytes_up`…
     public var details: [(String, JSONValue)]
+    /// A refusal's: the stack and site of the routed connect (where the program asked for the
+    /// connection the broker refused); nil on other lines.
+    public var stack: CapturedStack?
 
     public init(pid: Int64? = nil, connection: UInt64?, kind: Kind, destination: String?, sni: String? = nil,
                 details: [(String, JSONValue)] = []) {
@@ -57,7 +62,8 @@ public struct TLSEvent: TraceEvent {
         out.append(("event", .string(kind.name)))
         out.append("destination", destination.map(JSONValue.string))
         out.append("sni", sni.map(JSONValue.string))
-        return out + details
+        out.append("tid", tid.map(JSONValue.int))
+        return out + details + (stack?.members ?? [])
     }
 
     public init(line: JSONValue) throws(TraceEventError) {
@@ -68,11 +74,15 @@ public struct TLSEvent: TraceEvent {
         }
         self.init(pid: m.optionalInt("pid"), connection: connection, kind: Kind(name: try m.string("event")),
                   destination: m.optionalString("destination"), sni: m.optionalString("sni"),
-                  details: m.rest(excluding: ["pid", "connection", "event", "destination", "sni"]))
+                  details: m.rest(excluding: Set(["pid", "tid", "connection", "event", "destination", "sni"])
+                      .union(CapturedStack.keys)))
+        tid = m.optionalInt("tid")
+        if line["stack"] != nil || line["site"] != nil { stack = CapturedStack(line: line) }
     }
 
     /// A refused connection as the policy event readers count: category `tls`, rule = the kind,
-    /// syscall `tls`, action `refuse`, destination, SNI, reason and alert as arguments, no stack.
+    /// syscall `tls`, action `refuse`, destination, SNI, reason and alert as arguments, and the
+    /// routed connect's thread and stack where the line carries them (older traces: none).
     public var refusal: PolicyEvent? {
         guard kind.isFailure else { return nil }
         var args: [(String, JSONValue)] = []
@@ -80,7 +90,7 @@ public struct TLSEvent: TraceEvent {
         args.append("sni", sni.map(JSONValue.string))
         args.append("reason", self["reason"])
         args.append("alert", self["alert"])
-        return PolicyEvent(pid: pid, syscall: "tls", args: args, category: Category.tls.name, rule: kind.name,
-                           action: .refuse)
+        return PolicyEvent(pid: pid, tid: tid, syscall: "tls", args: args, category: Category.tls.name, rule: kind.name,
+                           action: .refuse, stack: stack ?? .none)
     }
 }
