@@ -1,4 +1,5 @@
 import Foundation
+import StrictrunReport
 import StrictrunResults
 import StrictrunTrace
 
@@ -67,6 +68,11 @@ public enum SummaryWriter {
         let top = flipping.prefix(3).map { "\($0.test) \($0.counters.flips)" }.joined(separator: ", ")
         return "W^X emulation: \(flips) page flips in \(flipping.count) of \(byTest.count) tests, "
             + "\(rewritten) W+X requests granted as RW" + (top.isEmpty ? "" : " (most: \(top))")
+    }
+
+    /// One line on the run's TLS: what the TLS adaptation must carry. Nil when no test did anything TLS.
+    public static func tlsLine(_ results: ConformanceResults) -> String? {
+        results.tlsAdaptation?.headline(runNoun: "test")
     }
 
     public static func markdown(_ results: ConformanceResults, topSites: Int = 15) -> String {
@@ -147,6 +153,10 @@ public enum SummaryWriter {
                 out.append("| \(cell(test)) | \(c.flips) | \(c.execFaults) | \(c.writeFaults) | \(c.leaseWaits) | \(c.rewritten) |")
             }
             out.append("")
+        }
+
+        if let tls = results.tlsAdaptation {
+            out += TLSRenderer.markdown(tls, runNoun: "test", top: topSites)
         }
 
         let failures = results.tests.filter { $0.status == .newFailure }

@@ -25,6 +25,7 @@ public enum HTMLRenderer {
         body.append("</section>")
         body.append(categoriesTable(report))
         if let wx = report.wxEmulation { body.append(wxSection(wx)) }
+        if let tls = report.tlsAdaptation { body.append(TLSRenderer.html(tls, runNoun: TLSRenderer.runNoun(report), top: top)) }
         if let explore = report.explore { body.append(ExploreRenderer.html(explore)) }
         body.append(sitesSection(report))
         body.append(componentsTable(report))

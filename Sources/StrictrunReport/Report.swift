@@ -24,6 +24,9 @@ public struct Report: Codable, Sendable {
     public var baseline: BaselineDiff?
     /// W^X emulation (`wx: emulate`) over the runs read; nil when none emulated.
     public var wxEmulation: WXEmulationReport?
+    /// What the TLS adaptation must carry over the runs read (handshakes, verification failures,
+    /// key reads, server-side TLS, by run and by site); nil when no run did anything TLS.
+    public var tlsAdaptation: TLSAdaptation?
     /// `conformance explore` of the (first) conformance input: verdicts, plan, ablation; nil when none.
     public var explore: ExploreResults?
 
@@ -31,6 +34,7 @@ public struct Report: Codable, Sendable {
         case schema, generated, kind, inputs, problems, totals, conformance, categories, sites, components, baseline
         case explore
         case wxEmulation = "wx_emulation"
+        case tlsAdaptation = "tls_adaptation"
     }
 
     /// Sites of `category`, in rank order.

@@ -36,6 +36,7 @@ public struct ReportBuilder {
     private var traceCounter = 0
     private var wx: WXEmulationReport?
     private var wxWriters: [String: WXEmulationReport.Writer] = [:]
+    private var tls = TLSAdaptationBuilder()
 
     public init() {}
 
@@ -97,9 +98,7 @@ public struct ReportBuilder {
 
     /// The key of a blocked event's site (see `SiteStats.id`).
     static func key(_ event: BlockedEvent) -> String {
-        if let site = event.site { return site }
-        if event.syscall == "tls" { return "~tls/\(event.rule)" }
-        return "~\(event.category)/\(event.rule)/\(event.syscall)@\(event.exe.map { URL(fileURLWithPath: $0).lastPathComponent } ?? "?")"
+        SiteKey.of(site: event.site, category: event.category, rule: event.rule, syscall: event.syscall, exe: event.exe)
     }
 
     private mutating func read(trace path: String, test: String?, brokenTest: Bool, primarySite: String?,
@@ -125,6 +124,7 @@ public struct ReportBuilder {
         }
         var emulation: WXEmulationDigest?
         var writers: [WXEmulationReport.Writer] = []
+        var tlsReader = TLSTraceReader()
         do {
             problemsFound = try TraceReader.forEachEvent(path: path) { header, line in
                 events += 1
@@ -140,10 +140,11 @@ public struct ReportBuilder {
                     if event.final && test == nil { input.exitStatus = event.exitStatus }
                 case .policy(let event):
                     policyEvents += 1
+                    tlsReader.policy(event)
                     local.add(event, header: header, traceID: traceID, test: test, brokenTest: brokenTest,
                               primarySite: primarySite, seenInTrace: &seenInTrace)
                 case .tls(let event):
-                    guard let refusal = event.refusal else { return }
+                    guard let refusal = tlsReader.tls(event, header: header) else { return }
                     policyEvents += 1
                     local.add(refusal, header: header, traceID: traceID, test: test, brokenTest: brokenTest,
                               primarySite: primarySite, seenInTrace: &seenInTrace)
@@ -156,6 +157,14 @@ public struct ReportBuilder {
         } catch {
             throw .input("\(path): \(error)")
         }
+        // Verification failures no policy event recorded (older traces): counted once, at the end.
+        let (late, tlsDigest) = tlsReader.finish()
+        for (header, refusal) in late {
+            policyEvents += 1
+            local.add(refusal, header: header, traceID: traceID, test: test, brokenTest: brokenTest,
+                      primarySite: primarySite, seenInTrace: &seenInTrace)
+        }
+        tls.add(run: test ?? path, digest: tlsDigest)
         if let emulation {
             var report = wx ?? WXEmulationReport(runs: 0, rewritten: 0, flips: 0, execFaults: 0, writeFaults: 0,
                                                  leaseWaits: 0, byRun: [], codeWriters: [])
@@ -255,6 +264,7 @@ public struct ReportBuilder {
             conformance: summary, categories: categories, sites: ranked,
             components: ComponentStats.group(ranked, brokenTests: sites.mapValues(\.testsBroken)), baseline: nil)
         report.explore = explore
+        report.tlsAdaptation = tls.build()
         if let baseline { report.baseline = BaselineDiff.compare(old: baseline, new: report, path: baselinePath ?? "baseline") }
         if var emulation = wx {
             emulation.codeWriters = wxWriters.values.sorted {

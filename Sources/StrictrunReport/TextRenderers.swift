@@ -52,6 +52,9 @@ public enum MarkdownRenderer {
             out.append("| \(c.category) | \(c.newFailuresPrimary) | \(c.testsBroken) | \(c.blocked) | \(c.events) | \(c.sites) | \(c.processes) |")
         }
         if let wx = report.wxEmulation { out += [""] + wxSection(wx) }
+        if let tls = report.tlsAdaptation {
+            out += [""] + TLSRenderer.markdown(tls, runNoun: TLSRenderer.runNoun(report), top: top)
+        }
         if let explore = report.explore { out += [""] + ExploreRenderer.markdown(explore) }
         out += ["", "## Top sites", ""]
         var categories: [String] = []
@@ -177,6 +180,10 @@ public enum TextRenderer {
                 out.append("  writes code: \(writer.sampledFaults)× \(writer.site)  "
                            + writer.frames.prefix(3).map(shortSymbolName).joined(separator: " ← "))
             }
+        }
+        if let tls = report.tlsAdaptation {
+            out.append("")
+            out += TLSRenderer.text(tls, runNoun: TLSRenderer.runNoun(report), top: top)
         }
         out.append("")
         out.append("top sites:")

@@ -9,13 +9,26 @@ public enum Classifier {
         let tests = header.tests.map { planned in
             classify(planned, records: byTest[planned.id] ?? [], retries: header.retries)
         }
-        return ConformanceResults(
+        var results = ConformanceResults(
             schema: conformanceSchema, suite: header.suite, profile: header.profile,
             profileReference: header.profileReference, profileSHA256: header.profileSHA256,
             strictrun: header.strictrun, runtimeVersion: header.runtimeVersion, started: header.started,
             finished: finished, complete: complete, interrupted: interrupted, jobs: header.jobs,
             retries: header.retries, shard: header.shard, mergedFrom: mergedFrom, environment: header.environment,
             wallSeconds: wall, totals: totals(tests), tests: tests)
+        results.tlsAdaptation = tlsAdaptation(tests)
+        return results
+    }
+
+    /// The TLS of each test's first constrained run (the trace the attribution and the report
+    /// read), added up; nil when no test did anything TLS.
+    public static func tlsAdaptation(_ tests: [TestResult]) -> TLSAdaptation? {
+        var builder = TLSAdaptationBuilder()
+        for test in tests {
+            guard let digest = test.profile?.attempts.first?.digest else { continue }
+            builder.add(run: test.id, digest: digest.tls)
+        }
+        return builder.build()
     }
 
     /// A mode's runs, ordered, or nil when it has none.

@@ -192,11 +192,15 @@ public struct ConformanceResults: Codable, Sendable {
     public var environment: [String: String]
     public var wallSeconds: WallTimes
     public var totals: Totals
+    /// What the TLS adaptation must carry: the TLS of every test's first constrained run, by
+    /// test and by call site; nil when no test did anything TLS.
+    public var tlsAdaptation: TLSAdaptation?
     public var tests: [TestResult]
 
     enum CodingKeys: String, CodingKey {
         case schema, suite, profile, strictrun, started, finished, complete, interrupted, jobs, retries, shard
         case environment, totals, tests
+        case tlsAdaptation = "tls_adaptation"
         case profileReference = "profile_reference"
         case profileSHA256 = "profile_sha256"
         case runtimeVersion = "runtime_version"

@@ -12,12 +12,17 @@ extension TraceDigest {
         var digest = TraceDigest(blocked: 0, logged: 0, first: nil, categories: [], processes: nil, exitStatus: nil,
                                  signal: nil, error: nil, complete: false, truncatedLastLine: false, malformedLines: 0)
         var index: [String: Int] = [:]
+        var firstSeq: [String: Int64] = [:]
+        var tls = TLSTraceReader()
         let problems = try TraceReader.forEachEvent(path: path) { header, line in
             switch line {
             case .policy(let event):
-                digest.add(event, seq: header.seq, index: &index)
+                digest.add(event, seq: header.seq, index: &index, firstSeq: &firstSeq)
+                tls.policy(event)
             case .tls(let event):
-                if let refusal = event.refusal { digest.add(refusal, seq: header.seq, index: &index) }
+                if let refusal = tls.tls(event, header: header) {
+                    digest.add(refusal, seq: header.seq, index: &index, firstSeq: &firstSeq)
+                }
             case .exit(let event):
                 digest.wxEmulation = WXEmulationDigest.adding(event, to: digest.wxEmulation)
                 guard event.final else { return }
@@ -30,19 +35,33 @@ extension TraceDigest {
                 break
             }
         }
+        let (late, tlsDigest) = tls.finish()
+        if !late.isEmpty {
+            // Refusals counted at the end take their place in trace order: `first` and the
+            // categories' order of first occurrence.
+            for (header, refusal) in late {
+                let earlier = digest.first.map { header.seq < Int64($0.seq) } ?? true
+                digest.add(refusal, seq: header.seq, index: &index, firstSeq: &firstSeq)
+                if earlier { digest.first = Self.blockedEvent(refusal, seq: header.seq) }
+            }
+            digest.categories.sort { (firstSeq[$0.category] ?? .max) < (firstSeq[$1.category] ?? .max) }
+        }
+        digest.tls = tlsDigest?.limited()
         digest.truncatedLastLine = problems.truncatedLastLine
         digest.malformedLines = problems.malformedLines.count + problems.invalidEvents.count
         if problems.seqBreaks > 0 { digest.seqBreaks = problems.seqBreaks }
         return digest
     }
 
-    private mutating func add(_ event: PolicyEvent, seq: Int64, index: inout [String: Int]) {
+    private mutating func add(_ event: PolicyEvent, seq: Int64, index: inout [String: Int],
+                              firstSeq: inout [String: Int64]) {
         guard event.blocks else {
             logged += 1
             return
         }
         blocked += 1
         if first == nil { first = Self.blockedEvent(event, seq: seq) }
+        firstSeq[event.category] = min(firstSeq[event.category] ?? .max, seq)
         let position: Int
         if let known = index[event.category] {
             position = known
@@ -59,11 +78,16 @@ extension TraceDigest {
         }
     }
 
+    /// Members of an event that no system call made (the broker's `tls/verification-failed`) that
+    /// stand in for its arguments.
+    static let argumentLikeMembers: Set<String> = ["destination", "sni", "reason"]
+
     /// The fields of a policy event a failure message and a report need.
     public static func blockedEvent(_ event: PolicyEvent, seq: Int64, frameLimit: Int = frameLimit) -> BlockedEvent {
-        BlockedEvent(
+        let args = event.args.isEmpty ? event.extra.filter { argumentLikeMembers.contains($0.0) } : event.args
+        return BlockedEvent(
             seq: Int(seq), pid: event.pid.map(Int.init), exe: event.exe, syscall: event.syscall,
-            args: JSONArgument(.object(event.args)), category: event.category, rule: event.rule,
+            args: JSONArgument(.object(args)), category: event.category, rule: event.rule,
             action: event.audited ?? event.action.rawValue, errno: event.errno, site: event.stack.site,
             frames: frames(event.stack.frames ?? [], limit: frameLimit))
     }

@@ -114,9 +114,11 @@ public struct TraceDigest: Codable, Sendable {
     public var wxEmulation: WXEmulationDigest?
     /// Lines whose `seq` does not follow the previous one (lost, removed or forged); nil when none.
     public var seqBreaks: Int?
+    /// What the run asked of mediated TLS (what the TLS adaptation must carry); nil when nothing.
+    public var tls: TLSDigest?
 
     enum CodingKeys: String, CodingKey {
-        case blocked, logged, first, categories, processes, signal, error, complete
+        case blocked, logged, first, categories, processes, signal, error, complete, tls
         case seqBreaks = "seq_breaks"
         case wxEmulation = "wx_emulation"
         case exitStatus = "exit_status"

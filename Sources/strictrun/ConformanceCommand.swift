@@ -251,6 +251,7 @@ extension ConformanceCommand.RunSuite {
                      + (t.incomplete > 0 ? ", not finished \(t.incomplete)" : ""))
         for count in t.newFailuresByPrimary { lines.append("  new failures, \(count.category): \(count.tests)") }
         if let flips = SummaryWriter.flipsLine(results) { lines.append("  " + flips) }
+        if let tls = SummaryWriter.tlsLine(results) { lines.append("  " + tls) }
         let w = results.wallSeconds
         if w.native > 0 && w.profile > 0 {
             lines.append(String(format: "  wall time: native %.1f s, under %@ %.1f s (%.2f×), retries %.1f s",

@@ -141,6 +141,20 @@ struct EventSchemaTests {
         #expect(Set(Category.known.map(\.colour)).count == Category.known.count)
     }
 
+    @Test("tls members typed: a routed connect, the broker's syscall-less deny (it blocks), a handshake line")
+    func tlsMembers() throws {
+        let connect = try PolicyEvent(line: try JSONValue.parse(#"{"v":1,"type":"policy","pid":7,"syscall":"connect","category":"tls","rule":"tcp-stream","action":"route","destination":"127.0.0.1:443","outcome":"routed","connection":3,"stack":null,"site":"abcd"}"#))
+        #expect(connect.isRoutedConnect && connect.connection == 3 && connect.destination == "127.0.0.1:443")
+        #expect(connect.stack.site == "abcd" && !connect.blocks)
+        let refused = try PolicyEvent(line: try JSONValue.parse(#"{"v":1,"type":"policy","pid":7,"category":"tls","rule":"verification-failed","action":"deny","connection":3,"sni":"localhost","reason":"expired","stack":null,"site":"abcd"}"#))
+        #expect(refused.syscall == "tls" && refused.blocks && refused.connection == 3 && !refused.isRoutedConnect)
+        #expect(refused["reason"]?.stringValue == "expired")
+        let handshake = try TLSEvent(line: try JSONValue.parse(#"{"v":1,"type":"tls","pid":7,"connection":3,"event":"handshake","sni":"localhost","upstream_verified":true,"milliseconds":1.5,"alpn":"h2"}"#))
+        #expect(handshake.kind == .handshake && handshake.upstreamVerified == true && handshake.milliseconds == 1.5)
+        #expect(handshake.alpn == "h2" && handshake.refusal == nil)
+        #expect(TLSRule.routes == ["tls-port", "tcp-stream"])
+    }
+
     @Test("bytes: hex round trip, invalid hex refused")
     func bytes() {
         let all = (0...255).map(UInt8.init)

@@ -164,13 +164,17 @@ public struct PolicyEvent: TraceEvent {
         guard let action = EventAction(written: written) else {
             throw TraceEventError(type: "policy", key: "action", problem: "unknown action \(written)")
         }
-        let number = line["nr"].flatMap { value -> UInt64? in
-            if case .uint(let n) = value { return n }
-            return value.intValue.flatMap(UInt64.init(exactly:))
+        let category = try m.string("category")
+        // An event no system call made (the broker's `tls/verification-failed`) may have no
+        // `syscall`: it reads with its category in its place, as `TLSEvent.refusal` writes `tls`.
+        let syscall: String
+        switch line["syscall"] {
+        case nil, .null?: syscall = category
+        default: syscall = try m.string("syscall")
         }
         self.init(pid: m.optionalInt("pid"), tid: m.optionalInt("tid"), exe: m.optionalString("exe"),
-                  syscall: try m.string("syscall"), number: number, abi: m.optionalString("abi"),
-                  args: line["args"]?.objectValue ?? [], category: try m.string("category"),
+                  syscall: syscall, number: Self.unsigned(line["nr"]), abi: m.optionalString("abi"),
+                  args: line["args"]?.objectValue ?? [], category: category,
                   rule: try m.string("rule"), action: action, errno: m.optionalString("errno"),
                   audited: m.optionalString("audited"),
                   extra: m.rest(excluding: Self.keys.union(CapturedStack.keys)), stack: CapturedStack(line: line))
