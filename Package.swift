@@ -41,6 +41,7 @@ let package = Package(
                                "StrictrunStacks"]),
         // The mediated TLS broker (issue 4): SwiftNIO + swift-nio-ssl + swift-certificates.
         .target(name: "StrictrunBroker", dependencies: [
+            "CStrictrunShims",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOTLS", package: "swift-nio"),

@@ -15,6 +15,8 @@
 #include <sys/mman.h>
 #include <sys/ioctl.h>
 #include <sys/vfs.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <linux/seccomp.h>
 
 #ifndef PR_SET_MDWE
@@ -251,4 +253,35 @@ long strictrun_fs_type(const char *path) {
     struct statfs fs;
     if (statfs(path, &fs) != 0) return -1;
     return (long)fs.f_type;
+}
+
+int strictrun_pipe_nonblock(int fds[2]) {
+    return pipe2(fds, O_NONBLOCK | O_CLOEXEC);
+}
+
+long strictrun_splice(int from, int to, size_t len) {
+    return (long)splice(from, NULL, to, NULL, len, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+}
+
+int strictrun_epoll_create(void) {
+    return epoll_create1(EPOLL_CLOEXEC);
+}
+
+int strictrun_epoll_ctl(int epfd, int op, int fd, uint32_t events) {
+    struct epoll_event event = {.events = events, .data.fd = fd};
+    return epoll_ctl(epfd, op, fd, &event);
+}
+
+int strictrun_epoll_wait(int epfd, int *fds, uint32_t *events, int max, int timeout_ms) {
+    struct epoll_event ready[64];
+    int n = epoll_wait(epfd, ready, max < 64 ? max : 64, timeout_ms);
+    for (int i = 0; i < n; i++) {
+        fds[i] = ready[i].data.fd;
+        events[i] = ready[i].events;
+    }
+    return n;
+}
+
+int strictrun_eventfd(void) {
+    return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 }

@@ -62,10 +62,6 @@ public struct BrokerConfiguration: Sendable {
     public var upstreamConnectTimeout: Duration = .seconds(10)
     /// Longest time from accept to an established, relaying connection (both handshakes). Default: 30 s.
     public var handshakeTimeout: Duration = .seconds(30)
-    /// Terminate mode: when the app has sent nothing this long after the connection was registered, assume a
-    /// server-speaks-first plaintext protocol and relay the connection untouched. `nil` (default): wait for the
-    /// ClientHello until `handshakeTimeout`.
-    public var plaintextRelayAfter: Duration? = nil
     /// TLS 1.3 only: when the server asked for a client certificate, the broker's handshake completes before the
     /// server has judged the certificate. The broker waits this long for the server's next record (session tickets:
     /// accepted; an alert such as `certificate_required`: rejected, and the alert is passed to the app) before it

@@ -210,10 +210,6 @@ extension BrokeredConnection {
     func appClosed() {
         for timer in timers { timer.cancel() }
         timers = []
-        if let waiter, core.registry.abandon(peer, promise: waiter) {
-            waiter.fail(ChannelError.alreadyClosed)
-        }
-        waiter = nil
         upstream?.close(promise: nil)
         if let failure = pendingFailure {
             report(failure, appAlert: nil, appResponse: "closed the connection")
@@ -223,20 +219,5 @@ extension BrokeredConnection {
         closedReported = true
         core.emit(.closed(id: registration.id, destination: registration.destination,
                           bytesUp: glue?.app.bytesRead ?? 0, bytesDown: glue?.upstream.bytesRead ?? glueClosedBytes))
-    }
-
-    static func describe(connectError error: any Error, timeout: Duration) -> String {
-        if let io = error as? IOError {
-            switch io.errnoCode {
-            case 111: return "connection refused (ECONNREFUSED)"
-            case 110: return "connection timed out (ETIMEDOUT)"
-            case 113: return "no route to host (EHOSTUNREACH)"
-            case 101: return "network unreachable (ENETUNREACH)"
-            case 104: return "connection reset (ECONNRESET)"
-            default: return "connect failed: \(io)"
-            }
-        }
-        if case ChannelError.connectTimeout = error { return "connect timed out after \(timeout)" }
-        return "connect failed: \(error)"
     }
 }

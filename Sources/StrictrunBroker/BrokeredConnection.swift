@@ -32,7 +32,6 @@ final class BrokeredConnection {
     let hold: InboundHoldHandler
     var phase = Phase.waiting
     var registration: Registration?
-    var waiter: EventLoopPromise<Registration>?
     var firstFlight: ClientHelloParse?
     var relayReason: String?
     var hello = ClientHelloInfo(serverName: nil, alpn: [])
@@ -67,7 +66,9 @@ final class BrokeredConnection {
     var configuration: BrokerConfiguration { core.configuration }
     var loop: NIOIsolatedEventLoop { app.eventLoop.assumeIsolated() }
 
-    func start() throws {
+    /// Starts on a connection the front (``StreamFront``) handed over: the registration known, the
+    /// destination connected (`upstream`), the app's first bytes (a TLS record) still unread.
+    func start(_ registration: Registration, upstream: Channel) throws {
         hold.onFirstFlight = { [self] result in
             firstFlight = result
             proceedIfReady()
@@ -75,83 +76,12 @@ final class BrokeredConnection {
         try app.pipeline.syncOperations.addHandler(hold)
         app.closeFuture.assumeIsolated().whenComplete { [self] _ in appClosed() }
         timers.append(loop.scheduleTask(in: configuration.handshakeTimeout.timeAmount) { [self] in handshakeTimedOut() })
-
-        let promise = app.eventLoop.makePromise(of: Registration.self)
-        if let registration = core.registry.claim(peer, promise: promise) {
-            promise.fail(ChannelError.alreadyClosed)      // never handed out: completes the unused promise
-            registered(registration)
-            return
-        }
-        waiter = promise
-        promise.futureResult.assumeIsolated().whenSuccess { [self] registration in
-            waiter = nil
-            registered(registration)
-        }
-        timers.append(loop.scheduleTask(in: configuration.registrationTimeout.timeAmount) { [self] in
-            guard let waiter, core.registry.abandon(peer, promise: waiter) else { return }
-            self.waiter = nil
-            waiter.fail(ChannelError.alreadyClosed)
-            phase = .done
-            core.emit(.unregistered(peer: peer))
-            app.close(promise: nil)
-        })
-        configuration.onUnregisteredAccept?(peer)
-    }
-
-    func registered(_ registration: Registration) {
-        guard phase == .waiting else { return }
         self.registration = registration
-        if configuration.mode == .terminate, firstFlight == nil, let after = configuration.plaintextRelayAfter {
-            timers.append(loop.scheduleTask(in: after.timeAmount) { [self] in
-                guard phase == .waiting, firstFlight == nil else { return }
-                relayReason = "the app sent nothing for \(after) (a server-speaks-first protocol?)"
-                firstFlight = .notTLS(firstByte: 0)
-                proceedIfReady()
-            })
-        }
-        connectUpstream(registration.destination)
-    }
-
-    /// The TCP connection to the destination is opened as soon as the destination is known, while the app is still
-    /// preparing its ClientHello (the app's own connect() would have started it then, too).
-    func connectUpstream(_ destination: Destination) {
-        let address: SocketAddress
-        do {
-            address = try SocketAddress(ipAddress: destination.ip, port: destination.port)
-        } catch {
-            failUpstream("invalid destination address \(destination)", alert: nil)
-            return
-        }
-        ClientBootstrap(group: app.eventLoop)
-            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
-            .channelOption(.allowRemoteHalfClosure, value: true)
-            .connectTimeout(configuration.upstreamConnectTimeout.timeAmount)
-            .channelInitializer { channel in
-                // Keeps what a server-speaks-first destination sends before the broker has decided.
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(InboundHoldHandler(parseHello: false))
-                }
-            }
-            .connect(to: address)
-            .assumeIsolated()
-            .whenComplete { [self] result in
-                switch result {
-                case .failure(let error):
-                    guard phase == .waiting else { return }
-                    failUpstream(Self.describe(connectError: error, timeout: configuration.upstreamConnectTimeout),
-                                 alert: nil)
-                case .success(let channel):
-                    guard phase == .waiting else {
-                        channel.close(promise: nil)
-                        return
-                    }
-                    upstream = channel
-                    upstreamHold = try? channel.pipeline.syncOperations.handler(type: InboundHoldHandler.self)
-                    upstreamHold?.onFirstFlight = { [self] _ in destinationSpokeFirst() }
-                    channel.closeFuture.assumeIsolated().whenComplete { [self] _ in upstreamClosed() }
-                    proceedIfReady()
-                }
-            }
+        self.upstream = upstream
+        upstreamHold = try? upstream.pipeline.syncOperations.handler(type: InboundHoldHandler.self)
+        upstreamHold?.onFirstFlight = { [self] _ in destinationSpokeFirst() }
+        upstream.closeFuture.assumeIsolated().whenComplete { [self] _ in upstreamClosed() }
+        proceedIfReady()
     }
 
     func proceedIfReady() {

@@ -11,10 +11,11 @@ import Synchronization
 ///
 /// It listens on loopback only (`127.0.0.1` and `::1`, the same port on both when it can get it). strictrun's
 /// tracer connects each routed app socket to it and announces the original destination with
-/// ``register(appLocal:destination:connectionID:)``; the broker then terminates the app's TLS with a certificate
-/// of its per-run CA, opens verified TLS to the destination (presenting a client certificate where configured)
-/// and relays the plaintext. All of it runs on the broker's own SwiftNIO threads; every method here is
-/// thread-safe.
+/// ``register(appLocal:destination:connectionID:)``. The front (``StreamFront``, one thread) connects to the
+/// destination and watches who sends first: a TLS ClientHello from the app goes to SwiftNIO, which terminates it
+/// with a certificate of the per-run CA, opens verified TLS to the destination (presenting a client certificate
+/// where configured) and relays the plaintext; any other stream is spliced through in the kernel
+/// (``SpliceRelay``). Every method here is thread-safe.
 public final class TLSBroker: Sendable {
     /// The port on 127.0.0.1.
     public let ipv4Port: Int
@@ -29,17 +30,17 @@ public final class TLSBroker: Sendable {
 
     private let core: BrokerCore
     private let group: MultiThreadedEventLoopGroup
-    private let listeners: [Channel]
+    private let front: StreamFront
     private let stopped = Mutex(false)
 
     /// The system trust bundle (Debian `ca-certificates`).
     public static let systemBundlePath = "/etc/ssl/certs/ca-certificates.crt"
 
-    private init(core: BrokerCore, group: MultiThreadedEventLoopGroup, listeners: [Channel], ipv4Port: Int,
+    private init(core: BrokerCore, group: MultiThreadedEventLoopGroup, front: StreamFront, ipv4Port: Int,
                  ipv6Port: Int?, caCertificatePath: String, combinedBundlePath: String) {
         self.core = core
         self.group = group
-        self.listeners = listeners
+        self.front = front
         self.ipv4Port = ipv4Port
         self.ipv6Port = ipv6Port
         self.caCertificatePath = caCertificatePath
@@ -76,41 +77,11 @@ public final class TLSBroker: Sendable {
         let core = try BrokerCore(configuration: configuration, authority: authority, trust: trust,
                                   clientRules: rules, emit: onEvent)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.threads))
-        let bootstrap = ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 1024)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
-            .childChannelOption(.allowRemoteHalfClosure, value: true)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    guard let peer = channel.remoteAddress.flatMap(SocketAddressKey.init) else {
-                        channel.close(promise: nil)
-                        return
-                    }
-                    try BrokeredConnection(core: core, app: channel, peer: peer).start()
-                }
-            }
-
-        var listeners: [Channel] = []
         do {
-            let v4: Channel
-            do {
-                v4 = try bootstrap.bind(host: "127.0.0.1", port: 0).wait()
-            } catch {
-                throw BrokerError.cannotListen(address: "127.0.0.1:0", reason: String(describing: error))
-            }
-            listeners.append(v4)
-            let port = v4.localAddress?.port ?? 0
-            var v6Port: Int? = nil
-            if let v6 = (try? bootstrap.bind(host: "::1", port: port).wait())
-                ?? (try? bootstrap.bind(host: "::1", port: 0).wait()) {
-                listeners.append(v6)
-                v6Port = v6.localAddress?.port
-            }
-            return TLSBroker(core: core, group: group, listeners: listeners, ipv4Port: port, ipv6Port: v6Port,
+            let front = try StreamFront(core: core, group: group)
+            return TLSBroker(core: core, group: group, front: front, ipv4Port: front.ipv4Port, ipv6Port: front.ipv6Port,
                              caCertificatePath: caPath, combinedBundlePath: bundlePath)
         } catch {
-            for listener in listeners { try? listener.close().wait() }
             try? group.syncShutdownGracefully()
             throw error
         }
@@ -131,7 +102,7 @@ public final class TLSBroker: Sendable {
             return stopped
         }
         guard !already else { return }
-        for listener in listeners { try? listener.close().wait() }
+        front.stop()
         try? group.syncShutdownGracefully()
     }
 }

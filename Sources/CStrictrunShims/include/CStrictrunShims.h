@@ -171,6 +171,22 @@ int strictrun_memfd_create(const char *name);
 /// (ENOENT: nothing at or above; ENOTTY/EINVAL: the kernel has no PROCMAP_QUERY).
 int strictrun_procmap_query(int fd, uint64_t address, uint64_t *start, uint64_t *end, uint64_t *flags);
 
+/// pipe2(fds, O_NONBLOCK | O_CLOEXEC).
+int strictrun_pipe_nonblock(int fds[2]);
+/// splice(from, NULL, to, NULL, len, SPLICE_F_NONBLOCK | SPLICE_F_MOVE): -1 with errno on failure.
+long strictrun_splice(int from, int to, size_t len);
+/// epoll_create1(EPOLL_CLOEXEC).
+int strictrun_epoll_create(void);
+/// epoll_ctl(epfd, op, fd, {events, data.fd = fd}); op: 1 add, 2 delete, 3 modify.
+int strictrun_epoll_ctl(int epfd, int op, int fd, uint32_t events);
+/// epoll_wait into parallel arrays of descriptors and event masks (at most 64); the count, -1 with errno.
+int strictrun_epoll_wait(int epfd, int *fds, uint32_t *events, int max, int timeout_ms);
+/// eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC).
+int strictrun_eventfd(void);
+/// EPOLLIN, EPOLLOUT.
+#define STRICTRUN_EPOLLIN 0x001u
+#define STRICTRUN_EPOLLOUT 0x004u
+
 #ifdef __cplusplus
 }
 #endif
