@@ -15,7 +15,7 @@ struct NodeSuiteTests {
         func primary(_ id: String) -> String? { results.test(id)?.attribution?.primary }
 
         #expect(results.complete && !results.interrupted)
-        #expect(results.tests.count == 15)
+        #expect(results.tests.count == 17)
         // `// Flags:` reached node (these fail without --expose-gc / --stack-trace-limit=7).
         #expect(results.test("parallel/test-flags-expose-gc")?.flags == ["--expose-gc"])
         #expect(status("parallel/test-flags-expose-gc") == .pass)
@@ -46,10 +46,15 @@ struct NodeSuiteTests {
         // Sequential tests hold one lock file: had two run at once, one would have failed natively.
         #expect(status("sequential/test-exclusive-plain") == .pass)
         #expect(status("sequential/test-exclusive-port") == .pass)
-        #expect(results.totals.pass == 8 && results.totals.newFailure == 5 && results.totals.flaky == 1
+        #expect(results.totals.pass == 8 && results.totals.newFailure == 7 && results.totals.flaky == 1
                 && results.totals.baselineFail == 1)
         #expect(results.totals.newFailuresByPrimary == [CategoryCount(category: "process", tests: 3),
+                                                         CategoryCount(category: "tls", tests: 2),
                                                          CategoryCount(category: "wx", tests: 2)])
+        // TLS as the target has it: a server only the test's own `ca:` trusts fails verification in the
+        // trusted component.
+        #expect(primary("parallel/test-tls-own-ca") == "tls")
+        #expect(results.test("parallel/test-tls-own-ca")?.attribution?.first?.rule == "verification-failed")
         #expect(results.environment["NODE_OPTIONS"] == "--jitless")
     }
 
@@ -94,21 +99,21 @@ struct NodeSuiteTests {
         let junit = run.directory + "/junit.xml"
         try expectValidJUnit(junit)
         let xml = try String(contentsOfFile: junit, encoding: .utf8)
-        #expect(xml.components(separatedBy: "<testcase ").count - 1 == 15)
+        #expect(xml.components(separatedBy: "<testcase ").count - 1 == 17)
         #expect(xml.contains("type=\"process\"") && xml.contains("type=\"wx\""))
         #expect(xml.contains("first blocked call: clone("))
         #expect(xml.contains("uv_spawn"))
         // The schema is really checked: a wrong type is refused.
         let broken = try Paths.temporaryDirectory("junit") + "/broken.xml"
-        try xml.replacingOccurrences(of: "tests=\"15\"", with: "tests=\"fifteen\"").write(toFile: broken, atomically: true, encoding: .utf8)
+        try xml.replacingOccurrences(of: "tests=\"17\"", with: "tests=\"seventeen\"").write(toFile: broken, atomically: true, encoding: .utf8)
         let refused = try Paths.run(["/usr/bin/xmllint", "--noout", "--schema", Paths.repo("Tests/Fixtures/junit.xsd"), broken])
         #expect(refused.status != 0)
 
         let summary = try String(contentsOfFile: run.directory + "/summary.md", encoding: .utf8)
-        #expect(summary.contains("8 of 15 tests passed unmodified under microkernel; of the 5 new failures: "
-                                 + "process 3, wx 2, tls 0, unattributed 0."))
+        #expect(summary.contains("8 of 17 tests passed unmodified under microkernel; of the 7 new failures: "
+                                 + "process 3, wx 2, tls 2, unattributed 0."))
         #expect(summary.contains("## Top sites by tests they break"))
-        #expect(run.outcome.stdout.contains("8 of 15 tests passed unmodified under microkernel"))
+        #expect(run.outcome.stdout.contains("8 of 17 tests passed unmodified under microkernel"))
     }
 
     @Test("--shard 1/3, 2/3, 3/3 then merge equals one unsharded run")
@@ -148,7 +153,7 @@ struct NodeSuiteTests {
         }
         try expectValidJUnit("\(dir)/merged/junit.xml")
         let summary = try String(contentsOfFile: "\(dir)/merged/summary.md", encoding: .utf8)
-        #expect(summary.contains("8 of 15 tests passed unmodified under microkernel"))
+        #expect(summary.contains("8 of 17 tests passed unmodified under microkernel"))
         // Overlapping inputs are refused.
         let overlap = try Paths.strictrun(["conformance", "merge", "\(dir)/shard1", "\(dir)/shard1", "--out", "\(dir)/bad"])
         #expect(overlap.status == 2 && overlap.stderr.contains("overlapping"))

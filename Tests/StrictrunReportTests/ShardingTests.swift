@@ -73,7 +73,7 @@ struct ShardingTests {
             let outcome = try outcome.get()
             #expect(outcome.status == 0, "index \(index): \(outcome.stderr)")
             let shard = try #require(try Paths.results("\(dir)/index-\(index)").shard)
-            #expect(shard.source == "kubernetes" && shard.count == 4 && shard.selection?.count == 15)
+            #expect(shard.source == "kubernetes" && shard.count == 4 && shard.selection?.count == 17)
             seen.append(shard.index)
         }
         #expect(seen == [1, 2, 3, 4])
