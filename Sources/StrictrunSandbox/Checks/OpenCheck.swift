@@ -119,7 +119,11 @@ struct OpenCheck {
         case .refused(let decision): return .refused(decision)
         case .allowed(let events, let atExit): (keyEvents, keyExit) = (events, atExit)
         }
-        var verdict = Self.pinned(stop, path: path, pathArgument: pathArgument, how: how)
+        // A read from a process alone under the tracer needs no pin: nothing else could rewrite the
+        // path (or open_how) while the caller is stopped; an open that writes is pinned whatever.
+        let writes = flags & (Xlat.openAccessMode | Xlat.openTruncate) != 0
+        var verdict = !writes && tamper.company.isAlone(stop.tgid)
+            ? Verdict.allow : Self.pinned(stop, path: path, pathArgument: pathArgument, how: how)
         let written = openedFile(stop, flags: flags, view: view)
         if written != nil { Self.holdTruncation(&verdict, stop, flags: flags) }
         verdict.atExit = Self.both(written, keyExit)
