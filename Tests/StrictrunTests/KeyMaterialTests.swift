@@ -212,6 +212,20 @@ struct KeyMaterialTests {
         let genode = try FilterCompiler().compile(loader.load("genode"))
         #expect(genode.rules.values.contains { $0.check == .keyRead })
         #expect(try FilterTests.verdict(genode, "openat", [cwd, 0x1000, 0]).1?.check == .fsNet(.pathResult))
+        // A view with client certificates: every open under the view's rule (whose stop runs the
+        // client-key and key-read checks too), the client-key rule without filter entries of its own.
+        let files = try KeyFiles()
+        let withKeys = try FilterCompiler().compile(RuleListTests.profile("""
+            extends: genode
+            tls:
+              action: route
+              client-certificates:
+                - {host: localhost, certificate: \(files.path("cert.pem")), key: \(files.path("key.pem"))}
+            """))
+        #expect(withKeys.rules.values.contains { $0.check == .clientKeyOpen })
+        for call in ["open", "openat", "openat2", "creat"] {
+            #expect(try FilterTests.verdict(withKeys, call, [cwd, 0x1000, 0, 24]).1?.check == .fsNet(.pathResult), "\(call)")
+        }
         // audit: logged.
         let audit = try FilterCompiler().compile(loader.load("audit"))
         let rule = try #require(audit.rules.values.first { $0.check == .keyRead })
