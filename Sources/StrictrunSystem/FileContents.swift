@@ -57,6 +57,25 @@ public enum FileContents {
         return contents(of: fd, limit: limit, wanted: wanted)
     }
 
+    /// The file an open of `path` by a process reaches: absolute, below its `root` (`/proc/PID/root`);
+    /// relative, below its `directory` (`/proc/PID/cwd` or `/proc/PID/fd/N`). A relative path that
+    /// leaves its directory (`..`, an absolute symlink) is looked up again from the root as the
+    /// directory's path joined with it, where that root is strictrun's own (the directory's link then
+    /// names it in the same tree); elsewhere it stays unresolved.
+    public static func read(_ path: [UInt8], root: [UInt8], directory: [UInt8], followLast: Bool, limit: Int,
+                            wanted: ([UInt8]) -> Bool) -> FileRead {
+        if path.first == UInt8(ascii: "/") {
+            return read(below: root, path, from: .root, followLast: followLast, limit: limit, wanted: wanted)
+        }
+        let beneath = read(below: directory, path, from: .directory, followLast: followLast, limit: limit, wanted: wanted)
+        guard case .unresolved(let code) = beneath, code == EXDEV, let base = ProcFS.readLink(directory),
+              base.first == UInt8(ascii: "/"), let own = ProcFS.identity(root, follow: true),
+              own == ProcFS.identity(Array("/".utf8), follow: true) else { return beneath }
+        let again = read(below: root, base + [UInt8(ascii: "/")] + path, from: .root, followLast: followLast, limit: limit,
+                         wanted: wanted)
+        return again == .missing ? beneath : again  // a directory gone since (`(deleted)`) proves nothing
+    }
+
     /// The file a descriptor link (`/proc/PID/fd/N`) stands for, read likewise.
     public static func read(link: [UInt8], limit: Int, wanted: ([UInt8]) -> Bool) -> FileRead {
         let fd = (link + [0]).withUnsafeBufferPointer { p in

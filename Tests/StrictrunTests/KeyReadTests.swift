@@ -76,6 +76,22 @@ struct KeyReadTests {
         #expect(formats == ["DER PKCS#8", "DER PKCS#1 RSA"], "\(path)")
     }
 
+    @Test("a relative path that climbs out of its directory (../key.pem, a symlink to it) is denied too, not ended")
+    func relativeClimb() throws {
+        let files = try KeyFiles()
+        let sub = files.directory.appendingPathComponent("sub")
+        try FileManager.default.createDirectory(at: sub, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: sub.appendingPathComponent("k").path, withDestinationPath: files.path("key.pem"))
+        let script = """
+            for name in ['../key.pem', 'k', '../cert.pem']:
+                try: print(name, len(open(name).read()) > 0)
+                except PermissionError: print(name, 'EACCES')
+            """
+        let (result, trace, path) = try Fixture.strictrun(profile: "microkernel", [Fixture.python, "-c", script], directory: sub)
+        #expect(result.stdout == "../key.pem EACCES\nk EACCES\n../cert.pem True\n", "\(result.stderr)")
+        #expect(Self.keyReads(trace).map { $0["action"]?.stringValue ?? "?" } == ["deny", "deny"], "\(path)")
+    }
+
     @Test("audit: the key is read and the event says log")
     func audit() throws {
         let files = try KeyFiles()

@@ -82,11 +82,8 @@ struct LiveTracee: TraceeView {
     func seals(_ pid: ProcessID, fd: Int32) -> Int32? { ProcFS.seals(pid: pid, fd: fd) }
     func fileForOpen(_ path: [UInt8], dirfd: Int32, tid: ProcessID, followLast: Bool, limit: Int,
                      wanted: ([UInt8]) -> Bool) -> FileRead {
-        PathBytes.isAbsolute(path)
-            ? FileContents.read(below: Array("/proc/\(tid)/root".utf8), path, from: .root, followLast: followLast,
-                                limit: limit, wanted: wanted)
-            : FileContents.read(below: PathBytes.base(dirfd: dirfd, pid: tid), path, from: .directory,
-                                followLast: followLast, limit: limit, wanted: wanted)
+        FileContents.read(path, root: Array("/proc/\(tid)/root".utf8), directory: PathBytes.base(dirfd: dirfd, pid: tid),
+                          followLast: followLast, limit: limit, wanted: wanted)
     }
     func descriptorContents(_ tid: ProcessID, fd: Int32, limit: Int, wanted: ([UInt8]) -> Bool) -> FileRead {
         FileContents.read(link: Array("/proc/\(tid)/fd/\(fd)".utf8), limit: limit, wanted: wanted)
