@@ -96,26 +96,35 @@ public enum FileContents {
         let fd = strictrun_reopen_for_reading(pathFD)
         guard fd >= 0 else { return .unresolved(errno: errno) }
         defer { close(fd) }
-        var bytes: [UInt8] = []
-        guard readAppending(fd, into: &bytes, upTo: min(size, 4096)) else { return .unresolved(errno: errno) }
-        guard wanted(bytes) else { return .notRead(identity) }
-        // The rest, and one byte more: a file that grew past the limit since the fstat is not read.
-        guard readAppending(fd, into: &bytes, upTo: limit + 1) else { return .unresolved(errno: errno) }
-        return bytes.count > limit ? .notRead(identity) : .read(identity, bytes)
+        // The size fstat gave: what the file holds when it is judged (it can change after the check
+        // anyway, and only by whoever may write it).
+        var failure: Int32 = 0
+        var skipped = false
+        let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
+            count = readFully(fd, into: buffer, from: 0, upTo: min(size, 4096), failure: &failure)
+            guard failure == 0 else { return }
+            guard wanted(Array(buffer[0..<count])) else {
+                skipped = true
+                return
+            }
+            count = readFully(fd, into: buffer, from: count, upTo: size, failure: &failure)
+        }
+        guard failure == 0 else { return .unresolved(errno: failure) }
+        return skipped ? .notRead(identity) : .read(identity, bytes)
     }
 
-    /// read(2) until `bytes` holds `total` bytes or the end of the file; false on an error.
-    private static func readAppending(_ fd: Int32, into bytes: inout [UInt8], upTo total: Int) -> Bool {
-        guard bytes.count < total else { return true }
-        var chunk = [UInt8](repeating: 0, count: min(65536, total - bytes.count))
-        while bytes.count < total {
-            let wanted = min(chunk.count, total - bytes.count)
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, wanted) }
+    /// read(2) into `buffer` from offset `start` until `total` bytes or the end of the file; the
+    /// count reached (errno in `failure` on an error).
+    private static func readFully(_ fd: Int32, into buffer: UnsafeMutableBufferPointer<UInt8>, from start: Int,
+                                  upTo total: Int, failure: inout Int32) -> Int {
+        var count = start
+        while count < total {
+            let n = Glibc.read(fd, buffer.baseAddress! + count, total - count)
             if n < 0 && errno == EINTR { continue }
-            if n < 0 { return false }
+            if n < 0 { failure = errno; break }
             if n == 0 { break }
-            bytes.append(contentsOf: chunk[0..<n])
+            count += n
         }
-        return true
+        return count
     }
 }

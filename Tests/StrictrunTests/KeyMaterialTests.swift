@@ -84,6 +84,33 @@ struct KeyMaterialTests {
         #expect(KeyMaterial.worthReading(head: Array("-----BEGIN".utf8)))
     }
 
+    @Test("FileContents: regular files read, FIFOs, directories and large files not opened for reading, magic links unresolved")
+    func fileContents() throws {
+        let files = try KeyFiles()
+        #expect(mkfifo(files.path("fifo"), 0o600) == 0)
+        let directory = open(files.directory.path, O_RDONLY | O_DIRECTORY)
+        defer { close(directory) }
+        let base = Array("/proc/self/fd/\(directory)".utf8), root = Array("/proc/self/root".utf8)
+        func read(_ path: String, limit: Int = 1 << 20, follow: Bool = true) -> FileRead {
+            FileContents.read(Array(path.utf8), root: root, directory: base, followLast: follow, limit: limit,
+                              wanted: KeyMaterial.worthReading)
+        }
+        guard case .read(_, let key) = read("key.pem") else { Issue.record("key.pem not read"); return }
+        #expect(key == (try files.bytes("key.pem")))
+        guard case .read = read(files.path("cert.pem")) else { Issue.record("absolute path not read"); return }
+        for name in ["fifo", ".", "/usr/bin/python3"] {  // never blocks on the FIFO; ELF not read past its head
+            guard case .notRead = read(name) else { Issue.record("\(name): \(read(name))"); continue }
+        }
+        guard case .notRead = read("key.pem", limit: 100) else { Issue.record("over the limit"); return }
+        #expect(read("missing") == .missing)
+        #expect(read("/proc/self/fd/\(directory)") == .unresolved(errno: ELOOP), "a magic link")
+        // `..` out of the directory: looked up again from the root (this process's root is strictrun's).
+        guard case .read = read("../\(files.directory.lastPathComponent)/key.pem") else { Issue.record("..: not read"); return }
+        // O_NOFOLLOW on a symlink: the link itself, not its target.
+        #expect(symlink(files.path("key.pem"), files.path("link")) == 0)
+        guard case .notRead = read("link", follow: false) else { Issue.record("a symlink was followed"); return }
+    }
+
     // MARK: the check
 
     static let keyRule = CheckTests.rule("tls", "key-read", .deny(errno: 13), .keyRead)

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import SwiftASN1
 
 /// Private-key material in a file's bytes (the `tls/key-read` check): what OpenSSL, Node, Python
@@ -43,22 +46,38 @@ struct KeyMaterial: Sendable, Hashable {
     private static let dashes = Array("-----".utf8)
     private static let privateKey = Array("PRIVATE KEY".utf8)
 
-    /// The first PEM private-key block, by its label.
+    /// The first PEM private-key block, by its label. Only the lines that start with `-----BEGIN `
+    /// are looked at (found by memchr over the dashes: base64 has none, so a 200 KB CA bundle is
+    /// scanned in microseconds).
     static func pem(_ bytes: [UInt8]) -> KeyMaterial? {
         bytes.withUnsafeBufferPointer { buffer in
-            var lines = LineCursor(buffer)
-            while let line = lines.next() {
-                guard line.count > begin.count + dashes.count, buffer[line.lowerBound] == UInt8(ascii: "-"),
-                      let label = label(buffer, line, marker: begin),
+            var from = 0
+            while let at = find(begin, in: buffer, from: from) {
+                from = at + 1
+                guard at == 0 || buffer[at - 1] == UInt8(ascii: "\n") else { continue }
+                var lines = LineCursor(buffer, at: at)
+                guard let line = lines.next(), let label = label(buffer, line, marker: begin),
                       label.count >= privateKey.count, buffer[label.upperBound - privateKey.count..<label.upperBound]
                           .elementsEqual(privateKey) else { continue }
-                var probe = lines
-                if closes(&probe, buffer, label: label) {
+                if closes(&lines, buffer, label: label) {
                     return KeyMaterial(format: "PEM " + String(decoding: buffer[label], as: UTF8.self))
                 }
             }
             return nil
         }
+    }
+
+    /// The offset of the first `needle` in `buffer` at or after `from` (memchr(3) for its first byte).
+    private static func find(_ needle: [UInt8], in buffer: UnsafeBufferPointer<UInt8>, from: Int) -> Int? {
+        guard let base = buffer.baseAddress else { return nil }
+        var from = from
+        while from + needle.count <= buffer.count,
+              let hit = memchr(base + from, Int32(needle[0]), buffer.count - from) {
+            let at = UnsafePointer(hit.assumingMemoryBound(to: UInt8.self)) - base
+            if at + needle.count <= buffer.count, buffer[at..<at + needle.count].elementsEqual(needle) { return at }
+            from = at + 1
+        }
+        return nil
     }
 
     /// The label of a `-----BEGIN X-----` / `-----END X-----` line: upper-case letters, digits,
@@ -104,7 +123,10 @@ struct KeyMaterial: Sendable, Hashable {
         let buffer: UnsafeBufferPointer<UInt8>
         var position = 0
 
-        init(_ buffer: UnsafeBufferPointer<UInt8>) { self.buffer = buffer }
+        init(_ buffer: UnsafeBufferPointer<UInt8>, at position: Int) {
+            self.buffer = buffer
+            self.position = position
+        }
 
         mutating func next() -> Range<Int>? {
             guard position < buffer.count else { return nil }
