@@ -38,7 +38,9 @@ let package = Package(
         .target(name: "StrictrunStacks", dependencies: ["CElfutils", "CStrictrunDemangle", "StrictrunSystem"]),
         .target(name: "StrictrunSandbox",
                 dependencies: ["CSeccomp", "CStrictrunShims", "StrictrunSystem", "StrictrunPolicy", "StrictrunTrace",
-                               "StrictrunStacks"]),
+                               "StrictrunStacks",
+                               // DER private keys (PKCS#8, PKCS#1, SEC1) in the tls/key-read check.
+                               .product(name: "SwiftASN1", package: "swift-asn1")]),
         // The mediated TLS broker (issue 4): SwiftNIO + swift-nio-ssl + swift-certificates.
         .target(name: "StrictrunBroker", dependencies: [
             "CStrictrunShims",

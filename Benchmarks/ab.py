@@ -42,6 +42,18 @@ def rows() -> list:
                     "for i in range(1000): os.rename(d + '/a', d + '/b'); os.rename(d + '/b', d + '/a')", "{tmp}"]),
         ("python: 20 × subprocess.run(/bin/true)", "microkernel",
          [py, "-c", "import subprocess\nfor i in range(20): subprocess.run(['/bin/true'])"]),
+        # Opens that can read reach the tracer for tls/key-read (issue 19): start-up, then per open
+        # (alone: entry stop only; with a second thread: an exit stop too), and a 209 KB PEM bundle
+        # scanned whole at each open.
+        ("python -c pass", "microkernel", [py, "-c", "pass"]),
+        ("python: 2,000 read opens", "microkernel",
+         [py, "-c", "import sys\nf = sys.argv[1] + '/f'\nopen(f, 'w').write('x' * 100)\n"
+                    "for i in range(2000): open(f).read()", "{tmp}"]),
+        ("python: 2,000 read opens, 2 threads", "microkernel",
+         [py, "-c", "import sys, threading, time\nthreading.Thread(target=time.sleep, args=(60,), daemon=True).start()\n"
+                    "f = sys.argv[1] + '/f'\nopen(f, 'w').write('x' * 100)\nfor i in range(2000): open(f).read()", "{tmp}"]),
+        ("python: 200 reads of the CA bundle", "microkernel",
+         [py, "-c", "for i in range(200): open('/etc/ssl/certs/ca-certificates.crt').read()"]),
     ]
 
 

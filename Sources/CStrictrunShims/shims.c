@@ -3,6 +3,7 @@
 #include "CStrictrunShims.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <linux/seccomp.h>
+#include <linux/openat2.h>
 
 #ifndef PR_SET_MDWE
 #define PR_SET_MDWE 65
@@ -284,4 +286,43 @@ int strictrun_epoll_wait(int epfd, int *fds, uint32_t *events, int max, int time
 
 int strictrun_eventfd(void) {
     return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+}
+
+int strictrun_open_path_below(int dirfd, const char *path, int follow_last, int in_root) {
+    struct open_how how;
+    memset(&how, 0, sizeof how);
+    how.flags = O_PATH | O_CLOEXEC | (follow_last ? 0 : O_NOFOLLOW);
+    how.resolve = RESOLVE_NO_MAGICLINKS | (in_root ? RESOLVE_IN_ROOT : RESOLVE_BENEATH);
+    // EAGAIN: a rename or mount raced the scoped lookup; retried a few times only (a program
+    // renaming in a loop must not hold the caller), then returned.
+    long fd;
+    int again = 0;
+    do {
+        fd = syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+    } while (fd < 0 && (errno == EINTR || (errno == EAGAIN && ++again < 8)));
+    return (int)fd;
+}
+
+int strictrun_open_path(const char *path, int directory) {
+    int fd;
+    do {
+        fd = open(path, O_PATH | O_CLOEXEC | (directory ? O_DIRECTORY : 0));
+    } while (fd < 0 && errno == EINTR);
+    return fd;
+}
+
+int strictrun_reopen_for_reading(int path_fd) {
+    char link[64];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", path_fd);
+    int flags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+    int fd;
+    do {
+        fd = open(link, flags | O_NOATIME);
+    } while (fd < 0 && errno == EINTR);
+    if (fd < 0 && errno == EPERM) {
+        do {
+            fd = open(link, flags);
+        } while (fd < 0 && errno == EINTR);
+    }
+    return fd;
 }

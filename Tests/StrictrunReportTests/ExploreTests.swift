@@ -216,8 +216,14 @@ struct ExploreTests {
 
     @Test("CPython's slice under genode: socketpair needs the call, asyncio streams need several sites, a read-only image nothing helps")
     func cpythonSlice() throws {
-        let directory = try Paths.temporaryDirectory("explore-cpython") + "/out"
-        let run = try Paths.strictrun(["conformance", "run", Paths.repo("Suites/cpython-all.yaml"), "--profile", "genode",
+        let base = try Paths.temporaryDirectory("explore-cpython")
+        let directory = base + "/out"
+        // genode without its key check: test_streams' TLS cases load their key files, which
+        // tls/key-read refuses under genode (then no set of net sites makes it pass); this test is
+        // about the net and fs rules.
+        let profile = base + "/genode-without-key-check.yaml"
+        try "extends: genode\ntls:\n  keys: allow\n".write(toFile: profile, atomically: true, encoding: .utf8)
+        let run = try Paths.strictrun(["conformance", "run", Paths.repo("Suites/cpython-all.yaml"), "--profile", profile,
                                        "--filter", #"^(test_asyncgen|test_bdb|test\.test_asyncio\.test_streams)$"#,
                                        "--jobs", "2", "--out", directory, "--quiet"])
         #expect(run.status == 0, "\(run.stderr)")

@@ -50,6 +50,21 @@ struct FakeTracee: TraceeView {
     }
     func descriptorFile(_ pid: ProcessID, fd: Int32) -> FileIdentity? { openDescriptors.first { $0.fd == fd }?.file }
     func seals(_ pid: ProcessID, fd: Int32) -> Int32? { sealed[fd] }
+    /// What an open of a path (as the program passed it) reaches, and what a descriptor reaches.
+    var files: [[UInt8]: FileRead] = [:]
+    var descriptorFiles: [Int32: FileRead] = [:]
+    func fileForOpen(_ path: [UInt8], dirfd: Int32, tid: ProcessID, followLast: Bool, limit: Int,
+                     wanted: ([UInt8]) -> Bool) -> FileRead {
+        Self.asRead(files[path] ?? .missing, limit: limit, wanted: wanted)
+    }
+    func descriptorContents(_ tid: ProcessID, fd: Int32, limit: Int, wanted: ([UInt8]) -> Bool) -> FileRead {
+        Self.asRead(descriptorFiles[fd] ?? .unresolved(errno: Errno.noEntry), limit: limit, wanted: wanted)
+    }
+    /// As FileContents reads: nothing over the limit, nothing whose head is not wanted.
+    static func asRead(_ file: FileRead, limit: Int, wanted: ([UInt8]) -> Bool) -> FileRead {
+        guard case .read(let identity, let bytes) = file else { return file }
+        return bytes.count > limit || !wanted(Array(bytes.prefix(4096))) ? .notRead(identity) : file
+    }
 }
 
 /// Decisions of the checks on synthetic stops (no tracee, no ptrace): the verdict and the event.
@@ -105,8 +120,7 @@ struct CheckTests {
         var tracee = FakeTracee()
         tracee.memory[0x9000] = path + [0]
         let check = OpenCheck(keyFiles: [], procMemRule: Self.rule("wx", "proc-mem-write", .deny(errno: 13), .procMemOpen))
-        let decision = check.decide(Self.rule("wx", "proc-mem-write", .deny(errno: 13), .procMemOpen),
-                                    Self.stop("openat", [UInt64(bitPattern: -100), 0x9000, 0o1, 0, 0, 0]), view: tracee)
+        let decision = check.decide(Self.stop("openat", [UInt64(bitPattern: -100), 0x9000, 0o1, 0, 0, 0]), view: tracee)
         let pin = try #require(decision.verdict.pin)
         #expect(pin.argument == 1)
         #expect(pin.bytes == path + [0])
@@ -123,7 +137,7 @@ struct CheckTests {
         tracee.procfs = [memPath]
         let rule = Self.rule("wx", "proc-mem-write", .deny(errno: 13), .procMemOpen)
         let decision = OpenCheck(keyFiles: [], procMemRule: rule)
-            .decide(rule, Self.stop("open", [0x9000, 0o2, 0, 0, 0, 0]), view: tracee)
+            .decide(Self.stop("open", [0x9000, 0o2, 0, 0, 0, 0]), view: tracee)
         guard case .deny(let code) = decision.verdict.action else { Issue.record("not denied"); return }
         #expect(code == 13)
         #expect(decision.events.first?.rule.name == "proc-mem-write")

@@ -340,14 +340,16 @@ struct FSNetTests {
         let loader = ProfileLoader(searchPath: [Fixture.profilesDirectory], syscallExists: { SyscallNames.exists($0) })
         let micro = try FilterCompiler().compile(loader.load("microkernel"))
         #expect(micro.rules.values.filter { ["fs", "net"].contains($0.category) }.count == 0)
-        // Reads stay in the kernel: only an open for writing reaches the tracer (the W^X
-        // level's /proc/PID/mem check), never a path call for the fs view.
+        // No path call reaches the tracer for the fs view. An open for writing does (the W^X
+        // level's /proc/PID/mem check), and one that can read a file does for `tls.keys`
+        // (KeyMaterialTests); a directory open or a stat stays in the kernel.
         #expect(micro.rules.values.filter { $0.check == .fsNet(.pathResult) }.count == 0)
-        for (call, args) in [("openat", [UInt64(0xffff_ff9c), 0x1000, 0]), ("open", [0x1000, 0]),
+        for (call, args) in [("openat", [UInt64(0xffff_ff9c), 0x1000, 0o200000]), ("open", [0x1000, 0o10000000]),
                              ("newfstatat", [0xffff_ff9c, 0x1000, 0x2000, 0]), ("access", [0x1000, 0])] {
             #expect(try FilterTests.verdict(micro, call, args).0.action == 0x7fff_0000, "\(call) is not ALLOW in the kernel")
         }
         #expect(try FilterTests.verdict(micro, "openat", [0xffff_ff9c, 0x1000, 2]).1?.check == .procMemOpen)
+        #expect(try FilterTests.verdict(micro, "openat", [0xffff_ff9c, 0x1000, 0]).1?.check == .keyRead)
         #expect(!micro.pseudoCode.contains("socket"))
         let (result, trace, _) = try Fixture.strictrun(profile: "microkernel", ["/bin/cat", "/proc/self/uid_map"])
         #expect(result.status == 0)

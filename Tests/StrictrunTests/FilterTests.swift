@@ -68,10 +68,13 @@ struct FilterTests {
         #expect(try Self.verdict(p, "seccomp", [1]).1?.action == .log)
         #expect(try Self.verdict(p, "prctl", [38]).1?.name == "seccomp")
         #expect(try Self.verdict(p, "prctl", [15]).0 == .allow, "PR_SET_NAME")
-        // Untouched calls never leave the kernel.
-        for call in ["read", "write", "openat", "futex", "getpid"] {
+        // Untouched calls never leave the kernel; an open that can read a file does (tls.keys:
+        // key material is the broker's), a directory open does not.
+        for call in ["read", "write", "futex", "getpid"] {
             #expect(try Self.verdict(p, call).0 == .allow)
         }
+        #expect(try Self.verdict(p, "openat", [0xffff_ff9c, 0x1000, 0o200000]).0 == .allow, "O_DIRECTORY")
+        #expect(try Self.verdict(p, "openat", [0xffff_ff9c, 0x1000, 0]).1?.name == "key-read")
         // TLS ports are routed to the broker: BPF cannot read the sockaddr, so every connect is traced.
         #expect(try Self.verdict(p, "connect").1?.check == .tlsConnect)
     }

@@ -208,7 +208,7 @@ struct HardeningCheckTests {
         let rule = CheckTests.rule("wx", "proc-mem-write", .deny(errno: 13), .procMemOpen)
         let check = OpenCheck(keyFiles: [], procMemRule: rule)
         let stop = CheckTests.stop("openat2", [UInt64(bitPattern: Int64(atCurrentDirectory)), 0x9000, 0xa000, 24, 0, 0])
-        let decision = check.decide(rule, stop, view: tracee)
+        let decision = check.decide(stop, view: tracee)
         let pin = try #require(decision.verdict.pin)
         #expect(pin.argument == 2)
         #expect(Array(pin.bytes[0..<24]) == how)
@@ -219,7 +219,7 @@ struct HardeningCheckTests {
         let cwd = UInt64(bitPattern: Int64(atCurrentDirectory))
         for (size, address, expected) in [(UInt64(8), UInt64(0xa000), Errno.invalid), (8192, 0xa000, Errno.argumentListTooLong),
                                            (24, 0xdead_0000, Errno.fault)] {
-            let odd = check.decide(rule, CheckTests.stop("openat2", [cwd, 0x9000, address, size, 0, 0]), view: tracee)
+            let odd = check.decide(CheckTests.stop("openat2", [cwd, 0x9000, address, size, 0, 0]), view: tracee)
             guard case .deny(let code) = odd.verdict.action else { Issue.record("size \(size) not refused"); continue }
             #expect(code == expected)
         }
@@ -234,26 +234,26 @@ struct HardeningCheckTests {
         let cwd = UInt64(bitPattern: Int64(atCurrentDirectory))
         let truncating: UInt64 = 0o1 | 0o100 | 0o1000  // O_WRONLY|O_CREAT|O_TRUNC
         // openat: the flags register rewritten without O_TRUNC.
-        let openat = check.decide(rule, CheckTests.stop("openat", [cwd, 0x9000, truncating, 0o644, 0, 0]), view: tracee).verdict
+        let openat = check.decide(CheckTests.stop("openat", [cwd, 0x9000, truncating, 0o644, 0, 0]), view: tracee).verdict
         #expect(openat.truncateAtExit && openat.rewrites.count == 1 && openat.rewrites[0] == (2, 0o101))
         // open: the same in its second argument.
-        let open = check.decide(rule, CheckTests.stop("open", [0x9000, truncating, 0o644, 0, 0, 0]), view: tracee).verdict
+        let open = check.decide(CheckTests.stop("open", [0x9000, truncating, 0o644, 0, 0, 0]), view: tracee).verdict
         #expect(open.truncateAtExit && open.rewrites.count == 1 && open.rewrites[0] == (1, 0o101))
         // creat: made as open(path, O_CREAT|O_WRONLY, mode).
-        let creat = check.decide(rule, CheckTests.stop("creat", [0x9000, 0o600, 0, 0, 0, 0]), view: tracee).verdict
+        let creat = check.decide(CheckTests.stop("creat", [0x9000, 0o600, 0, 0, 0, 0]), view: tracee).verdict
         #expect(creat.truncateAtExit && creat.syscallNumber == SyscallNumber.open)
         #expect(creat.rewrites.count == 2 && creat.rewrites[0] == (1, 0o101) && creat.rewrites[1] == (2, 0o600))
         // openat2: O_TRUNC cleared in the pinned open_how, the rest as the program passed it.
         tracee.memory[0xa000] = CheckTests.little(truncating) + CheckTests.little(0o644) + CheckTests.little(0)
-        let how = check.decide(rule, CheckTests.stop("openat2", [cwd, 0x9000, 0xa000, 24, 0, 0]), view: tracee).verdict
+        let how = check.decide(CheckTests.stop("openat2", [cwd, 0x9000, 0xa000, 24, 0, 0]), view: tracee).verdict
         let pinned = try #require(how.pin?.bytes)
         #expect(how.truncateAtExit && Array(pinned[0..<8]) == CheckTests.little(0o101) && Array(pinned[8..<16]) == CheckTests.little(0o644))
         // A read with O_TRUNC keeps it (the kernel checks write permission for it), and so does an
         // open that nothing re-checks at its exit.
-        let reading = check.decide(rule, CheckTests.stop("openat", [cwd, 0x9000, 0o1000, 0, 0, 0]), view: tracee).verdict
+        let reading = check.decide(CheckTests.stop("openat", [cwd, 0x9000, 0o1000, 0, 0, 0]), view: tracee).verdict
         #expect(!reading.truncateAtExit && reading.rewrites.isEmpty)
         let unchecked = OpenCheck(keyFiles: [], procMemRule: nil)
-        let plain = unchecked.decide(rule, CheckTests.stop("openat", [cwd, 0x9000, truncating, 0, 0, 0]), view: tracee).verdict
+        let plain = unchecked.decide(CheckTests.stop("openat", [cwd, 0x9000, truncating, 0, 0, 0]), view: tracee).verdict
         #expect(!plain.truncateAtExit && plain.rewrites.isEmpty)
     }
 

@@ -164,6 +164,19 @@ int strictrun_tgkill(pid_t tgid, pid_t tid, int sig);
 long strictrun_fs_type(const char *path);
 /// memfd_create(name, MFD_CLOEXEC).
 int strictrun_memfd_create(const char *name);
+/// open(path, O_PATH|O_CLOEXEC[|O_DIRECTORY]): a descriptor that names a file and opens nothing (no
+/// device or FIFO side effect); -1 with errno.
+int strictrun_open_path(const char *path, int directory);
+/// A regular file's O_PATH descriptor reopened for reading through /proc/self/fd/N (the same inode):
+/// O_RDONLY|O_NONBLOCK|O_NOCTTY|O_CLOEXEC|O_NOATIME (without O_NOATIME where it is refused, EPERM);
+/// -1 with errno.
+int strictrun_reopen_for_reading(int path_fd);
+/// openat2(dirfd, path, O_PATH|O_CLOEXEC[|O_NOFOLLOW unless follow_last]) with RESOLVE_NO_MAGICLINKS and,
+/// when in_root, RESOLVE_IN_ROOT (`dirfd` is a root: `..` and absolute symlinks stay below it), else
+/// RESOLVE_BENEATH (the lookup may not leave `dirfd`). Returns the O_PATH descriptor, or -1 with errno
+/// (ELOOP: a magic link such as /proc/PID/fd/N on the way; EXDEV: the lookup left `dirfd`; EAGAIN:
+/// renames kept racing the lookup).
+int strictrun_open_path_below(int dirfd, const char *path, int follow_last, int in_root);
 
 /// One VMA of a process by PROCMAP_QUERY (Linux 6.11) on its open /proc/PID/maps `fd`: the
 /// mapping covering `address`, or the next one above it. Returns 0 and the mapping's start, end

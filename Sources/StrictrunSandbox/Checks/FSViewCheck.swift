@@ -13,7 +13,7 @@ struct FSViewCheck {
     func decide(_ rule: CompiledRule, _ stop: SyscallStop, tracee: some TraceeView) -> Decision {
         let isOpen = stop.name.hasPrefix("open") || stop.name == "creat"
         if !isOpen, let refused = openCheck.tamper.decide(stop, view: tracee) { return refused }
-        guard let view else { return isOpen ? openCheck.decide(rule, stop, view: tracee) : .pass }
+        guard let view else { return isOpen ? openCheck.decide(stop, view: tracee) : .pass }
         guard let call = FSNetTables.pathCalls.first(where: { $0.name == stop.name }) else { return .pass }
         let index = call.paths[0]
         let memory = tracee.memory(stop.tid)
@@ -21,21 +21,20 @@ struct FSViewCheck {
             return .pass  // statx(fd, "", AT_EMPTY_PATH) and the like: no path, nothing to see
         }
         let dirfd = index == 0 ? atCurrentDirectory : Int32(truncatingIfNeeded: stop.args[index - 1])
-        // An open is judged as everywhere (OpenCheck) and pinned (path, and openat2's open_how):
-        // what was checked is what runs.
+        // An open is judged as everywhere (OpenCheck: client keys, key material, trace, mem, alias)
+        // and pinned (path, and openat2's open_how): what was checked is what runs.
         var verdict = Verdict.allow
+        var events: [EventDraft] = []
         if isOpen {
-            let resolved = PathBytes.opened(path, dirfd: dirfd, tid: stop.tid, tgid: stop.tgid, view: tracee)
-            switch openCheck.judge(stop, path: path, pathArgument: index, dirfd: dirfd, resolved: resolved, view: tracee) {
+            switch openCheck.judge(stop, path: path, pathArgument: index, dirfd: dirfd, view: tracee) {
             case .refused(let decision): return decision
-            case .allowed(let judged): verdict = judged
+            case .allowed(let judged, let judgedEvents): (verdict, events) = (judged, judgedEvents)
             }
         }
         let writes = OpenFlags.changesTree(syscall: stop.name, args: stop.args, memory: memory)
         let shown = TraceBytes.members("path", path)
-        let openedFile = verdict.atExit
-        verdict.atExit = { [openCheck] result in
-            if let refused = openedFile?(result), !refused.isEmpty { return refused }
+        // What the view has to say about the call's result.
+        func viewEvents(_ result: Int64) -> [EventDraft] {
             if !isOpen, writes, !openCheck.tamper.company.isAlone(stop.tgid),
                case let changed = openCheck.tamper.changedAfterCheck(stop, result: result), !changed.isEmpty {
                 return changed
@@ -54,7 +53,14 @@ struct FSViewCheck {
             return [ResultEvent.draft(rule, name: name, category: "fs", errno: code, stop: stop, decoded: shown,
                                       reason: reason, view: view)]
         }
-        return Decision(verdict: verdict)
+        let openedFile = verdict.atExit
+        verdict.atExit = { result in
+            // The open's own re-checks first; one that ends the process is all there is to say.
+            let opened = openedFile?(result) ?? []
+            if opened.contains(where: { $0.rule.action == .kill }) { return opened }
+            return opened + viewEvents(result)
+        }
+        return Decision(verdict: verdict, events: events)
     }
 
     /// Which rule of the view made a path call fail with `errno`; nil when the view had no

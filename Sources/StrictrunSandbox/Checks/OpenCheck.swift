@@ -5,6 +5,11 @@ import StrictrunTrace
 /// What an open-like call asks for: the one reader of open flags (`open_how` of openat2
 /// included), used by every check that must know whether a call writes.
 enum OpenFlags {
+    /// Whether a call is one of the opens (open, creat, openat, openat2).
+    static func isOpen(_ syscall: String) -> Bool {
+        syscall == "openat" || syscall == "open" || syscall == "openat2" || syscall == "creat"
+    }
+
     /// The index of the path argument of an open-like call (from the syscall table).
     static func pathArgument(of syscall: String) -> Int? {
         SyscallSignatures.arguments(of: syscall)?.first { $0.kind == .path }?.index
@@ -44,48 +49,56 @@ enum OpenFlags {
     }
 }
 
-/// open/creat/openat/openat2 traced for the client-certificate keys (the broker's, never the
-/// program's), for /proc/PID/mem opened for writing (it writes through page protections) and
-/// for the trace file (strictrun's, never the program's).
+/// open/creat/openat/openat2, whichever rule the filter traced them under: the client-certificate
+/// keys (the broker's, never the program's), private-key material (`tls/key-read`), /proc/PID/mem
+/// opened for writing (it writes through page protections), the trace file (strictrun's, never the
+/// program's) and W+X by alias are all checked at every traced open.
 /// A path that passes is pinned: the call opens exactly the bytes that were checked.
 struct OpenCheck {
     /// Real paths of the client-certificate keys.
     let keyFiles: Set<[UInt8]>
     /// The `proc-mem-write` rule, checked at every traced open.
     let procMemRule: CompiledRule?
+    /// The `tls/client-key` rule (with `keyFiles`), checked first at every traced open.
+    var clientKeyRule: CompiledRule?
+    /// Opens that can read private-key material.
+    var keyRead = KeyReadCheck(rule: nil)
     /// The trace file, refused to every open that writes or truncates.
     var tamper = TraceTamperCheck(trace: nil)
     /// A write open of a file that is mapped executable: W+X by alias.
     var alias = WXAliasCheck(rule: nil)
 
-    func decide(_ rule: CompiledRule, _ stop: SyscallStop, view: some TraceeView) -> Decision {
+    func decide(_ stop: SyscallStop, view: some TraceeView) -> Decision {
         let memory = view.memory(stop.tid)
         guard let pathArgument = OpenFlags.pathArgument(of: stop.name),
               let path = memory.cString(at: stop.args[pathArgument]) else { return .pass }
         let dirfd = pathArgument == 0 ? atCurrentDirectory : Int32(truncatingIfNeeded: stop.args[0])
-        let resolved = PathBytes.opened(path, dirfd: dirfd, tid: stop.tid, tgid: stop.tgid, view: view)
-        if rule.check == .clientKeyOpen && keyFiles.contains(resolved) {
-            return .act(rule, stop, decoded: TraceBytes.members("path", path),
-                        extra: [("reason", .string("a client-certificate key of the broker"))])
-        }
-        switch judge(stop, path: path, pathArgument: pathArgument, dirfd: dirfd, resolved: resolved, view: view) {
+        switch judge(stop, path: path, pathArgument: pathArgument, dirfd: dirfd, view: view) {
         case .refused(let decision): return decision
-        case .allowed(let verdict): return Decision(verdict: verdict)
+        case .allowed(let verdict, let events): return Decision(verdict: verdict, events: events)
         }
     }
 
     /// What judging an open comes to: refused, or allowed as this verdict (pinned, re-checked at
-    /// its exit stop where it writes).
+    /// its exit stop where it writes or where the file read could change) with events to write
+    /// (a rule that only logs).
     enum Judgement {
         case refused(Decision)
-        case allowed(Verdict)
+        case allowed(Verdict, [EventDraft])
     }
 
-    /// The part of judging an open that every open shares, here and under an fs view: the flags
-    /// read once (openat2's open_how included, and then pinned as read), the trace, W+X-by-alias
-    /// and `mem` checks, the pinned path, the exit-stop re-check and the held-back O_TRUNC.
-    func judge(_ stop: SyscallStop, path: [UInt8], pathArgument: Int, dirfd: Int32, resolved: [UInt8],
+    /// Judging an open, here and under an fs view: the client-certificate keys first, the flags
+    /// read once (openat2's open_how included, and then pinned as read), the trace, W+X-by-alias,
+    /// `mem` and key-material checks, the pinned path, the exit-stop re-checks and the held-back
+    /// O_TRUNC. The path is resolved on the host (`PathBytes.opened`) only for the checks that
+    /// compare it: client keys, and `mem` files opened for writing.
+    func judge(_ stop: SyscallStop, path: [UInt8], pathArgument: Int, dirfd: Int32,
                view: some TraceeView) -> Judgement {
+        let resolve = { PathBytes.opened(path, dirfd: dirfd, tid: stop.tid, tgid: stop.tgid, view: view) }
+        if let rule = clientKeyRule, !keyFiles.isEmpty, keyFiles.contains(resolve()) {
+            return .refused(.act(rule, stop, decoded: TraceBytes.members("path", path),
+                                 extra: [("reason", .string("a client-certificate key of the broker"))]))
+        }
         var how: [UInt8]?
         if stop.number == SyscallNumber.openat2 {
             switch Self.readOpenHow(stop, memory: view.memory(stop.tid)) {
@@ -97,11 +110,33 @@ struct OpenCheck {
         let flags = how.map { Self.word($0) }
             ?? OpenFlags.flags(syscall: stop.name, args: stop.args, memory: view.memory(stop.tid)) ?? Xlat.openAccessMode
         if let refused = writeRefusal(stop, flags: flags, path: path, dirfd: dirfd, view: view) { return .refused(refused) }
-        if let denied = procMemWrite(stop, flags: flags, path: path, resolved: resolved, view: view) { return .refused(denied) }
-        var verdict = Self.pinned(stop, path: path, pathArgument: pathArgument, how: how)
-        verdict.atExit = openedFile(stop, flags: flags, view: view)
-        if verdict.atExit != nil { Self.holdTruncation(&verdict, stop, flags: flags) }
-        return .allowed(verdict)
+        if procMemRule != nil, flags & Xlat.openAccessMode != 0,
+           let denied = procMemWrite(stop, flags: flags, path: path, resolved: resolve(), view: view) {
+            return .refused(denied)
+        }
+        let keyEvents: [EventDraft], keyExit: ((Int64) -> [EventDraft])?
+        switch keyRead.judge(stop, path: path, dirfd: dirfd, flags: flags, view: view) {
+        case .refused(let decision): return .refused(decision)
+        case .allowed(let events, let atExit): (keyEvents, keyExit) = (events, atExit)
+        }
+        // A read from a process alone under the tracer needs no pin: nothing else could rewrite the
+        // path (or open_how) while the caller is stopped; an open that writes is pinned whatever.
+        let writes = flags & (Xlat.openAccessMode | Xlat.openTruncate) != 0
+        var verdict = !writes && tamper.company.isAlone(stop.tgid)
+            ? Verdict.allow : Self.pinned(stop, path: path, pathArgument: pathArgument, how: how)
+        let written = openedFile(stop, flags: flags, view: view)
+        if written != nil { Self.holdTruncation(&verdict, stop, flags: flags) }
+        verdict.atExit = Self.both(written, keyExit)
+        return .allowed(verdict, keyEvents)
+    }
+
+    /// Two exit-stop checks as one: the second is not asked once the first ends the process.
+    static func both(_ first: ((Int64) -> [EventDraft])?, _ second: ((Int64) -> [EventDraft])?) -> ((Int64) -> [EventDraft])? {
+        guard let first, let second else { return first ?? second }
+        return { result in
+            let events = first(result)
+            return events.contains { $0.rule.action == .kill } ? events : events + second(result)
+        }
     }
 
     /// An open that writes and truncates, and is judged again at its exit stop: its O_TRUNC is

@@ -35,6 +35,13 @@ protocol TraceeView {
     func descriptorFile(_ pid: ProcessID, fd: Int32) -> FileIdentity?
     /// A memfd descriptor's seals (nil: none readable).
     func seals(_ pid: ProcessID, fd: Int32) -> Int32?
+    /// The file an open of `path` by thread `tid` would reach (absolute: under its root; relative:
+    /// from its cwd or `dirfd`), read when it is a regular file of at most `limit` bytes whose first
+    /// bytes `wanted` accepts (`FileContents`: no magic links, nothing but regular files opened).
+    func fileForOpen(_ path: [UInt8], dirfd: Int32, tid: ProcessID, followLast: Bool, limit: Int,
+                     wanted: ([UInt8]) -> Bool) -> FileRead
+    /// The file behind descriptor `fd` of thread `tid`, read likewise.
+    func descriptorContents(_ tid: ProcessID, fd: Int32, limit: Int, wanted: ([UInt8]) -> Bool) -> FileRead
 }
 
 extension TraceeView {
@@ -73,6 +80,14 @@ struct LiveTracee: TraceeView {
         ProcFS.identity(Array("/proc/\(pid)/fd/\(fd)".utf8), follow: true)
     }
     func seals(_ pid: ProcessID, fd: Int32) -> Int32? { ProcFS.seals(pid: pid, fd: fd) }
+    func fileForOpen(_ path: [UInt8], dirfd: Int32, tid: ProcessID, followLast: Bool, limit: Int,
+                     wanted: ([UInt8]) -> Bool) -> FileRead {
+        FileContents.read(path, root: Array("/proc/\(tid)/root".utf8), directory: PathBytes.base(dirfd: dirfd, pid: tid),
+                          followLast: followLast, limit: limit, wanted: wanted)
+    }
+    func descriptorContents(_ tid: ProcessID, fd: Int32, limit: Int, wanted: ([UInt8]) -> Bool) -> FileRead {
+        FileContents.read(link: Array("/proc/\(tid)/fd/\(fd)".utf8), limit: limit, wanted: wanted)
+    }
 }
 
 /// Paths as bytes: the program's own bytes, compared and joined without a detour through

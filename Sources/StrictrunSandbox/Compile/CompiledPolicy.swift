@@ -18,6 +18,9 @@ public enum RuleCheck: Sendable, Hashable {
     case tlsFastOpen
     /// open/openat/openat2 while client-certificate keys exist: their keys are the broker's.
     case clientKeyOpen
+    /// open/openat/openat2 that can read: private-key material is the trusted component's
+    /// (`tls.keys`, KeyReadCheck).
+    case keyRead
     /// open/openat/openat2 for writing: /proc/PID/mem writes through any page protection.
     case procMemOpen
     /// Not a filter rule: a call of a vfork/CLONE_VM child before its exec where fork is denied

@@ -85,12 +85,11 @@ extension RuleListBuilder {
             }
         }
         // The view's denials come from the kernel's mounts or Landlock: trace the path calls
-        // to their result (none of this when the section changes nothing about the tree).
+        // to their result (none of this when the section changes nothing about the tree). The
+        // opens are traced under this rule by addOpenRules (with every other open check).
         if (fs.changesView || !fs.passthrough.isEmpty) && profile.mode == .enforce,
            let rule = register("fs", "view", RuleSetting(.log), .fsNet(.pathResult)) {
-            let keysTraced = !(profile.tls?.clientCertificates.isEmpty ?? true)
-            for call in FSNetTables.pathCalls where resolves(call.name) {
-                if keysTraced && call.name.hasPrefix("open") { continue }  // the tls key rule has them
+            for call in FSNetTables.pathCalls where resolves(call.name) && !OpenFlags.isOpen(call.name) {
                 add(call.name, rule)
             }
         }

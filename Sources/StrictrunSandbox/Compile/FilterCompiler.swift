@@ -28,6 +28,8 @@ public struct FilterCompiler {
     static let openWriteOnly: UInt64 = 0x1
     static let openReadWrite: UInt64 = 0x2
     static let openTruncate: UInt64 = 0o1000
+    static let openDirectory: UInt64 = 0o200000
+    static let openPath: UInt64 = 0o10000000
     static let msgFastOpen: UInt64 = 0x2000_0000
     /// USERFAULTFD_IOC_NEW, _IO(0xAA, 0x00): a userfaultfd from /dev/userfaultfd.
     static let userfaultfdIocNew: UInt64 = 0xaa00

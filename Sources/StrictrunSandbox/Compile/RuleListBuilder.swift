@@ -58,7 +58,7 @@ public struct RuleListBuilder {
         addTLSRules()
         // Files and sockets as the target serves them (FSNetRules.swift).
         addFSNetRules()
-        addProcMemRule()
+        addOpenRules()
         addTraceTamperRules()
         addForeignABIRule()
         addProfileRules()
@@ -215,26 +215,40 @@ public struct RuleListBuilder {
         }
     }
 
-    /// /proc/PID/mem opened for writing writes through any page protection (FOLL_FORCE):
-    /// a W^X bypass. BPF sees the flags, the tracer the path. With client-certificate
-    /// keys or an fs view every open is traced already, and that stop checks this rule too.
-    /// The same opens (and O_TRUNC alone) are checked against the trace file; without a W^X
-    /// level they are traced for that alone.
-    private mutating func addProcMemRule() {
+    /// The opens (open, creat, openat, openat2), for every check that looks at them. The filter names
+    /// one rule per entry, and the tracer runs every open check at each open stop whatever rule it
+    /// names (`Checks.openStop`): client-certificate keys, private-key material (`tls/key-read`),
+    /// /proc/PID/mem opened for writing (FOLL_FORCE writes through any page protection: a W^X
+    /// bypass; BPF sees the flags, the tracer the path), the trace file and W+X by alias.
+    /// - With client-certificate keys or an fs view, every open is traced (under the view's rule
+    ///   when there is one: the view judges the result too).
+    /// - Otherwise the opens that write or truncate, under `proc-mem-write` (or `trace-tamper`
+    ///   without a W^X level), and with `tls.keys` the opens that can read (O_RDONLY without O_PATH,
+    ///   O_DIRECTORY or O_TRUNC; O_RDWR is among the writing ones) under `key-read`. openat2's flags
+    ///   are in memory: it is always traced. creat only writes.
+    private mutating func addOpenRules() {
         // Registered first: the other open checks consult it (OpenCheck.procMemRule).
-        let rule = wxLevel == .off ? nil : register("wx", "proc-mem-write", profile.wx.action, .procMemOpen)
-        guard !rules.values.contains(where: { $0.check == .clientKeyOpen || $0.check == .fsNet(.pathResult) }) else {
+        let procMem = wxLevel == .off ? nil : register("wx", "proc-mem-write", profile.wx.action, .procMemOpen)
+        let opens = ["open", "creat", "openat", "openat2"]
+        if let every = rules.values.first(where: { $0.check == .fsNet(.pathResult) })
+            ?? rules.values.first(where: { $0.check == .clientKeyOpen }) {
+            for name in opens { add(name, every) }
             return
         }
-        let opens = rule ?? registerAlways("escape", "trace-tamper", RuleSetting(.deny(errno: EACCES)), .traceTamper)
+        let writes = procMem ?? registerAlways("escape", "trace-tamper", RuleSetting(.deny(errno: EACCES)), .traceTamper)
         let access = FilterCompiler.openWriteOnly | FilterCompiler.openReadWrite
+        let keys = rules.values.first { $0.check == .keyRead }
         for (name, flags) in [("open", UInt32(1)), ("openat", UInt32(2))] {
-            add(name, opens, [cmp(flags, mask: FilterCompiler.openWriteOnly, equals: FilterCompiler.openWriteOnly)])
-            add(name, opens, [cmp(flags, mask: FilterCompiler.openReadWrite, equals: FilterCompiler.openReadWrite)])
-            add(name, opens, [cmp(flags, mask: access | FilterCompiler.openTruncate, equals: FilterCompiler.openTruncate)])
+            add(name, writes, [cmp(flags, mask: FilterCompiler.openWriteOnly, equals: FilterCompiler.openWriteOnly)])
+            add(name, writes, [cmp(flags, mask: FilterCompiler.openReadWrite, equals: FilterCompiler.openReadWrite)])
+            add(name, writes, [cmp(flags, mask: access | FilterCompiler.openTruncate, equals: FilterCompiler.openTruncate)])
+            if let keys {
+                let skipped = access | FilterCompiler.openTruncate | FilterCompiler.openPath | FilterCompiler.openDirectory
+                add(name, keys, [cmp(flags, mask: skipped, equals: 0)])
+            }
         }
-        add("creat", opens)
-        add("openat2", opens)  // its flags are in memory
+        add("creat", writes)
+        add("openat2", writes)  // its flags are in memory
     }
 
     /// truncate, unlink and rename of the trace file (TraceTamperCheck); under an fs view they
@@ -301,22 +315,25 @@ public struct RuleListBuilder {
 
     /// Mediated TLS: BPF cannot read a sockaddr, so every connect() reaches the tracer
     /// when a tls rule is active (and none does without one).
+    /// Private-key material (`tls.keys`) is judged at the opens that can read, whatever the
+    /// connect rule is (addOpenRules adds the filter entries of both key rules).
     private mutating func addTLSRules() {
+        guard let tls = profile.tls else { return }
         // Under `mediate: all` the rule is about every TCP stream, not a port.
-        guard let tls = profile.tls,
-              let rule = register("tls", tls.mediate == .all ? "tcp-stream" : "tls-port", tls.action, .tlsConnect) else { return }
-        add("connect", rule)
-        let fastOpen = FilterCompiler.msgFastOpen
-        if let sendto = register("tls", "fastopen", RuleSetting(.deny(errno: EOPNOTSUPP), at: tls.action.location),
-                                 .tlsFastOpen) {
-            add("sendto", sendto, [cmp(3, mask: fastOpen, equals: fastOpen)])
+        if let rule = register("tls", tls.mediate == .all ? "tcp-stream" : "tls-port", tls.action, .tlsConnect) {
+            add("connect", rule)
+            let fastOpen = FilterCompiler.msgFastOpen
+            if let sendto = register("tls", "fastopen", RuleSetting(.deny(errno: EOPNOTSUPP), at: tls.action.location),
+                                     .tlsFastOpen) {
+                add("sendto", sendto, [cmp(3, mask: fastOpen, equals: fastOpen)])
+            }
+            if !tls.clientCertificates.isEmpty {
+                // Every open is traced for them.
+                _ = register("tls", "client-key", RuleSetting(.deny(errno: EACCES), at: tls.clientCertificates[0].location),
+                             .clientKeyOpen)
+            }
         }
-        if !tls.clientCertificates.isEmpty,
-           let keys = register("tls", "client-key", RuleSetting(.deny(errno: EACCES),
-                                                                at: tls.clientCertificates[0].location),
-                               .clientKeyOpen) {
-            for name in ["open", "creat", "openat", "openat2"] { add(name, keys) }
-        }
+        if let keys = tls.keys { _ = register("tls", "key-read", keys, .keyRead) }
     }
 
     // MARK: rules

@@ -8,6 +8,8 @@ struct Checks {
     let tracee: any TraceeView
     let open: OpenCheck
     let fsView: FSViewCheck
+    /// The fs view's rule: when there is one, every open is judged through the view.
+    let fsViewRule: CompiledRule?
     let net: NetResultCheck
     let tls: TLSConnectCheck
     let emulation: WXEmulationCheck?
@@ -29,10 +31,13 @@ struct Checks {
         let keys = (policy.profile.tls?.clientCertificates ?? []).map { Array($0.key.utf8) }
         var open = OpenCheck(keyFiles: Set(keys.map { ProcFS.realPath($0) ?? $0 }),
                              procMemRule: policy.rules.values.first { $0.check == .procMemOpen })
+        open.clientKeyRule = policy.rules.values.first { $0.check == .clientKeyOpen }
         open.tamper = TraceTamperCheck(trace: trace, damage: traceDamage)
+        open.keyRead = KeyReadCheck(rule: policy.rules.values.first { $0.check == .keyRead }, company: open.tamper.company)
         open.alias = alias
         self.open = open
         fsView = FSViewCheck(view: policy.confinement, openCheck: open)
+        fsViewRule = policy.rules.values.first { $0.check == .fsNet(.pathResult) }
         net = NetResultCheck(view: policy.confinement, unixSocketDirectories: policy.profile.fs?.unixSocketDirectories)
         tls = TLSConnectCheck(tls: policy.profile.tls, canRoute: canRoute, company: open.tamper.company)
         emulation = emulator.map { WXEmulationCheck(emulator: $0, alias: alias) }
@@ -69,16 +74,24 @@ struct Checks {
         case .supervisorSignal:
             return supervisor.decide(stop, view: tracee)
         case .traceTamper:
-            return open.tamper.decideAlone(stop, view: tracee)
+            return OpenFlags.isOpen(stop.name) ? openStop(stop) : open.tamper.decideAlone(stop, view: tracee)
         case .seccompFilter:
             return SeccompFilterCheck.decide(rule, stop, view: tracee)
-        case .clientKeyOpen, .procMemOpen:
-            return open.decide(rule, stop, view: tracee)
+        case .clientKeyOpen, .keyRead, .procMemOpen:
+            return openStop(stop)
         case .fsNet(.pathResult):
             return fsView.decide(rule, stop, tracee: tracee)
         case .fsNet(let check):
             return net.decide(check, rule, stop, tracee: tracee)
         }
+    }
+
+    /// An open stop, whichever rule the filter traced it under (one rule per filter entry): every
+    /// open check runs — client keys, key material, /proc/PID/mem, the trace, W+X by alias — and
+    /// under an fs view the view's too.
+    func openStop(_ stop: SyscallStop) -> Decision {
+        if let fsViewRule { return fsView.decide(fsViewRule, stop, tracee: tracee) }
+        return open.decide(stop, view: tracee)
     }
 
     /// Data that names no rule (a filter of the program's own returned TRACE): denied, logged.

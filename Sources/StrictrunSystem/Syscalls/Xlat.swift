@@ -13,10 +13,13 @@ public enum Xlat {
     public static let cloneVFork: UInt64 = 0x4000
     public static let cloneThread: UInt64 = 0x10000
     public static let cloneUntraced: UInt64 = 0x80_0000
-    /// O_ACCMODE, O_CREAT, O_TRUNC.
+    /// O_ACCMODE, O_CREAT, O_TRUNC, O_DIRECTORY, O_NOFOLLOW, O_PATH.
     public static let openAccessMode: UInt64 = 0o3
     public static let openCreate: UInt64 = 0o100
     public static let openTruncate: UInt64 = 0o1000
+    public static let openDirectory: UInt64 = 0o200000
+    public static let openNoFollow: UInt64 = 0o400000
+    public static let openPath: UInt64 = 0o10000000
     /// The pkey argument that means "no protection key".
     public static let noProtectionKey: UInt64 = 0xffff_ffff
 
