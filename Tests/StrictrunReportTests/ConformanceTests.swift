@@ -55,6 +55,9 @@ struct NodeSuiteTests {
         // trusted component.
         #expect(primary("parallel/test-tls-own-ca") == "tls")
         #expect(results.test("parallel/test-tls-own-ca")?.attribution?.first?.rule == "verification-failed")
+        // …and the key its server reads from a file is the trusted component's.
+        #expect(primary("parallel/test-tls-key-read") == "tls")
+        #expect(results.test("parallel/test-tls-key-read")?.attribution?.first?.rule == "key-read")
         #expect(results.environment["NODE_OPTIONS"] == "--jitless")
     }
 
