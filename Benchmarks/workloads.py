@@ -84,10 +84,11 @@ def workloads() -> list:
         strictrun(ports, stream, expect=r"stream-bench ok 2048", key="ports"),
         strictrun(mk, stream, expect=r"stream-bench ok 2048", label="strictrun microkernel (relayed by the broker)",
                   key="strictrun"),
-    ], rounds=5, note="Under `microkernel` the stream goes through the broker, which sees plaintext and relays "
-                      "it byte for byte (SwiftNIO, one event loop per connection); under `microkernel-ports` "
-                      "it is the program's own loopback connection. Target (issue 19): the relayed stream at "
-                      "≥ 80 % of direct throughput, i.e. a wall-time ratio ≤ 1.25."))
+    ], rounds=5, note="Under `microkernel` the stream goes through the broker, whose front sees a first byte "
+                      "that is not a TLS record and splices the stream through in the kernel (splice(2), a "
+                      "pipe per direction, one thread); under `microkernel-ports` it is the program's own "
+                      "loopback connection. Target (issue 19): the relayed stream at ≥ 80 % of direct "
+                      "throughput, i.e. a wall-time ratio ≤ 1.25."))
     wx_startup = node + WX_FLAGS + ["-e", "0"]
     out.append(Workload("node", "`node <W^X flags> -e 0` under apple-jit — start-up, no rule tripped", [
         bare("bare", wx_startup),
