@@ -4,7 +4,9 @@
  * the address in a shared buffer, meant for PLAIN_PORT (argv[1]); thread B keeps flipping
  * that buffer's port between PLAIN_PORT and TLS_PORT (argv[2]). Both ports are listened on
  * here (127.0.0.1), so every connect succeeds.
- * A connection whose peer is TLS_PORT itself reached the TLS port unrouted.
+ * A connection whose peer is TLS_PORT itself reached the TLS port unrouted. The peer is read from
+ * the kernel's table (/proc/net/tcp, by the socket's inode), not with getpeername(2): strictrun
+ * answers that with the address the program asked for, routed or not.
  * Expected under a profile that routes TLS_PORT: RESULT toctou ok unrouted=0 (strictrun pins
  * the checked address; routed connections end at the broker). Natively: unrouted > 0.
  */
@@ -14,6 +16,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -33,6 +36,30 @@ static int listen_on(unsigned short port)
         exit(1);
     }
     return fd;
+}
+
+/* The remote port the kernel has for socket `fd` (its line in /proc/net/tcp, found by inode); 0 when not found. */
+static unsigned kernel_peer_port(int fd)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return 0;
+    FILE *table = fopen("/proc/net/tcp", "r");
+    if (!table)
+        return 0;
+    char line[512];
+    unsigned port = 0;
+    while (fgets(line, sizeof line, table)) {
+        unsigned local_port, remote_port;
+        unsigned long inode;
+        if (sscanf(line, " %*d: %*x:%x %*x:%x %*x %*x:%*x %*x:%*x %*x %*d %*d %lu", &local_port, &remote_port, &inode) == 3 &&
+            inode == (unsigned long)st.st_ino) {
+            port = remote_port;
+            break;
+        }
+    }
+    fclose(table);
+    return port;
 }
 
 static void *acceptor(void *arg)
@@ -79,9 +106,7 @@ int main(int argc, char **argv)
         int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (connect(fd, (struct sockaddr *)&target, sizeof target) == 0) {
             connected++;
-            struct sockaddr_in peer;
-            socklen_t len = sizeof peer;
-            if (getpeername(fd, (struct sockaddr *)&peer, &len) == 0 && ntohs(peer.sin_port) == tls_port)
+            if (kernel_peer_port(fd) == tls_port)
                 unrouted++;
         }
         close(fd);

@@ -189,6 +189,13 @@ final class StreamFront: @unchecked Sendable {
         var one: Int32 = 1
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
         pending.upstream = fd
+        if Self.isLoopback(destination.ip), let local = try? SocketAddress(ipAddress: pending.peer.ip, port: pending.peer.port),
+           local.protocol == address.protocol {
+            // The destination sees the program's own local port as its peer, as without the broker (the
+            // tracer set SO_REUSEADDR on the program's socket); when that cannot be, an ephemeral port.
+            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+            _ = local.withSockAddr { bind(fd, $0, socklen_t($1)) }
+        }
         let rc = address.withSockAddr { Glibc.connect(fd, $0, socklen_t($1)) }
         if rc != 0 && errno != EINPROGRESS { return failUpstream(pending, Self.describe(errno: errno)) }
         watch(fd, .pendingUpstream(pending), STRICTRUN_EPOLLOUT)
@@ -366,6 +373,10 @@ final class StreamFront: @unchecked Sendable {
         var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
         setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
         close(fd)
+    }
+
+    static func isLoopback(_ ip: String) -> Bool {
+        ip.hasPrefix("127.") || ip == "::1" || ip.hasPrefix("::ffff:127.")
     }
 
     static func describe(errno code: Int32) -> String {

@@ -102,6 +102,19 @@ public enum Sockets {
     }
 
     /// getsockname(2), decoded; nil on failure or for a non-IP socket.
+    /// SO_REUSEADDR on.
+    public static func allowAddressReuse(_ fd: Int32) {
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+    }
+
+    /// The socket's identity (sockfs device and inode, as /proc/PID/fd/N stats).
+    public static func identity(_ fd: Int32) -> FileIdentity? {
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { return nil }
+        return FileIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
+    }
+
     public static func localEndpoint(_ fd: Int32) -> SocketEndpoint? {
         var storage = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)

@@ -122,7 +122,9 @@ struct FilterTests {
         #expect(!p.kernelMDWE)
         // --audit on microkernel does the same; routing TLS denies nothing, so it stays.
         let audited = try Self.compile("microkernel", audit: true)
-        #expect(audited.rules.values.allSatisfy { $0.action == ($0.name == "tcp-stream" ? .route : .log) })
+        // Routing denies nothing, and a routed socket's getpeername (`peer-name`) is bookkeeping: both stay.
+        #expect(audited.rules.values.allSatisfy {
+            $0.action == ($0.name == "tcp-stream" ? .route : $0.name == "peer-name" ? .allow : .log) })
     }
 
     @Test("apple-jit: fork is not traced at all")

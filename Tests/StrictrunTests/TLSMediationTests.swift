@@ -144,4 +144,32 @@ struct TLSMediationTests {
         #expect(event["server_pid"]?.intValue == trace.first?["pid"]?.intValue ?? event["pid"]?.intValue)
         #expect(event["site"]?.stringValue != nil)
     }
+
+    @Test("a mediated connection looks like the program's own: each side's peer is the other side's address")
+    func peerAddresses() throws {
+        let node = try Fixture.strictrun(profile: "microkernel", ["/usr/bin/node", "--jitless", "-e", """
+            const net = require('net');
+            let client;
+            const srv = net.createServer(c => setTimeout(() => {
+              console.log('server', c.remotePort === client.localPort && c.remoteAddress === client.localAddress);
+              c.end('x'); }, 50));
+            srv.listen(0, '127.0.0.1', () => {
+              client = net.connect(srv.address().port, '127.0.0.1',
+                                   () => console.log('client', client.remotePort === srv.address().port));
+              client.on('data', () => {}); client.on('end', () => srv.close());
+            });
+            """])
+        #expect(node.result.stdout == "client true\nserver true\n", "\(node.result.stdout)\(node.result.stderr)")
+        #expect(node.trace.policyEvents.contains { $0["outcome"]?.stringValue == "routed" }, "the stream was mediated")
+        let python = try Fixture.strictrun(profile: "microkernel", [Fixture.python, "-c", """
+            import socket
+            for family, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+                s = socket.socket(family); s.bind((host, 0)); s.listen()
+                c = socket.create_connection((host, s.getsockname()[1]))
+                a, addr = s.accept()
+                print(c.getpeername()[:2] == s.getsockname()[:2], addr[:2] == c.getsockname()[:2],
+                      a.getpeername()[:2] == c.getsockname()[:2])
+            """])
+        #expect(python.result.stdout == "True True True\nTrue True True\n", "\(python.result.stdout)\(python.result.stderr)")
+    }
 }

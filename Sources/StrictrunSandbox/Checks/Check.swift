@@ -60,6 +60,9 @@ struct Verdict {
     /// An open whose O_TRUNC was held back (see OpenCheck): when the exit stop finds nothing
     /// wrong with the file opened, the executor truncates it through the new descriptor.
     var truncateAtExit = false
+    /// Bytes written into the program's memory before a skipped call returns (an emulated call's
+    /// out-parameters); when one cannot be written the call fails with EFAULT, as the kernel's would.
+    var writes: [(address: UInt64, bytes: [UInt8])] = []
     /// The errno a call gets when its rewrite or pin cannot be made.
     var failClosedErrno: Int32 = Errno.access
 

@@ -16,6 +16,8 @@ public enum RuleCheck: Sendable, Hashable {
     case tlsConnect
     /// sendto(MSG_FASTOPEN): a connect in disguise; denied toward TLS ports.
     case tlsFastOpen
+    /// getpeername(): a routed socket answers the address the program connected to (PeerNameCheck).
+    case peerName
     /// open/openat/openat2 while client-certificate keys exist: their keys are the broker's.
     case clientKeyOpen
     /// open/openat/openat2 that can read: private-key material is the trusted component's

@@ -327,6 +327,10 @@ public struct RuleListBuilder {
                                      .tlsFastOpen) {
                 add("sendto", sendto, [cmp(3, mask: fastOpen, equals: fastOpen)])
             }
+            if rule.action == .route {
+                // A routed socket's peer is the broker: getpeername answers the program's destination.
+                add("getpeername", registerAlways("tls", "peer-name", RuleSetting(.allow, at: tls.action.location), .peerName))
+            }
             if !tls.clientCertificates.isEmpty {
                 // Every open is traced for them.
                 _ = register("tls", "client-key", RuleSetting(.deny(errno: EACCES), at: tls.clientCertificates[0].location),

@@ -97,8 +97,10 @@ final class Executor {
             skip(stop, returning: -Int64(code))
             _ = verdict.atExit?(-Int64(code))  // what was prepared for the exit is undone
         case .skip(let value):
-            skip(stop, returning: value)
-            _ = verdict.atExit?(value)
+            let memory = TraceeMemory(pid: stop.tid)
+            let written = verdict.writes.allSatisfy { memory.write($0.bytes, at: $0.address) }
+            skip(stop, returning: written ? value : -Int64(Errno.fault))
+            _ = verdict.atExit?(written ? value : -Int64(Errno.fault))
         case .kill:
             Signals.send(Signals.kill, to: stop.tgid)
             resume(stop.tid, 0)

@@ -50,6 +50,8 @@ public struct RouterUnavailable: Error, CustomStringConvertible, Sendable {
 /// the app's own connect() is skipped with the result strictrun's connect got.
 final class ConnectRouting {
     let router: any ConnectionRouter
+    /// The sockets routed so far (their getpeername answers the program's destination).
+    let routed = RoutedSockets()
     private var handles: [ProcessID: ProcessHandleBox] = [:]
     private var nextConnectionID: UInt64 = 0
     /// The traced processes (the tracer's task table).
@@ -105,6 +107,9 @@ final class ConnectRouting {
         } catch {
             return .failed(errno: Errno.connectionRefused, reason: "the TLS broker did not start: \(error)")
         }
+        // A loopback destination sees the program's own local port as its peer: the broker binds its
+        // upstream socket to that port too, which both sockets' SO_REUSEADDR allows (neither listens).
+        if server != nil || IPAddressBytes(endpoint.ip)?.isLoopback == true { Sockets.allowAddressReuse(socket.raw) }
         // The same socket (same open file description, same O_NONBLOCK) as the app's.
         let code = Sockets.connectLoopback(socket.raw, ipv6: destination.family == SocketAddress.inet6,
                                            port: ports.ipv4, v6Port: ports.ipv6)
@@ -115,6 +120,7 @@ final class ConnectRouting {
             return .failed(errno: Errno.connectionRefused, reason: "getsockname failed")
         }
         nextConnectionID += 1
+        if let identity = Sockets.identity(socket.raw) { routed.record(identity, destination: destination) }
         router.register(appLocal: local, destination: endpoint, connectionID: nextConnectionID, pid: pid)
         return .connected(result: code == 0 ? 0 : -Errno.inProgress, connectionID: nextConnectionID, brokerLocal: local,
                           server: server)

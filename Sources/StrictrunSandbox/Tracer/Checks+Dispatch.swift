@@ -12,6 +12,7 @@ struct Checks {
     let fsViewRule: CompiledRule?
     let net: NetResultCheck
     let tls: TLSConnectCheck
+    let peerName: PeerNameCheck
     let emulation: WXEmulationCheck?
     /// The rule an executable stack breaks (nil: W^X is off).
     let execStack: CompiledRule?
@@ -22,7 +23,8 @@ struct Checks {
     let alias: WXAliasCheck
 
     init(policy: CompiledPolicy, tracee: any TraceeView, emulator: WXEmulator?, canRoute: Bool,
-         trace: FileIdentity? = nil, traceDamage: (@Sendable () -> String?)? = nil) {
+         routed: RoutedSockets? = nil, trace: FileIdentity? = nil, traceDamage: (@Sendable () -> String?)? = nil) {
+        peerName = PeerNameCheck(routed: routed)
         supervisor = SupervisorSignalCheck(supervisor: Signals.ownProcess, supervisorGroup: Signals.ownProcessGroup)
         let alias = WXAliasCheck(rule: policy.rules.values.first { $0.check == .wxAlias }, known: ExecutableFiles())
         self.alias = alias
@@ -67,6 +69,8 @@ struct Checks {
             return alias.decide(stop, view: tracee) ?? .pass
         case .tlsConnect, .tlsFastOpen:
             return tls.decide(rule, stop, tracee: tracee)
+        case .peerName:
+            return peerName.decide(stop, view: tracee)
         case .execStack, .spawnChild:
             return .pass  // never sent by the filter
         case .personality:

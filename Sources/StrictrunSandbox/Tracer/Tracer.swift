@@ -46,7 +46,7 @@ final class Tracer {
         routing = router.map(ConnectRouting.init)
         executor = Executor(recorder: recorder, router: routing, injected: injected)
         emulator = policy.rules.values.contains { $0.check == .wx(.emulate) } ? WXEmulator(slowPathOnly: wxSlowPathOnly) : nil
-        checks = Checks(policy: policy, tracee: tracee, emulator: emulator, canRoute: routing != nil,
+        checks = Checks(policy: policy, tracee: tracee, emulator: emulator, canRoute: routing != nil, routed: routing?.routed,
                         trace: writer.file.map { FileIdentity(device: $0.device, inode: $0.inode) },
                         traceDamage: { [writer] in writer.damage() })
         emulator?.processStarted(root, from: nil, sharesMemory: false)
