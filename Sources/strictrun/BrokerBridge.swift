@@ -82,6 +82,18 @@ final class BrokerBridge: ConnectionRouter, Sendable {
         thread.start()
     }
 
+    /// The per-run CA directories of runs that were killed before they could remove theirs
+    /// (`strictrun-tls-PID` whose strictrun is gone; each holds certificates only, never a key).
+    static func removeStaleDirectories() {
+        let temporary = FileManager.default.temporaryDirectory.path
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: temporary) else { return }
+        for name in names where name.hasPrefix("strictrun-tls-") {
+            guard let pid = pid_t(name.dropFirst("strictrun-tls-".count)), pid != getpid(),
+                  kill(pid, 0) != 0, errno == ESRCH else { continue }
+            try? FileManager.default.removeItem(atPath: (temporary as NSString).appendingPathComponent(name))
+        }
+    }
+
     /// The trace the broker's events go to.
     func attach(_ writer: TraceWriter) { trace.withLock { $0 = writer } }
 
@@ -241,6 +253,7 @@ final class BrokerBridge: ConnectionRouter, Sendable {
         }
         if case .running(let broker) = previous { broker.shutdown() }
         try? FileManager.default.removeItem(atPath: configuration.workDirectory)
+        Self.removeStaleDirectories()
     }
 
     /// A broker event as a `tls` line (the pid is filled in by the caller).

@@ -106,4 +106,25 @@ struct LazyBrokerTests {
         let routed = snapshot.trace.policyEvents.filter { $0["outcome"]?.stringValue == "routed" }
         #expect(routed.count == 1)
     }
+
+    @Test("the per-run CA directory of a killed run is removed by the next run; a live run's is kept")
+    func staleDirectories() throws {
+        // A pid that is gone: a process that has exited.
+        let exited = Process()
+        exited.executableURL = URL(fileURLWithPath: "/bin/true")
+        try exited.run()
+        exited.waitUntilExit()
+        let temporary = FileManager.default.temporaryDirectory
+        let stale = temporary.appendingPathComponent("strictrun-tls-\(exited.processIdentifier)")
+        let live = temporary.appendingPathComponent("strictrun-tls-\(getpid())")  // this test process is alive
+        for directory in [stale, live] {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            try Data("-----BEGIN CERTIFICATE-----\n".utf8).write(to: directory.appendingPathComponent("strictrun-ca.pem"))
+        }
+        defer { try? FileManager.default.removeItem(at: live) }
+        let (result, _, _) = try Fixture.strictrun(profile: "microkernel", ["/bin/true"])
+        #expect(result.status == 0)
+        #expect(!FileManager.default.fileExists(atPath: stale.path), "stale: \(stale.path)")
+        #expect(FileManager.default.fileExists(atPath: live.path), "a live run's directory was removed")
+    }
 }
