@@ -43,7 +43,7 @@ let package = Package(
                                .product(name: "SwiftASN1", package: "swift-asn1")]),
         // The mediated TLS broker (issue 4): SwiftNIO + swift-nio-ssl + swift-certificates.
         .target(name: "StrictrunBroker", dependencies: [
-            "CStrictrunShims",
+            "CStrictrunShims", "StrictrunSystem",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOTLS", package: "swift-nio"),

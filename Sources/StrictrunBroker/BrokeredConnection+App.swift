@@ -176,14 +176,8 @@ extension BrokeredConnection {
         let seconds = configuration.handshakeTimeout
         switch phase {
         case .waiting:
-            if registration == nil {
-                app.close(promise: nil)
-            } else if upstream == nil {
-                failUpstream("no TCP connection to the destination within \(seconds)", alert: nil)
-            } else if firstFlight != nil {
-                fail(app: "the app sent no complete ClientHello within \(seconds)")
-            }
-            // Connected and neither side has sent a byte: an idle stream, nothing to time out.
+            // Handed over registered and connected, after the app's first TLS byte (StreamFront).
+            fail(app: "the app sent no complete ClientHello within \(seconds)")
         case .upstreamHandshake, .upstreamVerdict:
             failUpstream("no TLS session with the destination within \(seconds)", alert: nil)
         case .appHandshake:

@@ -1,4 +1,5 @@
 import CStrictrunShims
+import StrictrunSystem
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -124,12 +125,7 @@ final class SpliceRelay {
 
     /// Closes both sockets and the pipes; `reset`: with RST (SO_LINGER 0), to pass a failure on.
     func close(reset: Bool) {
-        if reset {
-            var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
-            for fd in [app, upstream] {
-                setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
-            }
-        }
-        for fd in [app, upstream, up.pipe.read, up.pipe.write, down.pipe.read, down.pipe.write] { Glibc.close(fd) }
+        for fd in [app, upstream] { if reset { Sockets.closeWithReset(fd) } else { Glibc.close(fd) } }
+        for fd in [up.pipe.read, up.pipe.write, down.pipe.read, down.pipe.write] { Glibc.close(fd) }
     }
 }

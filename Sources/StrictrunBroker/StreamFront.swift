@@ -5,6 +5,7 @@ import Glibc
 import Foundation
 import NIOCore
 import NIOPosix
+import StrictrunSystem
 import Synchronization
 
 /// Where routed connections arrive, before anyone knows what they carry: one thread with an epoll
@@ -88,7 +89,7 @@ final class StreamFront: @unchecked Sendable {
         var one: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
         if ipv6 { setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &one, socklen_t(MemoryLayout<Int32>.size)) }
-        guard let address = try? SocketAddress(ipAddress: ipv6 ? "::1" : "127.0.0.1", port: port) else {
+        guard let address = try? NIOCore.SocketAddress(ipAddress: ipv6 ? "::1" : "127.0.0.1", port: port) else {
             close(fd)
             throw BrokerError.cannotListen(address: name, reason: "bad address")
         }
@@ -98,7 +99,7 @@ final class StreamFront: @unchecked Sendable {
             close(fd)
             throw BrokerError.cannotListen(address: name, reason: reason)
         }
-        return (fd, FrontSockets.localPort(fd) ?? port)
+        return (fd, Sockets.localEndpoint(fd)?.port ?? port)
     }
 
     /// Stops the loop: every relay is closed (and reported), pending connections are dropped.
@@ -155,7 +156,7 @@ final class StreamFront: @unchecked Sendable {
             _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
             var one: Int32 = 1
             setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-            guard let peer = FrontSockets.peer(fd) else {
+            guard let peer = Sockets.peerEndpoint(fd).map({ SocketAddressKey(ip: $0.ip, port: $0.port) }) else {
                 close(fd)
                 continue
             }
@@ -180,7 +181,7 @@ final class StreamFront: @unchecked Sendable {
         pending.registration = registration
         pending.deadline = .now + core.configuration.upstreamConnectTimeout
         let destination = registration.destination
-        guard let address = try? SocketAddress(ipAddress: destination.ip, port: destination.port) else {
+        guard let address = try? NIOCore.SocketAddress(ipAddress: destination.ip, port: destination.port) else {
             return failUpstream(pending, "invalid destination address \(destination)")
         }
         let fd = socket(Int32(address.protocol.rawValue), Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue)
@@ -189,11 +190,12 @@ final class StreamFront: @unchecked Sendable {
         var one: Int32 = 1
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
         pending.upstream = fd
-        if Self.isLoopback(destination.ip), let local = try? SocketAddress(ipAddress: pending.peer.ip, port: pending.peer.port),
+        if IPAddressBytes(destination.ip)?.isLoopback == true,
+           let local = try? NIOCore.SocketAddress(ipAddress: pending.peer.ip, port: pending.peer.port),
            local.protocol == address.protocol {
             // The destination sees the program's own local port as its peer, as without the broker (the
             // tracer set SO_REUSEADDR on the program's socket); when that cannot be, an ephemeral port.
-            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+            Sockets.allowAddressReuse(fd)
             _ = local.withSockAddr { bind(fd, $0, socklen_t($1)) }
         }
         let rc = address.withSockAddr { Glibc.connect(fd, $0, socklen_t($1)) }
@@ -275,7 +277,7 @@ final class StreamFront: @unchecked Sendable {
         core.emit(.relayed(id: registration.id, destination: registration.destination, reason: reason))
         guard let relay = SpliceRelay(id: registration.id, destination: registration.destination,
                                       app: pending.app, upstream: pending.upstream) else {
-            Self.reset(pending.app)
+            Sockets.closeWithReset(pending.app)
             close(pending.upstream)
             core.emit(.closed(id: registration.id, destination: registration.destination, bytesUp: 0, bytesDown: 0))
             return
@@ -308,7 +310,7 @@ final class StreamFront: @unchecked Sendable {
                                       reason: reason, alertToApp: nil))
         }
         forget(pending.app)
-        Self.reset(pending.app)
+        Sockets.closeWithReset(pending.app)
         if pending.upstream >= 0 {
             forget(pending.upstream)
             close(pending.upstream)
@@ -365,18 +367,6 @@ final class StreamFront: @unchecked Sendable {
         guard owners.removeValue(forKey: fd) != nil else { return }
         interests[fd] = nil
         _ = strictrun_epoll_ctl(epoll, 2, fd, 0)
-    }
-
-    /// Close with RST (SO_LINGER 0): the app sees ECONNRESET, the nearest thing to a refused connect once its
-    /// connect() has already succeeded.
-    private static func reset(_ fd: Int32) {
-        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
-        setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
-        close(fd)
-    }
-
-    static func isLoopback(_ ip: String) -> Bool {
-        ip.hasPrefix("127.") || ip == "::1" || ip.hasPrefix("::ffff:127.")
     }
 
     static func describe(errno code: Int32) -> String {

@@ -101,7 +101,6 @@ public enum Sockets {
         return rc == 0 ? 0 : errno
     }
 
-    /// getsockname(2), decoded; nil on failure or for a non-IP socket.
     /// SO_REUSEADDR on.
     public static func allowAddressReuse(_ fd: Int32) {
         var one: Int32 = 1
@@ -115,11 +114,26 @@ public enum Sockets {
         return FileIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
     }
 
-    public static func localEndpoint(_ fd: Int32) -> SocketEndpoint? {
+    /// Closes `fd` with RST (SO_LINGER 0): the peer sees ECONNRESET, not an orderly end.
+    public static func closeWithReset(_ fd: Int32) {
+        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+        close(fd)
+    }
+
+    /// getsockname(2), decoded; nil on failure or for a non-IP socket.
+    public static func localEndpoint(_ fd: Int32) -> SocketEndpoint? { endpoint(fd, peer: false) }
+
+    /// getpeername(2), decoded; nil on failure or for a non-IP socket.
+    public static func peerEndpoint(_ fd: Int32) -> SocketEndpoint? { endpoint(fd, peer: true) }
+
+    private static func endpoint(_ fd: Int32, peer: Bool) -> SocketEndpoint? {
         var storage = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
         let ok = withUnsafeMutablePointer(to: &storage) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) == 0 }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                (peer ? getpeername(fd, $0, &length) : getsockname(fd, $0, &length)) == 0
+            }
         }
         guard ok else { return nil }
         return SocketAddress(bytes: withUnsafeBytes(of: storage) { Array($0.prefix(Int(length))) }).endpoint

@@ -94,7 +94,8 @@ final class ConnectRouting {
         }
         guard Sockets.isStream(socket.raw) else { return .direct(reason: "not a TCP socket") }
         var server: ProcessID?
-        if IPAddressBytes(endpoint.ip)?.isLoopback == true {
+        let loopback = IPAddressBytes(endpoint.ip)?.isLoopback == true
+        if loopback {
             switch Listeners.find(for: endpoint) {
             case .none?: return .direct(reason: "nothing listens on \(endpoint)")
             case .listening(let inode)?: server = owner(ofSocket: inode)
@@ -109,7 +110,7 @@ final class ConnectRouting {
         }
         // A loopback destination sees the program's own local port as its peer: the broker binds its
         // upstream socket to that port too, which both sockets' SO_REUSEADDR allows (neither listens).
-        if server != nil || IPAddressBytes(endpoint.ip)?.isLoopback == true { Sockets.allowAddressReuse(socket.raw) }
+        if loopback { Sockets.allowAddressReuse(socket.raw) }
         // The same socket (same open file description, same O_NONBLOCK) as the app's.
         let code = Sockets.connectLoopback(socket.raw, ipv6: destination.family == SocketAddress.inet6,
                                            port: ports.ipv4, v6Port: ports.ipv6)
