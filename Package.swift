@@ -71,7 +71,11 @@ let package = Package(
             // Relative relocations packed (DT_RELR; GNU ld ≥ 2.38, glibc ≥ 2.36, both in Debian 12): the
             // ~117,000 R_X86_64_RELATIVE entries were 2.7 MB of .rela.dyn that ld.so read at every start.
             // Linked with GNU ld: gold, clang's default here, does not know the option.
-            .unsafeFlags(["-use-ld=bfd", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"]),
+            // No dynamic symbol table of our own code: swiftc's static-stdlib link exports every
+            // public symbol of every module built from source (34,000 entries), which ld.so hashed and
+            // the runtime's dladdr scanned at every start; nothing resolves them at run time.
+            .unsafeFlags(["-use-ld=bfd", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs",
+                          "-Xlinker", "--no-export-dynamic"]),
         ]),
 
         .testTarget(name: "StrictrunTests",

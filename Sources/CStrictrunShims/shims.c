@@ -265,6 +265,10 @@ long strictrun_splice(int from, int to, size_t len) {
     return (long)splice(from, NULL, to, NULL, len, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
 }
 
+long strictrun_copy_file_range(int from, int to, size_t len) {
+    return (long)copy_file_range(from, NULL, to, NULL, len, 0);
+}
+
 int strictrun_epoll_create(void) {
     return epoll_create1(EPOLL_CLOEXEC);
 }

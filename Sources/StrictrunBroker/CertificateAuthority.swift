@@ -179,7 +179,9 @@ struct CertificateAuthorityRoot: Sendable {
 
     init() throws(BrokerError) {
         do {
-            let caKey = P256.Signing.PrivateKey()
+            // Not "compact representable" (swift-crypto's default): that draws keys until one
+            // qualifies, ~2 key generations on average, for an encoding nothing here uses.
+            let caKey = P256.Signing.PrivateKey(compactRepresentable: false)
             let key = Certificate.PrivateKey(caKey)
             let keyIdentifier = CertificateAuthority.keyIdentifier(caKey.publicKey)
             self.key = key

@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import CStrictrunShims
 import Glibc
 #endif
 import Foundation
@@ -145,12 +146,46 @@ public struct BrokerTrustFiles: Sendable {
             throw BrokerError.cannotWrite(path: workDirectory, reason: String(describing: error))
         }
         let pem = Array((root.certificatePEM + "\n").utf8)
-        var bundle = [UInt8](FileManager.default.contents(atPath: TLSBroker.systemBundlePath) ?? Data())
-        if let last = bundle.last, last != UInt8(ascii: "\n") { bundle.append(UInt8(ascii: "\n")) }
-        bundle += Array("# strictrun per-run CA\n".utf8) + pem
         try write(pem, to: caPath)
-        try write(bundle, to: bundlePath)
+        try writeBundle(pem, to: bundlePath)
         return BrokerTrustFiles(caCertificatePath: caPath, combinedBundlePath: bundlePath, root: root)
+    }
+
+    /// The system bundle copied by the kernel (copy_file_range: no pages of it in this process),
+    /// then the per-run CA; without a system bundle, the CA alone.
+    private static func writeBundle(_ pem: [UInt8], to path: String) throws(BrokerError) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw BrokerError.cannotWrite(path: path, reason: String(cString: strerror(errno))) }
+        defer { close(fd) }
+        var tail = Array("# strictrun per-run CA\n".utf8) + pem
+        let system = open(TLSBroker.systemBundlePath, O_RDONLY | O_CLOEXEC)
+        if system >= 0 {
+            defer { close(system) }
+            var copied = 0
+            while true {
+                let count = strictrun_copy_file_range(system, fd, 1 << 30)
+                if count < 0 && errno == EINTR { continue }
+                if count <= 0 { break }
+                copied += count
+            }
+            // A filesystem copy_file_range refuses (EXDEV on old kernels, EINVAL): plain reads.
+            if copied == 0, lseek(system, 0, SEEK_END) > 0 {
+                lseek(system, 0, SEEK_SET)
+                var buffer = [UInt8](repeating: 0, count: 1 << 16)
+                while true {
+                    let count = buffer.withUnsafeMutableBytes { read(system, $0.baseAddress, $0.count) }
+                    if count < 0 && errno == EINTR { continue }
+                    if count <= 0 { break }
+                    try write(Array(buffer[..<count]), fd: fd, path: path)
+                }
+            }
+            // The last byte of the system bundle: a newline before the CA's comment if it had none.
+            var last: UInt8 = UInt8(ascii: "\n")
+            if lseek(system, -1, SEEK_END) >= 0, read(system, &last, 1) == 1, last != UInt8(ascii: "\n") {
+                tail.insert(UInt8(ascii: "\n"), at: 0)
+            }
+        }
+        try write(tail, fd: fd, path: path)
     }
 
     /// `bytes` into a new file at `path` (mode 0644), with plain open/write/close.
@@ -158,6 +193,10 @@ public struct BrokerTrustFiles: Sendable {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw BrokerError.cannotWrite(path: path, reason: String(cString: strerror(errno))) }
         defer { close(fd) }
+        try write(bytes, fd: fd, path: path)
+    }
+
+    private static func write(_ bytes: [UInt8], fd: Int32, path: String) throws(BrokerError) {
         var offset = 0
         while offset < bytes.count {
             let written = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }

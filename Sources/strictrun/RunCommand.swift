@@ -54,7 +54,19 @@ struct Run: ParsableCommand {
     @Argument(parsing: .captureForPassthrough, help: "-- PROGRAM [ARGS...]")
     var command: [String] = []
 
-    func run() throws {
+    /// What was parsed, as plain values.
+    var options: LaunchOptions {
+        LaunchOptions(profile: profile, trace: trace, audit: audit, quiet: quiet, noStacks: noStacks,
+                   stackDepth: stackDepth, siteCap: siteCap, siteFrames: siteFrames, jsFrames: jsFrames,
+                   answers: answers, filterOnly: filterOnly, injectFailure: injectFailure, command: command)
+    }
+
+    func run() throws { try options.execute() }
+}
+
+extension LaunchOptions {
+    /// Runs the program; ends by throwing its exit status as `ExitCode`.
+    func execute() throws {
         var command = command
         if command.first == "--" { command.removeFirst() }
         guard let program = command.first else {

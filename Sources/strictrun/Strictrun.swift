@@ -21,8 +21,12 @@ struct Strictrun: ParsableCommand {
         // Before any thread exists: only the forwarder thread may receive these.
         Sandbox.blockForwardedSignals()
         do {
-            var command = try fastRun() ?? parseAsRoot()
-            try command.run()
+            if let options = fastRun() {
+                try options.execute()
+            } else {
+                var command = try parseAsRoot()
+                try command.run()
+            }
         } catch let code as ExitCode {
             // The usual end of `run` (the program's status): no message to format.
             Foundation.exit(code.rawValue)
@@ -36,14 +40,17 @@ struct Strictrun: ParsableCommand {
     /// conformances per type), which was a fifth of an untripped run's CPU. Anything this
     /// parse does not accept (help, a typo, a missing value) goes back to the root parse,
     /// which prints the messages and help exactly as before.
-    static func fastRun() -> Run? {
+    /// The usual launcher command lines do not reach the parser at all (`RunArguments`).
+    static func fastRun() -> LaunchOptions? {
         let arguments = CommandLine.arguments.dropFirst()
-        guard arguments.first == "run", let run = try? Run.parse(Array(arguments.dropFirst())) else { return nil }
+        guard arguments.first == "run" else { return nil }
+        if let options = RunArguments.recognize(Array(arguments.dropFirst())) { return options }
+        guard let run = try? Run.parse(Array(arguments.dropFirst())) else { return nil }
         // The program's arguments are captured for passthrough, so a help request where the program
         // would be (`strictrun run --help`) arrives as the program; after an explicit `--` it is one.
         if let first = run.command.first, ["-h", "--help"].contains(first) {
             exit(withError: CleanExit.helpRequest(Run.self))
         }
-        return run
+        return run.options
     }
 }

@@ -188,6 +188,9 @@ int strictrun_procmap_query(int fd, uint64_t address, uint64_t *start, uint64_t 
 int strictrun_pipe_nonblock(int fds[2]);
 /// splice(from, NULL, to, NULL, len, SPLICE_F_NONBLOCK | SPLICE_F_MOVE): -1 with errno on failure.
 long strictrun_splice(int from, int to, size_t len);
+
+/// copy_file_range(from, NULL, to, NULL, len, 0): bytes copied, 0 at the end, -1 with errno.
+long strictrun_copy_file_range(int from, int to, size_t len);
 /// epoll_create1(EPOLL_CLOEXEC).
 int strictrun_epoll_create(void);
 /// epoll_ctl(epfd, op, fd, {events, data.fd = fd}); op: 1 add, 2 delete, 3 modify.
