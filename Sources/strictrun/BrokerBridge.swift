@@ -60,8 +60,8 @@ final class BrokerBridge: ConnectionRouter, Sendable {
     /// Starts making the per-run CA and its files (on a thread of its own, which ends when they
     /// are written, so that it overlaps the filter's compilation); nothing of the broker itself.
     init(tls: TLSPolicy) {
-        let directory = FileManager.default.temporaryDirectory
-            .appendingPathComponent("strictrun-tls-\(getpid())").path
+        let parent = Self.parentDirectory
+        let directory = (parent as NSString).appendingPathComponent("\(getpid())")
         var configuration = BrokerConfiguration(workDirectory: directory)
         configuration.trustRoots = tls.trustBundle.map { .file($0) } ?? .system
         configuration.extraTrustRoots = tls.extraTrust
@@ -75,27 +75,56 @@ final class BrokerBridge: ConnectionRouter, Sendable {
         let preparation = self.preparation
         let thread = Thread {
             preparation.finish(Result { () throws(BrokerError) -> BrokerTrustFiles in
-                try BrokerTrustFiles.write(workDirectory: directory)
+                try Self.makeParent(parent)
+                let files = try BrokerTrustFiles.write(workDirectory: directory)
+                Self.removeStaleDirectories(in: parent)
+                return files
             })
         }
         thread.name = "strictrun-ca"
         thread.start()
     }
 
-    /// The per-run CA directories of runs that were killed before they could remove theirs
-    /// (`strictrun-tls-PID` whose strictrun is gone; each holds certificates only, never a key).
-    static func removeStaleDirectories() {
-        let temporary = FileManager.default.temporaryDirectory.path
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: temporary) else { return }
-        for name in names where name.hasPrefix("strictrun-tls-") {
-            guard let pid = pid_t(name.dropFirst("strictrun-tls-".count)), pid != getpid(),
-                  kill(pid, 0) != 0, errno == ESRCH else { continue }
-            try? FileManager.default.removeItem(atPath: (temporary as NSString).appendingPathComponent(name))
+    /// `TMPDIR/strictrun-tls-UID`: the per-run CA directories of one user, each named by its
+    /// strictrun's pid (so that finding a killed run's is a look through a few entries, not
+    /// through the whole temporary directory).
+    static var parentDirectory: String {
+        (FileManager.default.temporaryDirectory.path as NSString).appendingPathComponent("strictrun-tls-\(getuid())")
+    }
+
+    /// Creates `parent` (0700) or accepts it when it is this user's own directory, not a
+    /// symlink and writable by nobody else: in a shared /tmp another user could have made it.
+    private static func makeParent(_ parent: String) throws(BrokerError) {
+        if mkdir(parent, 0o700) != 0, errno != EEXIST {
+            throw BrokerError.cannotWrite(path: parent, reason: String(cString: strerror(errno)))
+        }
+        var info = stat()
+        guard lstat(parent, &info) == 0, info.st_mode & S_IFMT == S_IFDIR, info.st_uid == getuid(),
+              info.st_mode & 0o022 == 0 else {
+            throw BrokerError.cannotWrite(path: parent, reason: "not a directory of this user's alone")
+        }
+    }
+
+    /// The per-run CA directories in `parent` of runs that were killed before they could remove
+    /// theirs (`PID`, or `PID.partial` while being written, whose strictrun is gone; each holds
+    /// certificates only, never a key).
+    static func removeStaleDirectories(in parent: String = parentDirectory) {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: parent) else { return }
+        for name in names {
+            let digits = name.hasSuffix(".partial") ? name.dropLast(".partial".count) : Substring(name)
+            guard let pid = pid_t(digits), pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
+            try? FileManager.default.removeItem(atPath: (parent as NSString).appendingPathComponent(name))
         }
     }
 
     /// The trace the broker's events go to.
     func attach(_ writer: TraceWriter) { trace.withLock { $0 = writer } }
+
+    /// Whether the per-run CA's files are written (or could not be).
+    var trustSettled: Bool { preparation.settled }
+
+    /// What the trust files' names have in common (`strictrun-ca…pem`): opens naming it wait for them.
+    var trustFileMarker: String { "strictrun-ca" }
 
     /// Waits until the per-run CA's files are written (the launcher calls it just before the
     /// program starts); throws when they could not be.
@@ -115,6 +144,8 @@ final class BrokerBridge: ConnectionRouter, Sendable {
     private final class Preparation: Sendable {
         private let result = Mutex<Result<BrokerTrustFiles, BrokerError>?>(nil)
         private let done = DispatchSemaphore(value: 0)
+
+        var settled: Bool { result.withLock { $0 != nil } }
 
         func finish(_ outcome: Result<BrokerTrustFiles, BrokerError>) {
             result.withLock { $0 = outcome }
@@ -246,14 +277,15 @@ final class BrokerBridge: ConnectionRouter, Sendable {
     /// Stops the broker if it was started and removes the per-run CA's files (after the thread
     /// making them is done).
     func shutdown() {
-        _ = preparation.wait()
+        if case .failure(let error) = preparation.wait() {
+            Environment.note("cannot make the TLS broker's per-run CA: \(error)")
+        }
         let previous = state.withLock { state -> State in
             defer { state = .stopped }
             return state
         }
         if case .running(let broker) = previous { broker.shutdown() }
         try? FileManager.default.removeItem(atPath: configuration.workDirectory)
-        Self.removeStaleDirectories()
     }
 
     /// A broker event as a `tls` line (the pid is filled in by the caller).

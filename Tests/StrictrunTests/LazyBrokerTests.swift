@@ -114,10 +114,14 @@ struct LazyBrokerTests {
         exited.executableURL = URL(fileURLWithPath: "/bin/true")
         try exited.run()
         exited.waitUntilExit()
-        let temporary = FileManager.default.temporaryDirectory
-        let stale = temporary.appendingPathComponent("strictrun-tls-\(exited.processIdentifier)")
-        let live = temporary.appendingPathComponent("strictrun-tls-\(getpid())")  // this test process is alive
-        for directory in [stale, live] {
+        // Each user's per-run CA directories are in TMPDIR/strictrun-tls-UID, one per strictrun pid.
+        let parent = FileManager.default.temporaryDirectory.appendingPathComponent("strictrun-tls-\(getuid())")
+        let stale = parent.appendingPathComponent("\(exited.processIdentifier)")
+        let partial = parent.appendingPathComponent("\(exited.processIdentifier).partial")
+        let live = parent.appendingPathComponent("\(getpid())")  // this test process is alive
+        try FileManager.default.createDirectory(at: parent, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        for directory in [stale, partial, live] {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             try Data("-----BEGIN CERTIFICATE-----\n".utf8).write(to: directory.appendingPathComponent("strictrun-ca.pem"))
         }
@@ -125,6 +129,7 @@ struct LazyBrokerTests {
         let (result, _, _) = try Fixture.strictrun(profile: "microkernel", ["/bin/true"])
         #expect(result.status == 0)
         #expect(!FileManager.default.fileExists(atPath: stale.path), "stale: \(stale.path)")
+        #expect(!FileManager.default.fileExists(atPath: partial.path), "stale: \(partial.path)")
         #expect(FileManager.default.fileExists(atPath: live.path), "a live run's directory was removed")
     }
 }

@@ -11,6 +11,10 @@ public protocol ConnectionRouter: Sendable {
     /// Returns once the files the program's trust variables name exist: the launcher calls it just
     /// before the program starts (they may be made on another thread meanwhile).
     func waitUntilTrusted() throws(RouterUnavailable)
+    /// Whether the trust files are written (or could not be): `waitUntilTrusted` returns at once.
+    var trustSettled: Bool { get }
+    /// What the trust files' names have in common: an open naming it waits for them (`TrustBarrier`).
+    var trustFileMarker: String { get }
     /// The tracer connected the app socket with local address `appLocal` to the broker;
     /// the app meant `destination`. Called on the tracer thread; must not block.
     func register(appLocal: SocketEndpoint, destination: SocketEndpoint, connectionID: UInt64, pid: ProcessID)

@@ -33,6 +33,8 @@ final class Tracer {
     /// forks made: their children do not share memory, so they are not spawn children.
     private var answeredForks: Set<ProcessID> = []
     private var forkedChildren: Set<ProcessID> = []
+    /// Opens of the per-run CA's files wait for them while they are being made (nil once they exist).
+    private var trustBarrier: TrustBarrier?
 
     init(policy: CompiledPolicy, writer: TraceWriter, stacks: StackRecorder, router: (any ConnectionRouter)?,
          root: ProcessID, exe: String, wxSlowPathOnly: Bool = false, injected: InjectedFailures = []) {
@@ -44,6 +46,7 @@ final class Tracer {
         let tracee = LiveTracee()
         recorder = EventRecorder(stacks: stacks, tracee: tracee)
         routing = router.map(ConnectRouting.init)
+        trustBarrier = TrustBarrier(router: router, policy: policy)
         executor = Executor(recorder: recorder, router: routing, injected: injected)
         emulator = policy.rules.values.contains { $0.check == .wx(.emulate) } ? WXEmulator(slowPathOnly: wxSlowPathOnly) : nil
         checks = Checks(policy: policy, tracee: tracee, emulator: emulator, canRoute: routing != nil, routed: routing?.routed,
@@ -129,6 +132,10 @@ final class Tracer {
         }
         var stop = SyscallStop(tid: tid, tgid: tgid, info: info)
         if injected.contains(.ruleData) { stop.info.ruleData = 0x7777 }
+        if let barrier = trustBarrier {
+            barrier.hold(stop, memory: TraceeMemory(pid: tid))
+            if !barrier.open { trustBarrier = nil }
+        }
         guard let rule = checks.rule(for: stop.info) else {
             executor.carryOut(Checks.unknownRule(stop), at: stop)
             return
