@@ -35,11 +35,13 @@ final class BrokerBridge: ConnectionRouter, Sendable {
     /// The per-run CA and its files, made on a short-lived thread while the launcher loads the
     /// profile and opens the trace; `ready()` waits for it before the program starts.
     private let preparation = Preparation()
+    private let startup = Startup()
     private let caPath: String
     private let bundlePath: String
 
     private enum State {
         case notStarted
+        case starting
         case running(TLSBroker)
         case failed(String)
         case stopped
@@ -183,44 +185,85 @@ final class BrokerBridge: ConnectionRouter, Sendable {
         func forget(_ id: UInt64) { _ = map.withLock { $0.removeValue(forKey: id) } }
     }
 
-    func listeningPorts() throws(RouterUnavailable) -> BrokerPorts {
-        let result: Result<TLSBroker, RouterUnavailable> = state.withLock { state in
-            switch state {
-            case .running(let broker): return .success(broker)
-            case .failed(let reason): return .failure(RouterUnavailable(reason))
-            case .stopped: return .failure(RouterUnavailable("the run is over"))
-            case .notStarted:
-                let owners = self.owners, trace = self.trace.withLock { $0 }, counts = self.findingCounts
-                do {
-                    let broker = try TLSBroker.start(configuration, trustFiles: trustFiles()) { event in
-                        var line = BrokerBridge.line(of: event)
-                        line.pid = line.connection.flatMap(owners.pid).map(Int64.init)
-                        let connection = line.connection.flatMap(owners.connection)
-                        if line.kind.isFailure, let connect = connection?.connect {
-                            // A refusal is told where the program asked for the connection.
-                            line.tid = connect.tid
-                            line.stack = connect.stack
-                            counts.add(rule: line.kind.name, action: .refuse)
-                        }
-                        try? trace?.write(line)
-                        guard let id = line.connection, let connection else { return }
-                        for finding in BrokerBridge.findings(event, id: id, connection.connect,
-                                                                             server: connection.server) {
-                            try? trace?.write(finding)
-                            counts.add(rule: finding.rule, action: finding.action)
-                        }
-                        if case .closed = event { owners.forget(id) }
-                    }
-                    state = .running(broker)
-                    return .success(broker)
-                } catch {
-                    state = .failed("\(error)")
-                    return .failure(RouterUnavailable("\(error)"))
-                }
-            }
+    /// Starts the broker on a thread of its own when it has not been started, and returns at once:
+    /// the tracer calls it at the first routed connect and takes that connect's stack meanwhile
+    /// (the two were the first HTTPS request's largest costs, one after the other).
+    func prepare() {
+        let begin = state.withLock { state -> Bool in
+            guard case .notStarted = state else { return false }
+            state = .starting
+            return true
         }
-        let broker = try result.get()
-        return BrokerPorts(ipv4: broker.ipv4Port, ipv6: broker.ipv6Port)
+        guard begin else { return }
+        let thread = Thread { [self] in
+            let outcome = startBroker()
+            let late = state.withLock { state -> TLSBroker? in
+                guard case .starting = state else { return try? outcome.get() }  // the run ended meanwhile
+                switch outcome {
+                case .success(let broker): state = .running(broker)
+                case .failure(let error): state = .failed(error.description)
+                }
+                return nil
+            }
+            late?.shutdown()
+            startup.signal()
+        }
+        thread.name = "strictrun-broker-start"
+        thread.start()
+    }
+
+    func listeningPorts() throws(RouterUnavailable) -> BrokerPorts {
+        prepare()
+        startup.wait()
+        switch state.withLock({ $0 }) {
+        case .running(let broker): return BrokerPorts(ipv4: broker.ipv4Port, ipv6: broker.ipv6Port)
+        case .failed(let reason): throw RouterUnavailable(reason)
+        case .notStarted, .starting, .stopped: throw RouterUnavailable("the run is over")
+        }
+    }
+
+    /// The broker itself: trust store, keys, SwiftNIO threads, listeners; its events become lines.
+    private func startBroker() -> Result<TLSBroker, RouterUnavailable> {
+        let owners = self.owners, trace = self.trace.withLock { $0 }, counts = self.findingCounts
+        do {
+            let broker = try TLSBroker.start(configuration, trustFiles: trustFiles()) { event in
+                var line = BrokerBridge.line(of: event)
+                line.pid = line.connection.flatMap(owners.pid).map(Int64.init)
+                let connection = line.connection.flatMap(owners.connection)
+                if line.kind.isFailure, let connect = connection?.connect {
+                    // A refusal is told where the program asked for the connection.
+                    line.tid = connect.tid
+                    line.stack = connect.stack
+                    counts.add(rule: line.kind.name, action: .refuse)
+                }
+                try? trace?.write(line)
+                guard let id = line.connection, let connection else { return }
+                for finding in BrokerBridge.findings(event, id: id, connection.connect,
+                                                                     server: connection.server) {
+                    try? trace?.write(finding)
+                    counts.add(rule: finding.rule, action: finding.action)
+                }
+                if case .closed = event { owners.forget(id) }
+            }
+            return .success(broker)
+        } catch {
+            return .failure(RouterUnavailable("\(error)"))
+        }
+    }
+
+    /// Signalled once the broker's start ended (started or failed); `wait` returns at once after.
+    private final class Startup: Sendable {
+        private let done = Mutex(false)
+        private let semaphore = DispatchSemaphore(value: 0)
+        func signal() {
+            done.withLock { $0 = true }
+            semaphore.signal()
+        }
+        func wait() {
+            if done.withLock({ $0 }) { return }
+            semaphore.wait()
+            semaphore.signal()  // any later waiter passes too
+        }
     }
 
     func register(appLocal: SocketEndpoint, destination: SocketEndpoint, connectionID: UInt64, pid: pid_t) {
@@ -266,6 +309,7 @@ final class BrokerBridge: ConnectionRouter, Sendable {
     }
 
     func finish() -> [RuleCount] {
+        if case .starting = state.withLock({ $0 }) { startup.wait() }
         let previous = state.withLock { state -> State in
             defer { if case .running = state { state = .stopped } }
             return state

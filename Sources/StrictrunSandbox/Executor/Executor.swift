@@ -247,7 +247,13 @@ final class Executor {
             carryOut(Decision(verdict: .deny(Errno.connectionRefused)), at: stop)
             return
         }
-        switch router.route(pid: stop.tgid, fd: fd, destination: destination) {
+        // The stack is taken while the broker starts (the first routed connect), not after.
+        var captured: CapturedStack?
+        let outcome = router.route(pid: stop.tgid, fd: fd, destination: destination) {
+            if event.withStack, event.captured == nil { captured = recorder.stack(for: event, tid: stop.tid, tgid: stop.tgid) }
+        }
+        if let captured { event.captured = captured }
+        switch outcome {
         case .connected(let result, let id, let local, let server):
             event.extra += [("outcome", .string("routed")), ("connection", .uint(id)),
                             ("broker_local", .string(local.description))]

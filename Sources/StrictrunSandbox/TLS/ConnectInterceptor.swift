@@ -8,6 +8,9 @@ public protocol ConnectionRouter: Sendable {
     /// thread (it blocks while the broker starts, a few ms; later calls return at once). A run that never
     /// routes a connection never starts it.
     func listeningPorts() throws(RouterUnavailable) -> BrokerPorts
+    /// Starts the broker on another thread when it has not started, and returns at once (the
+    /// tracer takes the first routed connect's stack meanwhile); `listeningPorts` then waits for it.
+    func prepare()
     /// Returns once the files the program's trust variables name exist: the launcher calls it just
     /// before the program starts (they may be made on another thread meanwhile).
     func waitUntilTrusted() throws(RouterUnavailable)
@@ -77,7 +80,9 @@ final class ConnectRouting {
         case failed(errno: Int32, reason: String)
     }
 
-    func route(pid: ProcessID, fd: Int32, destination: SocketAddress) -> Routed {
+    /// `meanwhile`: work for the tracer thread while the broker starts (the connect's stack), run
+    /// once the connect is known to be routed and before the broker's ports are needed.
+    func route(pid: ProcessID, fd: Int32, destination: SocketAddress, meanwhile: () -> Void = {}) -> Routed {
         guard let endpoint = destination.endpoint else { return .direct(reason: "not an IP address") }
         let handle: ProcessHandleBox
         if let known = handles[pid] {
@@ -106,6 +111,8 @@ final class ConnectRouting {
             case nil: break
             }
         }
+        router.prepare()
+        meanwhile()
         let ports: BrokerPorts
         do {
             ports = try router.listeningPorts()
