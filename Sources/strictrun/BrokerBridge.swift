@@ -9,10 +9,11 @@ import Synchronization
 /// The TLS broker of a profile whose `tls` rule routes, connected to the tracer (as its `ConnectionRouter`) and to
 /// the trace (its events become `tls` lines).
 ///
-/// Made before the program starts, it only creates the per-run CA and the files that make the program trust it
-/// (the program reads them when it builds its first TLS context, before any connect). The broker itself — trust
-/// store, SwiftNIO threads, listeners — starts on the first routed connect (`listeningPorts()`, on the tracer
-/// thread), so a run that never contacts a TLS port starts none.
+/// Made before the program starts, it only creates the per-run CA and the files that make the program trust it,
+/// on a thread of its own while the program is launched; the tracer waits for them at the program's exec (the
+/// program may read them at once: Node does). The broker itself — trust store, SwiftNIO threads, listeners —
+/// starts on the first routed connect (`prepare()`, on a thread of its own while the tracer takes that connect's
+/// stack), so a run that never contacts a TLS port starts none.
 final class BrokerBridge: ConnectionRouter, Sendable {
     private let configuration: BrokerConfiguration
     /// Where the broker's events go (set by `attach` once the trace is open).
@@ -122,14 +123,8 @@ final class BrokerBridge: ConnectionRouter, Sendable {
     /// The trace the broker's events go to.
     func attach(_ writer: TraceWriter) { trace.withLock { $0 = writer } }
 
-    /// Whether the per-run CA's files are written (or could not be).
-    var trustSettled: Bool { preparation.settled }
-
-    /// What the trust files' names have in common (`strictrun-ca…pem`): opens naming it wait for them.
-    var trustFileMarker: String { "strictrun-ca" }
-
-    /// Waits until the per-run CA's files are written (the launcher calls it just before the
-    /// program starts); throws when they could not be.
+    /// Waits until the per-run CA's files are written (the tracer calls it at the program's exec,
+    /// before its first instruction); throws when they could not be.
     func waitUntilTrusted() throws(RouterUnavailable) {
         do {
             _ = try trustFiles()
@@ -146,8 +141,6 @@ final class BrokerBridge: ConnectionRouter, Sendable {
     private final class Preparation: Sendable {
         private let result = Mutex<Result<BrokerTrustFiles, BrokerError>?>(nil)
         private let done = DispatchSemaphore(value: 0)
-
-        var settled: Bool { result.withLock { $0 != nil } }
 
         func finish(_ outcome: Result<BrokerTrustFiles, BrokerError>) {
             result.withLock { $0 = outcome }
@@ -321,9 +314,7 @@ final class BrokerBridge: ConnectionRouter, Sendable {
     /// Stops the broker if it was started and removes the per-run CA's files (after the thread
     /// making them is done).
     func shutdown() {
-        if case .failure(let error) = preparation.wait() {
-            Environment.note("cannot make the TLS broker's per-run CA: \(error)")
-        }
+        _ = preparation.wait()
         let previous = state.withLock { state -> State in
             defer { state = .stopped }
             return state

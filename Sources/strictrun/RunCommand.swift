@@ -93,8 +93,8 @@ extension LaunchOptions {
         }
         let loaded = Environment.profile(profile, audit: audit, answers: siteAnswers)
         // The key-holding TLS broker, when the profile routes TLS connections to it: its per-run CA
-        // now, on a thread beside the filter's compilation (the program must trust it from the
-        // start; the launcher waits for it before exec); the broker on the first routed connect.
+        // now, on a thread of its own while the program is launched (the program must trust it from its
+        // first instruction: the tracer waits for it at the exec); the broker on the first routed connect.
         var bridge: BrokerBridge?
         if let tls = loaded.tls, loaded.effective(tls.action) == .route, !filterOnly {
             bridge = BrokerBridge(tls: tls)

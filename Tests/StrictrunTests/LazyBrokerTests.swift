@@ -132,4 +132,22 @@ struct LazyBrokerTests {
         #expect(!FileManager.default.fileExists(atPath: partial.path), "stale: \(partial.path)")
         #expect(FileManager.default.fileExists(atPath: live.path), "a live run's directory was removed")
     }
+
+    @Test("a per-run CA that cannot be made ends the run before the program's first instruction (exit 125)")
+    func unsafeCADirectory() throws {
+        // TMPDIR/strictrun-tls-UID writable by others: another user could have made it, so it is not used.
+        let temporary = try Fixture.temporaryDirectory()
+        let parent = temporary.appendingPathComponent("strictrun-tls-\(getuid())")
+        try FileManager.default.createDirectory(at: parent, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o777])
+        let marker = temporary.appendingPathComponent("ran")
+        var environment = ProcessInfo.processInfo.environment
+        environment["TMPDIR"] = temporary.path
+        let (result, trace, _) = try Fixture.strictrun(profile: "microkernel", ["/bin/sh", "-c", "echo > \(marker.path)"],
+                                                       environment: environment)
+        #expect(result.status == 125, "\(result.stderr)")
+        #expect(result.stderr.contains("not a directory of this user's alone"), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: marker.path), "the program ran without its trust files")
+        #expect(trace.finalExit != nil, "the trace is complete")
+    }
 }

@@ -77,12 +77,6 @@ public struct CompiledPolicy: Sendable {
     public var kernelMDWE: Bool
     /// How the fs view and net stack were built for this run (set at launch; nil before).
     public var confinement: ConfinementView? = nil
-    /// Whether the filter sends every open that can read a file to the tracer (`tls/key-read`, a
-    /// client-key rule or an fs view trace them all): then the tracer can hold back a program's
-    /// first read of its trust files (`TrustBarrier`) instead of the launcher waiting before exec.
-    public var tracesEveryReadingOpen: Bool {
-        rules.values.contains { [.keyRead, .clientKeyOpen, .fsNet(.pathResult)].contains($0.check) }
-    }
     /// Whether any rule sends calls to the tracer (if not, a run needs no ptrace at all).
     public var needsTracer: Bool { !rules.isEmpty }
 }

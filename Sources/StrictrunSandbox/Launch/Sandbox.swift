@@ -91,9 +91,9 @@ public enum Sandbox {
             try writer.write(ExitEvent.failure(pid: nil, exitStatus: Int(error.exitStatus), error: error.description))
             throw error
         }
-        // The per-run CA is still being made: its first reader waits for it (TrustBarrier) when
-        // the filter traces every reading open, else the program starts once it is there.
-        if !request.policy.tracesEveryReadingOpen || request.filterOnly { try request.router?.waitUntilTrusted() }
+        // The per-run CA is still being made: the tracer waits for it at the program's exec (a
+        // program without a tracer waits here).
+        if request.filterOnly { try request.router?.waitUntilTrusted() }
         let (pid, errorFD) = try launch(request, path: path, plan: plan)
         defer { ChildLauncher.closeReport(errorFD) }
         rootPid.withLock { $0 = pid }

@@ -11,13 +11,10 @@ public protocol ConnectionRouter: Sendable {
     /// Starts the broker on another thread when it has not started, and returns at once (the
     /// tracer takes the first routed connect's stack meanwhile); `listeningPorts` then waits for it.
     func prepare()
-    /// Returns once the files the program's trust variables name exist: the launcher calls it just
-    /// before the program starts (they may be made on another thread meanwhile).
+    /// Returns once the files the program's trust variables name exist (they are made on another
+    /// thread while the program is launched): the tracer calls it at the program's exec, before
+    /// the program's first instruction.
     func waitUntilTrusted() throws(RouterUnavailable)
-    /// Whether the trust files are written (or could not be): `waitUntilTrusted` returns at once.
-    var trustSettled: Bool { get }
-    /// What the trust files' names have in common: an open naming it waits for them (`TrustBarrier`).
-    var trustFileMarker: String { get }
     /// The tracer connected the app socket with local address `appLocal` to the broker;
     /// the app meant `destination`. Called on the tracer thread; must not block.
     func register(appLocal: SocketEndpoint, destination: SocketEndpoint, connectionID: UInt64, pid: ProcessID)

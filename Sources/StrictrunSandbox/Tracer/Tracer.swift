@@ -33,8 +33,9 @@ final class Tracer {
     /// forks made: their children do not share memory, so they are not spawn children.
     private var answeredForks: Set<ProcessID> = []
     private var forkedChildren: Set<ProcessID> = []
-    /// Opens of the per-run CA's files wait for them while they are being made (nil once they exist).
-    private var trustBarrier: TrustBarrier?
+    /// The TLS broker's side: the per-run CA the program must trust is made while the program is
+    /// launched, and waited for at the program's exec (before its first instruction).
+    private let router: (any ConnectionRouter)?
 
     init(policy: CompiledPolicy, writer: TraceWriter, stacks: StackRecorder, router: (any ConnectionRouter)?,
          root: ProcessID, exe: String, wxSlowPathOnly: Bool = false, injected: InjectedFailures = []) {
@@ -46,7 +47,7 @@ final class Tracer {
         let tracee = LiveTracee()
         recorder = EventRecorder(stacks: stacks, tracee: tracee)
         routing = router.map(ConnectRouting.init)
-        trustBarrier = TrustBarrier(router: router, policy: policy)
+        self.router = router
         executor = Executor(recorder: recorder, router: routing, injected: injected)
         emulator = policy.rules.values.contains { $0.check == .wx(.emulate) } ? WXEmulator(slowPathOnly: wxSlowPathOnly) : nil
         checks = Checks(policy: policy, tracee: tracee, emulator: emulator, canRoute: routing != nil, routed: routing?.routed,
@@ -132,10 +133,6 @@ final class Tracer {
         }
         var stop = SyscallStop(tid: tid, tgid: tgid, info: info)
         if injected.contains(.ruleData) { stop.info.ruleData = 0x7777 }
-        if let barrier = trustBarrier {
-            barrier.hold(stop, memory: TraceeMemory(pid: tid))
-            if !barrier.open { trustBarrier = nil }
-        }
         guard let rule = checks.rule(for: stop.info) else {
             executor.carryOut(Checks.unknownRule(stop), at: stop)
             return
@@ -241,6 +238,7 @@ final class Tracer {
         spawnChildren.remove(tid)
         spawnChildren.remove(former)
         checks.alias.known?.forget(tgid)
+        if tgid == table.root && !rootExecSeen { awaitTrust(tgid) }
         if tgid == table.root { rootExecSeen = true }
         emulator?.exec(tgid)
         stacks.forget(pid: tgid)
@@ -316,6 +314,19 @@ final class Tracer {
         } catch {
             // Nothing may run unobserved: without a trace the run ends.
             recordFailure("\(error); stopping the program")
+            killEverything()
+        }
+    }
+
+    /// The program has exec'd and not run yet: its trust files (`NODE_EXTRA_CA_CERTS`, …) must exist
+    /// before it does. They were made on another thread meanwhile (fork, the child's set-up, exec);
+    /// if they could not be, the run cannot be what the profile says, and ends.
+    private func awaitTrust(_ root: ProcessID) {
+        guard let router else { return }
+        do {
+            try router.waitUntilTrusted()
+        } catch {
+            recordFailure(error.description)
             killEverything()
         }
     }
