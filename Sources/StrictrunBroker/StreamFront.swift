@@ -244,7 +244,7 @@ final class StreamFront: @unchecked Sendable {
         forget(pending.app)
         forget(pending.upstream)
         guard let registration = pending.registration else { return }
-        let core = self.core, peer = pending.peer, loop = group.next()
+        let core = self.core, peer = pending.peer, loop = group.next(), app = pending.app
         ClientBootstrap(group: loop)
             .channelOption(.allowRemoteHalfClosure, value: true)
             .channelInitializer { channel in
@@ -261,7 +261,7 @@ final class StreamFront: @unchecked Sendable {
                             try BrokeredConnection(core: core, app: app, peer: peer).start(registration, upstream: upstream)
                         }
                     }
-                    .withConnectedSocket(pending.app)
+                    .withConnectedSocket(app)
                     .map { _ in () }
             }
             .whenFailure { error in

@@ -110,7 +110,9 @@ int strictrun_landlock_abi(void);
 /// CLONE_NEWUSER | CLONE_NEWNS [| CLONE_NEWNET] (sched.h needs _GNU_SOURCE, which this
 /// header must not define).
 int strictrun_namespace_flags(int network);
-/// Whether unshare(flags) works here: tried in a forked child. 0, or -1 with errno.
+/// Whether namespaces of `flags` can be made here: a child cloned into them (CLONE_VM |
+/// CLONE_VFORK: no page tables copied) exits at once; CLONE_NEWNET is judged by
+/// /proc/sys/user/max_net_namespaces instead of making one. 0, or -1 with errno.
 int strictrun_probe_userns(int flags);
 
 // ---- launching ---------------------------------------------------------------
