@@ -139,26 +139,18 @@ public struct BrokerTrustFiles: Sendable {
     /// bytes (about 200 KB; no text decoding).
     public static func write(workDirectory: String) throws(BrokerError) -> BrokerTrustFiles {
         let root = try CertificateAuthorityRoot()
-        // Written under another name and renamed into place: the program may already run, and
-        // finds the directory whole or not at all.
-        let partial = workDirectory + ".partial"
-        let (caPath, bundlePath) = paths(workDirectory: partial)
-        try? FileManager.default.removeItem(atPath: partial)
-        guard mkdir(partial, 0o755) == 0 else {
-            throw BrokerError.cannotWrite(path: partial, reason: String(cString: strerror(errno)))
+        let (caPath, bundlePath) = paths(workDirectory: workDirectory)
+        // A directory of an earlier run with this pid (killed, pid reused) is replaced.
+        if mkdir(workDirectory, 0o755) != 0 {
+            try? FileManager.default.removeItem(atPath: workDirectory)
+            guard mkdir(workDirectory, 0o755) == 0 else {
+                throw BrokerError.cannotWrite(path: workDirectory, reason: String(cString: strerror(errno)))
+            }
         }
         let pem = Array((root.certificatePEM + "\n").utf8)
         try write(pem, to: caPath)
         try writeBundle(pem, to: bundlePath)
-        if rename(partial, workDirectory) != 0 {
-            // A directory of an earlier run with this pid (killed, pid reused) is in the way.
-            try? FileManager.default.removeItem(atPath: workDirectory)
-            guard rename(partial, workDirectory) == 0 else {
-                throw BrokerError.cannotWrite(path: workDirectory, reason: String(cString: strerror(errno)))
-            }
-        }
-        let final = paths(workDirectory: workDirectory)
-        return BrokerTrustFiles(caCertificatePath: final.caCertificate, combinedBundlePath: final.combinedBundle, root: root)
+        return BrokerTrustFiles(caCertificatePath: caPath, combinedBundlePath: bundlePath, root: root)
     }
 
     /// The system bundle copied by the kernel (copy_file_range: no pages of it in this process),

@@ -108,14 +108,12 @@ final class BrokerBridge: ConnectionRouter, Sendable {
         }
     }
 
-    /// The per-run CA directories in `parent` of runs that were killed before they could remove
-    /// theirs (`PID`, or `PID.partial` while being written, whose strictrun is gone; each holds
-    /// certificates only, never a key).
+    /// The per-run CA directories in `parent` (named by pid) of runs that were killed before they
+    /// could remove theirs (whose strictrun is gone; each holds certificates only, never a key).
     static func removeStaleDirectories(in parent: String = parentDirectory) {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: parent) else { return }
         for name in names {
-            let digits = name.hasSuffix(".partial") ? name.dropLast(".partial".count) : Substring(name)
-            guard let pid = pid_t(digits), pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
+            guard let pid = pid_t(name), pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
             try? FileManager.default.removeItem(atPath: (parent as NSString).appendingPathComponent(name))
         }
     }

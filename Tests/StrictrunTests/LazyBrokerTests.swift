@@ -117,11 +117,10 @@ struct LazyBrokerTests {
         // Each user's per-run CA directories are in TMPDIR/strictrun-tls-UID, one per strictrun pid.
         let parent = FileManager.default.temporaryDirectory.appendingPathComponent("strictrun-tls-\(getuid())")
         let stale = parent.appendingPathComponent("\(exited.processIdentifier)")
-        let partial = parent.appendingPathComponent("\(exited.processIdentifier).partial")
         let live = parent.appendingPathComponent("\(getpid())")  // this test process is alive
         try FileManager.default.createDirectory(at: parent, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
-        for directory in [stale, partial, live] {
+        for directory in [stale, live] {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             try Data("-----BEGIN CERTIFICATE-----\n".utf8).write(to: directory.appendingPathComponent("strictrun-ca.pem"))
         }
@@ -129,7 +128,6 @@ struct LazyBrokerTests {
         let (result, _, _) = try Fixture.strictrun(profile: "microkernel", ["/bin/true"])
         #expect(result.status == 0)
         #expect(!FileManager.default.fileExists(atPath: stale.path), "stale: \(stale.path)")
-        #expect(!FileManager.default.fileExists(atPath: partial.path), "stale: \(partial.path)")
         #expect(FileManager.default.fileExists(atPath: live.path), "a live run's directory was removed")
     }
 
