@@ -1,4 +1,7 @@
 // Thin wrappers over libdw's live-process API (libdwfl): one Dwfl per traced process.
+#if canImport(Glibc)
+import Glibc
+#endif
 import CElfutils
 
 /// The `Dwfl_Callbacks` a Dwfl points at. libdw keeps the pointer, so the storage must
@@ -6,22 +9,18 @@ import CElfutils
 final class DwflCallbacks {
     let pointer: UnsafeMutablePointer<Dwfl_Callbacks>
 
-    /// For live processes: `dwfl_linux_proc_find_elf` + `dwfl_standard_find_debuginfo`.
-    /// The latter looks for separate debug files (/usr/lib/debug/.build-id, .gnu_debuglink)
-    /// and, in elfutils built with debuginfod (Debian's is), asks the debuginfod servers named
-    /// by `DEBUGINFOD_URLS` when that variable is set: the tracer's environment should not set
-    /// it, or a first symbolization may wait on the network.
+    /// For live processes: `dwfl_linux_proc_find_elf` + `findLocalDebuginfo`.
     static func live() -> DwflCallbacks {
         DwflCallbacks(Dwfl_Callbacks(find_elf: dwfl_linux_proc_find_elf,
-                                     find_debuginfo: dwfl_standard_find_debuginfo,
+                                     find_debuginfo: findLocalDebuginfo,
                                      section_address: nil, debuginfo_path: nil))
     }
 
-    /// For ELF files outside any process: `dwfl_build_id_find_elf` +
-    /// `dwfl_standard_find_debuginfo` + `dwfl_offline_section_address`.
+    /// For ELF files outside any process: `dwfl_build_id_find_elf` + `findLocalDebuginfo` +
+    /// `dwfl_offline_section_address`.
     static func offline() -> DwflCallbacks {
         DwflCallbacks(Dwfl_Callbacks(find_elf: dwfl_build_id_find_elf,
-                                     find_debuginfo: dwfl_standard_find_debuginfo,
+                                     find_debuginfo: findLocalDebuginfo,
                                      section_address: dwfl_offline_section_address, debuginfo_path: nil))
     }
 
@@ -34,6 +33,36 @@ final class DwflCallbacks {
         pointer.deinitialize(count: 1)
         pointer.deallocate()
     }
+}
+
+/// `dwfl_standard_find_debuginfo` when a separate debug file exists on this machine, else "none".
+///
+/// elfutils 0.188 (Debian 12) answers a module without one by first `dlopen`ing libdebuginfod,
+/// whose dependencies (libcurl, GnuTLS, Kerberos, … about 20 libraries) took 5–7 ms on the
+/// tracer thread at the first stack of a stripped program — even with `DEBUGINFOD_URLS` unset,
+/// as strictrun keeps it (the tracer never waits on the network). The places looked at are
+/// libdw's own: `/usr/lib/debug/.build-id/xx/rest.debug` by build id, and the
+/// `.gnu_debuglink` name next to the file, in its `.debug/`, and under `/usr/lib/debug`.
+let findLocalDebuginfo: @convention(c) (
+    OpaquePointer?, UnsafeMutablePointer<UnsafeMutableRawPointer?>?, UnsafePointer<CChar>?, Dwarf_Addr,
+    UnsafePointer<CChar>?, UnsafePointer<CChar>?, GElf_Word, UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
+) -> Int32 = { module, userdata, name, base, file, debuglink, crc, found in
+    var candidates: [String] = []
+    var bits: UnsafePointer<UInt8>?
+    var vaddr: GElf_Addr = 0
+    if let module, case let length = dwfl_module_build_id(module, &bits, &vaddr), length > 1, let bits {
+        let hex = (0..<Int(length)).map { hexByte(bits[$0]) }
+        candidates.append("/usr/lib/debug/.build-id/\(hex[0])/\(hex.dropFirst().joined()).debug")
+    }
+    if let debuglink, let file {
+        let link = String(cString: debuglink), path = String(cString: file)
+        let directory = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
+        candidates += ["\(directory)/\(link)", "\(directory)/.debug/\(link)", "/usr/lib/debug\(directory)/\(link)"]
+    }
+    // The file itself is not its own debug file (a debuglink naming the file's own name).
+    let own = file.map { String(cString: $0) }
+    guard candidates.contains(where: { $0 != own && access($0, R_OK) == 0 }) else { return -1 }
+    return dwfl_standard_find_debuginfo(module, userdata, name, base, file, debuglink, crc, found)
 }
 
 /// libdw's message for its most recent error on this thread (`dwfl_errno` + `dwfl_errmsg`),
