@@ -1,3 +1,4 @@
+import Dispatch
 import NIOCore
 import NIOSSL
 import Synchronization
@@ -78,6 +79,24 @@ final class BrokerCore: Sendable {
         let context = try NIOSSLContext(configuration: configuration)
         appContexts.withLock { $0[key] = context }
         return context
+    }
+
+    /// The first-use work of a handshake, once, for a name no connection asks for: a leaf issued and a server
+    /// context made, a client context made, a chain verified (the leaf against the per-run CA). Done on the thread
+    /// that started the broker while the first routed connect returns and the app builds its ClientHello, so that
+    /// the first handshake does not pay for SwiftNIO's, BoringSSL's and swift-certificates' cold paths.
+    func warmUp() {
+        let name = "strictrun-warm-up.invalid"
+        _ = try? appContext(name: name, alpn: nil)
+        _ = try? upstreamContext(alpn: ["http/1.1"], rule: nil, certificateRequested: Flag())
+        guard let leaf = try? authority.leaf(for: name), let der = try? leaf.toDERBytes() else { return }
+        let checker = mirrorChecker
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            _ = await checker.verify(der: [der], hostname: name, ip: nil)
+            done.signal()
+        }
+        done.wait()
     }
 
     /// Server context toward the app presenting a mirrored chain (never cached: failures are rare).

@@ -95,6 +95,9 @@ public final class TLSBroker: Sendable {
         core.registry.register(appLocal, Registration(destination: destination, id: connectionID, registeredAt: .now()))
     }
 
+    /// Runs a handshake's first-use work for no connection (`BrokerCore.warmUp`); blocks until done.
+    public func warmUp() { core.warmUp() }
+
     /// Stops listening and closes every connection (each still reports `closed`). Blocks until the broker's threads
     /// are gone; do not call it from an `onEvent` handler. Safe to call twice.
     public func shutdown() {

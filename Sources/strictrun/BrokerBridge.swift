@@ -198,6 +198,8 @@ final class BrokerBridge: ConnectionRouter, Sendable {
             }
             late?.shutdown()
             startup.signal()
+            // The connect that started it returns now; the first handshake follows shortly.
+            if case .running(let broker) = state.withLock({ $0 }) { broker.warmUp() }
         }
         thread.name = "strictrun-broker-start"
         thread.start()
