@@ -46,6 +46,10 @@ struct Run: ParsableCommand {
     @Flag(help: .hidden)
     var filterOnly = false
 
+    /// Testing: say on stderr what the filter cache did and which program came out.
+    @Flag(help: .hidden)
+    var filterCacheStats = false
+
     /// Testing only: treat a ptrace step as failed (syscall-info, pin, deny, rewrite), to show
     /// that strictrun fails closed.
     @Option(help: .hidden)
@@ -88,7 +92,7 @@ struct Run: ParsableCommand {
             bridge = BrokerBridge(tls: tls)
         }
         defer { bridge?.shutdown() }
-        let policy = Environment.compiledPolicy(loaded, forRun: true)
+        let policy = Environment.compiledPolicy(loaded, forRun: true, cached: true, cacheStats: filterCacheStats)
         let tracePath = trace ?? "strictrun-trace-\(getpid()).jsonl"
         var arguments = Array(command.dropFirst())
         var jsLogDirectory: String?
