@@ -119,6 +119,20 @@ struct FilterCacheTests {
         #expect(moved.policy.program == (try Self.fresh(edited, supervisor: 4242)))
     }
 
+    @Test("every built-in profile, enforcing or audited, sends add_key, request_key and keyctl to escape/keyring")
+    func keyringRuleInEveryProfile() throws {
+        for entry in ProfileTests.loader.list() {
+            for audit in [false, true] {
+                let policy = try FilterTests.compile(entry.path, audit: audit)
+                for name in ["add_key", "request_key", "keyctl"] {
+                    let (verdict, rule) = try FilterTests.verdict(policy, name, [0xffff_fffc])
+                    #expect(verdict.action == 0x7ff0_0000 && rule?.category == "escape" && rule?.name == "keyring",
+                            "\(entry.name) (audit: \(audit)): \(name) gives \(verdict)")
+                }
+            }
+        }
+    }
+
     @Test("no secret, no cache: a keyring that fails leaves nothing to read or write")
     func noSecret() throws {
         let directory = try Fixture.temporaryDirectory().appendingPathComponent("filters")
