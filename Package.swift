@@ -40,7 +40,9 @@ let package = Package(
                 dependencies: ["CSeccomp", "CStrictrunShims", "StrictrunSystem", "StrictrunPolicy", "StrictrunTrace",
                                "StrictrunStacks",
                                // DER private keys (PKCS#8, PKCS#1, SEC1) in the tls/key-read check.
-                               .product(name: "SwiftASN1", package: "swift-asn1")]),
+                               .product(name: "SwiftASN1", package: "swift-asn1"),
+                               // The filter cache's keys (SHA-256) and entries (HMAC-SHA256).
+                               .product(name: "Crypto", package: "swift-crypto")]),
         // The mediated TLS broker (issue 4): SwiftNIO + swift-nio-ssl + swift-certificates.
         .target(name: "StrictrunBroker", dependencies: [
             "CStrictrunShims", "StrictrunSystem",

@@ -180,17 +180,28 @@ struct SourceLineCache: Sendable {
     }
 }
 
-/// Where the symbol cache lives, decided from an environment passed as a value (the
+/// Where strictrun's caches live, decided from an environment passed as a value (the
 /// executable passes its own; nothing in the library reads the process environment):
-/// `STRICTRUN_CACHE_DIR` (empty or `off`: no cache), else `$XDG_CACHE_HOME/strictrun/symbols`,
-/// else `$HOME/.cache/strictrun/symbols`.
+/// `STRICTRUN_CACHE_DIR` (empty or `off`: no cache), else `$XDG_CACHE_HOME/strictrun`, else
+/// `$HOME/.cache/strictrun`. Symbol indexes are in its `symbols/` (directly in
+/// `STRICTRUN_CACHE_DIR` when that is set), compiled filters in its `filters/`.
 public enum SymbolCacheDirectory {
+    /// The symbol cache's directory.
     public static func resolve(environment: [String: String]) -> String? {
+        root(environment).map { $0.configured ? $0.path : $0.path + "/symbols" }
+    }
+
+    /// The filter cache's directory.
+    public static func filters(environment: [String: String]) -> String? {
+        root(environment).map { $0.path + "/filters" }
+    }
+
+    private static func root(_ environment: [String: String]) -> (path: String, configured: Bool)? {
         if let configured = environment["STRICTRUN_CACHE_DIR"] {
-            return configured.isEmpty || configured == "off" ? nil : configured
+            return configured.isEmpty || configured == "off" ? nil : (configured, true)
         }
-        if let xdg = environment["XDG_CACHE_HOME"], xdg.hasPrefix("/") { return xdg + "/strictrun/symbols" }
-        if let home = environment["HOME"], home.hasPrefix("/") { return home + "/.cache/strictrun/symbols" }
+        if let xdg = environment["XDG_CACHE_HOME"], xdg.hasPrefix("/") { return (xdg + "/strictrun", false) }
+        if let home = environment["HOME"], home.hasPrefix("/") { return (home + "/.cache/strictrun", false) }
         return nil
     }
 }

@@ -53,12 +53,10 @@ enum Environment {
     }
 
     /// Load and compile a profile, or print the error and exit with `status`.
-    /// `forRun`: the filter is for a program this process will supervise (its pid goes into the
-    /// rules that keep the program's signals off it).
-    static func compiledPolicy(_ reference: String, audit: Bool = false, forRun: Bool = false,
-                               answers: [SiteAnswer] = [], failureStatus: Int32 = 125) -> CompiledPolicy {
-        compiledPolicy(profile(reference, audit: audit, answers: answers, failureStatus: failureStatus),
-                       forRun: forRun, failureStatus: failureStatus)
+    static func compiledPolicy(_ reference: String, cached: Bool = false, cacheStats: Bool = false,
+                               failureStatus: Int32 = 125) -> CompiledPolicy {
+        compiledPolicy(profile(reference, failureStatus: failureStatus), forRun: false, cached: cached,
+                       cacheStats: cacheStats, failureStatus: failureStatus)
     }
 
     /// Load a profile (with `mode: audit` and `answers` applied), or print the error and exit.
@@ -74,14 +72,61 @@ enum Environment {
         }
     }
 
-    /// Compile a loaded profile, or print the error and exit. A run's filter skips libseccomp's
-    /// pseudo-code (only `profile show` prints it).
-    static func compiledPolicy(_ profile: Profile, forRun: Bool, failureStatus: Int32 = 125) -> CompiledPolicy {
+    /// Compile a loaded profile, or print the error and exit. `forRun`: the filter is for a program
+    /// this process will supervise (its pid goes into the rules that keep the program's signals
+    /// off it), and skips libseccomp's pseudo-code (only `profile show` and `bpf` print it).
+    /// `cached`: through the filter cache when there is one (`filterCache`); `cacheStats`: say
+    /// on stderr what the cache did and which program came out (hidden `--filter-cache-stats`).
+    static func compiledPolicy(_ profile: Profile, forRun: Bool, cached: Bool = false, cacheStats: Bool = false,
+                               failureStatus: Int32 = 125) -> CompiledPolicy {
+        let supervisor = forRun ? ProcessInfo.processInfo.processIdentifier : nil
+        let compiler = FilterCompiler(supervisor: supervisor)
         do {
-            return try FilterCompiler(supervisor: forRun ? ProcessInfo.processInfo.processIdentifier : nil)
-                .compile(profile, pseudoCode: !forRun)
+            let policy: CompiledPolicy
+            var report: String
+            switch cached ? filterCache() : .failure(FilterCacheOff(reason: "not used by this command")) {
+            case .success(let cache):
+                let compiled = try compiler.compile(profile, pseudoCode: !forRun, cache: cache)
+                (policy, report) = (compiled.policy, compiled.report.description)
+            case .failure(let off):
+                (policy, report) = (try compiler.compile(profile, pseudoCode: !forRun), off.reason)
+            }
+            if cacheStats {
+                note("filter cache: \(report); program \(policy.program.count) instructions, sha256 "
+                     + "\(FilterCache.digest(policy.program)), supervisor \(supervisor.map(String.init) ?? "none")")
+            }
+            return policy
         } catch {
             fail("bad profile: \(error)", status: failureStatus)
+        }
+    }
+
+    /// Why a compilation went without the filter cache.
+    struct FilterCacheOff: Error {
+        var reason: String
+    }
+
+    /// The filter cache (`SymbolCacheDirectory.filters`: `filters/` in `STRICTRUN_CACHE_DIR`,
+    /// `$XDG_CACHE_HOME/strictrun`, `~/.cache/strictrun`), keyed by strictrun's version and build-id;
+    /// none with `STRICTRUN_FILTER_CACHE=0`, `STRICTRUN_CACHE_DIR=off`, or when the directory or the
+    /// keyring's secret cannot be had (then every filter is compiled, as without a cache).
+    static func filterCache() -> Result<FilterCache, FilterCacheOff> {
+        // The four variables by getenv: ProcessInfo's whole dictionary again cost ~30 µs of the run.
+        var environment: [String: String] = [:]
+        for name in ["STRICTRUN_FILTER_CACHE", "STRICTRUN_CACHE_DIR", "XDG_CACHE_HOME", "HOME"] {
+            environment[name] = getenv(name).map { String(cString: $0) }
+        }
+        if environment["STRICTRUN_FILTER_CACHE"] == "0" { return .failure(FilterCacheOff(reason: "off (STRICTRUN_FILTER_CACHE=0)")) }
+        guard let directory = SymbolCacheDirectory.filters(environment: environment) else {
+            return .failure(FilterCacheOff(reason: "off (no cache directory)"))
+        }
+        guard let identity = CompilerIdentity.running(version: strictrunVersion) else {
+            return .failure(FilterCacheOff(reason: "off (strictrun's executable has no build-id)"))
+        }
+        do {
+            return .success(try FilterCache(directory: directory, identity: identity))
+        } catch {
+            return .failure(FilterCacheOff(reason: "unavailable (\(error))"))
         }
     }
 

@@ -54,8 +54,11 @@ struct ProfileCommand: ParsableCommand {
             commandName: "bpf", abstract: "Dump the compiled filter, human-readable.")
         @Argument(help: "Profile name or path.") var profile: String
         @Flag(help: "Also print each BPF instruction, disassembled.") var raw = false
+        /// Testing: say on stderr what the filter cache did.
+        @Flag(help: .hidden) var filterCacheStats = false
         func run() throws {
-            let policy = Environment.compiledPolicy(profile)
+            // The program from the filter cache when it holds it (the same program either way).
+            let policy = Environment.compiledPolicy(profile, cached: true, cacheStats: filterCacheStats)
             Swift.print(ProfileRendering.ruleTable(policy))
             Swift.print("# libseccomp pseudo-filter code (\(policy.program.count) BPF instructions):")
             Swift.print(policy.pseudoCode)

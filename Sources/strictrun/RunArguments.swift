@@ -13,6 +13,7 @@ struct LaunchOptions: Equatable {
     var jsFrames = false
     var answers: [String] = []
     var filterOnly = false
+    var filterCacheStats = false
     var injectFailure: [String] = []
     /// The program and its arguments as `Run` captures them (a leading `--` kept).
     var command: [String] = []

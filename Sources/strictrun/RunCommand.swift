@@ -46,6 +46,10 @@ struct Run: ParsableCommand {
     @Flag(help: .hidden)
     var filterOnly = false
 
+    /// Testing: say on stderr what the filter cache did and which program came out.
+    @Flag(help: .hidden)
+    var filterCacheStats = false
+
     /// Testing only: treat a ptrace step as failed (syscall-info, pin, deny, rewrite), to show
     /// that strictrun fails closed.
     @Option(help: .hidden)
@@ -58,7 +62,8 @@ struct Run: ParsableCommand {
     var options: LaunchOptions {
         LaunchOptions(profile: profile, trace: trace, audit: audit, quiet: quiet, noStacks: noStacks,
                    stackDepth: stackDepth, siteCap: siteCap, siteFrames: siteFrames, jsFrames: jsFrames,
-                   answers: answers, filterOnly: filterOnly, injectFailure: injectFailure, command: command)
+                   answers: answers, filterOnly: filterOnly, filterCacheStats: filterCacheStats,
+                   injectFailure: injectFailure, command: command)
     }
 
     func run() throws { try options.execute() }
@@ -100,7 +105,7 @@ extension LaunchOptions {
             bridge = BrokerBridge(tls: tls)
         }
         defer { bridge?.shutdown() }
-        let policy = Environment.compiledPolicy(loaded, forRun: true)
+        let policy = Environment.compiledPolicy(loaded, forRun: true, cached: true, cacheStats: filterCacheStats)
         let tracePath = trace ?? "strictrun-trace-\(getpid()).jsonl"
         var arguments = Array(command.dropFirst())
         var jsLogDirectory: String?

@@ -80,6 +80,10 @@ struct SymbolCacheTests {
         #expect(SymbolCacheDirectory.resolve(environment: ["XDG_CACHE_HOME": "/x", "HOME": "/h"]) == "/x/strictrun/symbols")
         #expect(SymbolCacheDirectory.resolve(environment: ["HOME": "/h"]) == "/h/.cache/strictrun/symbols")
         #expect(SymbolCacheDirectory.resolve(environment: [:]) == nil)
+        #expect(SymbolCacheDirectory.filters(environment: ["STRICTRUN_CACHE_DIR": "/c", "HOME": "/h"]) == "/c/filters")
+        #expect(SymbolCacheDirectory.filters(environment: ["STRICTRUN_CACHE_DIR": "off", "HOME": "/h"]) == nil)
+        #expect(SymbolCacheDirectory.filters(environment: ["XDG_CACHE_HOME": "/x", "HOME": "/h"]) == "/x/strictrun/filters")
+        #expect(SymbolCacheDirectory.filters(environment: ["HOME": "/h"]) == "/h/.cache/strictrun/filters")
         #expect(SymbolIndexCache(directory: nil).path(for: ImageKey(path: "/bin/sh", stat: SystemCalls.fileStat("/bin/sh"))) == nil)
     }
 }

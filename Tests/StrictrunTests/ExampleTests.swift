@@ -55,6 +55,7 @@ struct ExampleTests {
         ("escape_userfaultfd", { _ in [Fixture.example("escape_userfaultfd")] }),
         ("escape_trace_tamper", { _ in [Fixture.example("escape_trace_tamper")] }),
         ("escape_signal_supervisor", { _ in [Fixture.example("escape_signal_supervisor")] }),
+        ("escape_keyring", { _ in [Fixture.example("escape_keyring")] }),
         ("wx_alias", { _ in [Fixture.example("wx_alias")] }),
         ("wx_alias_process", { _ in [Fixture.example("wx_alias_process")] }),
         ("escape_vfork_child", { _ in [Fixture.example("escape_vfork_child")] }),
@@ -75,7 +76,7 @@ struct ExampleTests {
         if kernelOnly.contains(op) { return nil }
         if op == "memfd-create" { return "fs" }
         let escapes = ["i386", "x32", "io-uring", "personality-read", "clone-untraced", "ptrace", "process-vm",
-                       "trace-filter", "notif-filter", "prctl-trace-filter", "ret-a-filter", "trace-tamper", "supervisor-"]
+                       "trace-filter", "notif-filter", "prctl-trace-filter", "ret-a-filter", "trace-tamper", "supervisor-", "keyring-"]
         if escapes.contains(where: op.hasPrefix) { return "escape" }
         if ["mmap", "mprotect", "jit", "memfd", "shmat", "userfaultfd", "exec-stack", "alias", "bind-open", "chroot-open", "seal", "remap"]
             .contains(where: op.contains) { return "wx" }
@@ -90,7 +91,8 @@ struct ExampleTests {
                                                   "trace-tamper-truncate", "trace-tamper-rename", "trace-tamper-unlink",
                                                   "supervisor-kill-stop", "supervisor-kill-kill", "supervisor-tgkill",
                                                   "supervisor-tkill", "supervisor-pidfd-open", "supervisor-pidfd-send",
-                                                  "supervisor-group-usr1"]
+                                                  "supervisor-group-usr1", "keyring-search", "keyring-request",
+                                                  "keyring-read", "keyring-add"]
 
     @Test("example runs as its EXPECT lines say", arguments: profiles, programs.map(\.name))
     func example(profile: String, name: String) throws {

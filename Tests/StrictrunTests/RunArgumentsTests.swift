@@ -30,7 +30,7 @@ struct RunArgumentsTests {
         [], ["--"], ["-q"], ["--help"], ["-h"], ["--version"], ["-q", "--help"], ["--profle", "x", "--", "p"],
         ["-qp", "audit", "--", "p"], ["-p=audit", "--", "p"], ["--quiet=yes", "--", "p"], ["-p"], ["-p", "--", "p"],
         ["--stack-depth", "-1", "--", "p"], ["--stack-depth", "many", "--", "p"], ["--stack-depth", "٣", "--", "p"],
-        ["--filter-only", "--", "p"], ["--inject-failure", "deny", "--", "p"], ["-p", "a", "-p", "b", "--", "p"],
+        ["--filter-only", "--", "p"], ["--filter-cache-stats", "--", "p"], ["--inject-failure", "deny", "--", "p"], ["-p", "a", "-p", "b", "--", "p"],
         ["--trace=", "--", "p"], ["-", "p"], ["--answer", "-x", "--", "p"],
     ]
 

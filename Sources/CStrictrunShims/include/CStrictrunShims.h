@@ -205,6 +205,21 @@ int strictrun_eventfd(void);
 #define STRICTRUN_EPOLLIN 0x001u
 #define STRICTRUN_EPOLLOUT 0x004u
 
+// ---- the filter cache (identity.c) ---------------------------------------------
+/// The GNU build-id (NT_GNU_BUILD_ID) of the loaded object holding `address`, or of the main
+/// program when `address` is NULL, read from its PT_NOTE segments in memory (dl_iterate_phdr):
+/// its length (at most `capacity` bytes copied), 0 when it has none, -1 when no object holds `address`.
+long strictrun_build_id(const void *address, unsigned char *out, size_t capacity);
+/// add_key(2) (no glibc wrapper): the new or updated key's serial, -1 with errno.
+long strictrun_add_key(const char *type, const char *description, const void *payload, size_t length,
+                       int32_t keyring);
+/// keyctl(KEYCTL_SEARCH, keyring, type, description, 0): the key's serial, -1 with errno (ENOKEY).
+long strictrun_keyctl_search(int32_t keyring, const char *type, const char *description);
+/// keyctl(KEYCTL_READ, key, buffer, length): the payload's full length, -1 with errno.
+long strictrun_keyctl_read(int32_t key, void *buffer, size_t length);
+/// keyctl(KEYCTL_SETPERM, key, permissions): 0, -1 with errno.
+long strictrun_keyctl_setperm(int32_t key, uint32_t permissions);
+
 #ifdef __cplusplus
 }
 #endif

@@ -35,6 +35,8 @@ public enum RuleCheck: Sendable, Hashable {
     /// A call that could change the trace file (open for writing, truncate, unlink, rename),
     /// traced only for that check.
     case traceTamper
+    /// add_key/request_key/keyctl: the keyrings hold strictrun's filter-cache secret (KeyringCheck).
+    case keyring
     /// Not a call: the stack an exec gave the new image is executable (checked at the exec event).
     case execStack
     /// personality(READ_IMPLIES_EXEC…): the rule's action unless the call is the query 0xffffffff.

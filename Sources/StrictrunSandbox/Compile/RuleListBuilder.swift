@@ -60,6 +60,7 @@ public struct RuleListBuilder {
         addFSNetRules()
         addOpenRules()
         addTraceTamperRules()
+        addKeyringRules()
         addForeignABIRule()
         addProfileRules()
     }
@@ -257,6 +258,12 @@ public struct RuleListBuilder {
         guard !rules.values.contains(where: { $0.check == .fsNet(.pathResult) }) else { return }
         let rule = registerAlways("escape", "trace-tamper", RuleSetting(.deny(errno: EACCES)), .traceTamper)
         for name in TraceTamperCheck.pathCalls where resolves(name) { add(name, rule) }
+    }
+
+    /// The keyrings hold the filter cache's secret (KeyringCheck): refused in every profile and mode.
+    private mutating func addKeyringRules() {
+        let rule = registerAlways("escape", "keyring", RuleSetting(.deny(errno: EACCES)), .keyring)
+        for name in KeyringCheck.calls { add(name, rule) }
     }
 
     // MARK: escape

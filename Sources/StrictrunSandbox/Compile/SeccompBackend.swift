@@ -41,10 +41,29 @@ public struct SeccompBackend {
             }
         }
         let program = try export(ctx, file: file, pfc: false)
-        let pseudoCode = withPseudoCode ? String(decoding: try export(ctx, file: file, pfc: true), as: UTF8.self) : ""
-        return CompiledPolicy(profile: profile, program: BPFInstruction.decode(program), rules: list.rules,
-                              pseudoCode: pseudoCode, foreignABIRule: list.foreignABIRule,
-                              kernelMDWE: list.kernelMDWE)
+        var policy = self.policy(list, program: BPFInstruction.decode(program))
+        if withPseudoCode { policy.pseudoCode = String(decoding: try export(ctx, file: file, pfc: true), as: UTF8.self) }
+        return policy
+    }
+
+    /// The policy of `list` with `program` as its BPF (compiled now, or taken from the filter cache).
+    func policy(_ list: RuleList, program: [BPFInstruction]) -> CompiledPolicy {
+        CompiledPolicy(profile: list.profile, program: program, rules: list.rules, pseudoCode: "",
+                       foreignABIRule: list.foreignABIRule, kernelMDWE: list.kernelMDWE)
+    }
+
+    /// Which libseccomp makes the BPF: its version (seccomp_version) and the build-id of the
+    /// library loaded (a rebuilt library of the same version is another compiler).
+    public static func libraryIdentity() -> [UInt8] {
+        var out: [UInt8] = []
+        if let version = seccomp_version()?.pointee {
+            for part in [version.major, version.minor, version.micro] {
+                withUnsafeBytes(of: UInt32(part).littleEndian) { out.append(contentsOf: $0) }
+            }
+        }
+        let function: @convention(c) () -> UnsafePointer<scmp_version>? = seccomp_version
+        out += BuildID.of(unsafeBitCast(function, to: UnsafeRawPointer.self)) ?? []
+        return out
     }
 
     private func add(_ rule: FilterRule, to ctx: scmp_filter_ctx, file: String) throws(ProfileError) {

@@ -81,6 +81,8 @@ struct Checks {
             return OpenFlags.isOpen(stop.name) ? openStop(stop) : open.tamper.decideAlone(stop, view: tracee)
         case .seccompFilter:
             return SeccompFilterCheck.decide(rule, stop, view: tracee)
+        case .keyring:
+            return KeyringCheck.decide(stop)
         case .clientKeyOpen, .keyRead, .procMemOpen:
             return openStop(stop)
         case .fsNet(.pathResult):

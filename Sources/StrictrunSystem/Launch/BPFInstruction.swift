@@ -24,4 +24,16 @@ extension BPFInstruction {
             return BPFInstruction(code: code, jt: bytes[i + 2], jf: bytes[i + 3], k: low | high)
         }
     }
+
+    /// The bytes of `struct sock_filter` entries (little-endian), as `decode` reads them.
+    public static func encode(_ program: [BPFInstruction]) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(program.count * 8)
+        for instruction in program {
+            bytes += [UInt8(instruction.code & 0xff), UInt8(instruction.code >> 8), instruction.jt, instruction.jf,
+                      UInt8(instruction.k & 0xff), UInt8(instruction.k >> 8 & 0xff),
+                      UInt8(instruction.k >> 16 & 0xff), UInt8(instruction.k >> 24)]
+        }
+        return bytes
+    }
 }
