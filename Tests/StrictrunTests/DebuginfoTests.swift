@@ -12,35 +12,22 @@ struct DebuginfoTests {
         let perl = "/usr/bin/perl"  // Debian's is stripped, with a .gnu_debuglink
         let dir = try Fixture.temporaryDirectory()
         let tracePath = dir.appendingPathComponent("trace.jsonl").path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Fixture.strictrun)
-        // fork is denied under microkernel (an event with a stack); perl goes on and waits for stdin.
-        process.arguments = ["run", "-q", "--profile", "microkernel", "--trace", tracePath, "--", perl, "-e",
-                             "$| = 1; my $p = fork; print \"ready\\n\"; my $x = <STDIN>;"]
-        let output = Pipe(), input = Pipe()
-        process.standardOutput = output
-        process.standardInput = input
-        process.standardError = FileHandle.nullDevice
         // An empty cache: perl's symbol index is built from the file (a cached one would not ask for debug info).
         var environment = ProcessInfo.processInfo.environment
         environment["STRICTRUN_CACHE_DIR"] = dir.appendingPathComponent("cache").path
-        process.environment = environment
-        try process.run()
-        var text = ""
-        while !text.contains("\n") {
-            let chunk = output.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            text += String(decoding: chunk, as: UTF8.self)
-        }
+        // fork is denied under microkernel (an event with a stack); perl goes on and waits for stdin.
+        let run = try PausedRun(["run", "-q", "--profile", "microkernel", "--trace", tracePath, "--", perl, "-e",
+                                 "$| = 1; my $p = fork; print \"ready\\n\"; my $x = <STDIN>;"],
+                                environment: environment)
+        let text = run.firstLine()
         // The event (and its stack) is in the trace before fork returns, so before "ready".
         // Read to the end (a single read of a /proc file returns its first page only).
-        let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: "/proc/\(process.processIdentifier)/maps"))
+        let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: "/proc/\(run.pid)/maps"))
         let maps = String(decoding: try handle.readToEnd() ?? Data(), as: UTF8.self)
         try handle.close()
-        try input.fileHandleForWriting.close()
-        process.waitUntilExit()
+        _ = try run.finish()
         #expect(text == "ready\n")
-        #expect(process.terminationStatus == 0)
+        #expect(run.process.terminationStatus == 0)
         #expect(maps.contains("libdw"), "strictrun's maps were read whole")
         #expect(!maps.contains("libdebuginfod"), "libdebuginfod was loaded into strictrun")
         let events = try TraceReader.readAll(path: tracePath).events.policyEvents

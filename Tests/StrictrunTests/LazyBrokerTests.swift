@@ -21,21 +21,9 @@ struct LazyBrokerTests {
     static func snapshot(profile: String, script: String) throws -> Snapshot {
         let dir = try Fixture.temporaryDirectory()
         let tracePath = dir.appendingPathComponent("trace.jsonl").path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Fixture.strictrun)
-        process.arguments = ["run", "-q", "--profile", profile, "--trace", tracePath, "--", Fixture.python, "-c", script]
-        let output = Pipe(), input = Pipe()
-        process.standardOutput = output
-        process.standardInput = input
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        var text = ""
-        while !text.contains("\n") {
-            let chunk = output.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            text += String(decoding: chunk, as: UTF8.self)
-        }
-        let pid = process.processIdentifier
+        let run = try PausedRun(["run", "-q", "--profile", profile, "--trace", tracePath, "--", Fixture.python, "-c", script])
+        _ = run.firstLine()
+        let pid = run.pid
         let taskDir = "/proc/\(pid)/task"
         let tasks = (try? FileManager.default.contentsOfDirectory(atPath: taskDir)) ?? []
         let threads = tasks.compactMap {
@@ -46,13 +34,11 @@ struct LazyBrokerTests {
             let list = (try? String(contentsOfFile: "\(taskDir)/\(task)/children", encoding: .utf8)) ?? ""
             return list.split(separator: " ").compactMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
         }
-        try input.fileHandleForWriting.close()
-        text += String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        let text = try run.finish()
         let programPid = Int32(text.split(separator: " ").dropFirst().first.map(String.init) ?? "") ?? -1
         let trace = FileManager.default.fileExists(atPath: tracePath) ? try TraceReader.readAll(path: tracePath).events : []
         return Snapshot(threads: threads, children: children, programPid: programPid, stdout: text,
-                        status: process.terminationStatus, trace: trace)
+                        status: run.process.terminationStatus, trace: trace)
     }
 
     /// A Python program that connects a TCP socket to `port` on loopback (nil: opens no TCP stream — a UDP

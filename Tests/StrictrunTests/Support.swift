@@ -95,6 +95,46 @@ enum Fixture {
     }
 }
 
+/// `strictrun run` with the program's stdin and stdout on pipes, for tests that look at strictrun while
+/// its program waits: `firstLine()` returns once the program printed a line; closing its stdin
+/// (`finish()`) lets it end.
+final class PausedRun {
+    let process = Process()
+    private let output = Pipe(), input = Pipe()
+    private(set) var text = ""
+
+    init(_ arguments: [String], environment: [String: String]? = nil) throws {
+        process.executableURL = URL(fileURLWithPath: Fixture.strictrun)
+        process.arguments = arguments
+        if let environment { process.environment = environment }
+        process.standardOutput = output
+        process.standardInput = input
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+    }
+
+    /// strictrun's pid.
+    var pid: Int32 { process.processIdentifier }
+
+    /// What the program printed up to its first newline (all of it if it ended first).
+    func firstLine() -> String {
+        while !text.contains("\n") {
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            text += String(decoding: chunk, as: UTF8.self)
+        }
+        return text
+    }
+
+    /// Closes the program's stdin, waits for strictrun; returns everything the program printed.
+    func finish() throws -> String {
+        try input.fileHandleForWriting.close()
+        text += String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return text
+    }
+}
+
 extension [JSONValue] {
     /// The `policy` events of a trace.
     var policyEvents: [JSONValue] { filter { $0["type"]?.stringValue == "policy" } }
