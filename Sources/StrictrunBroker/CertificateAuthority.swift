@@ -19,27 +19,44 @@ final class CertificateAuthority: Sendable {
     /// One key for every leaf (issuing a leaf then costs one signature, no key generation).
     private let leafKey: P256.Signing.PrivateKey
     let leafNIOKey: NIOSSLPrivateKey
-    /// Signs mirrored certificates whose issuer is unknown or whose signature was bad: nobody trusts this key.
-    private let strangerKey: P256.Signing.PrivateKey
-    /// Keys of mirrored certificates, one per chain position.
-    private let mirrorKeys: [P256.Signing.PrivateKey]
+    /// The keys of mirrored chains, made on the first one (a verification failure answered with `mirror`), not
+    /// when the broker starts: nine P-256 keys were most of the broker's start, which the first routed connect
+    /// waits for.
+    private let mirrorKeysMade = Mutex<MirrorKeys?>(nil)
+
+    private struct MirrorKeys: Sendable {
+        /// Signs mirrored certificates whose issuer is unknown or whose signature was bad: nobody trusts this key.
+        let stranger: P256.Signing.PrivateKey
+        /// Keys of mirrored certificates, one per chain position.
+        let chain: [P256.Signing.PrivateKey]
+    }
     private let leaves = Mutex<[String: (certificate: NIOSSLCertificate, notAfter: Date)]>([:])
 
     static let maximumMirroredDepth = 8
 
-    /// Issues with `root` (made earlier, before the app started, by ``BrokerTrustFiles``); the leaf, stranger and
-    /// mirror keys are made here, when the broker starts.
+    /// Issues with `root` (made earlier, before the app started, by ``BrokerTrustFiles``); the leaf key is made
+    /// here, when the broker starts, the mirror keys on the first mirrored chain.
     init(root: CertificateAuthorityRoot) {
         self.key = root.key
         self.keyIdentifier = root.keyIdentifier
         self.certificate = root.certificate
         self.certificatePEM = root.certificatePEM
-        let leafKey = P256.Signing.PrivateKey()
+        let leafKey = P256.Signing.PrivateKey(compactRepresentable: false)
         self.leafKey = leafKey
         // A P-256 key's own DER always parses.
         self.leafNIOKey = try! NIOSSLPrivateKey(bytes: Array(leafKey.derRepresentation), format: .der)
-        self.strangerKey = P256.Signing.PrivateKey()
-        self.mirrorKeys = (0..<Self.maximumMirroredDepth).map { _ in P256.Signing.PrivateKey() }
+    }
+
+    private func mirrorKeys() -> MirrorKeys {
+        mirrorKeysMade.withLock { made in
+            if let made { return made }
+            let keys = MirrorKeys(stranger: P256.Signing.PrivateKey(compactRepresentable: false),
+                                  chain: (0..<Self.maximumMirroredDepth).map { _ in
+                                      P256.Signing.PrivateKey(compactRepresentable: false)
+                                  })
+            made = keys
+            return keys
+        }
     }
 
     /// The leaf for `name` (a DNS name, or an IP address: then an IP SAN), issued now or from the cache.
@@ -90,6 +107,8 @@ final class CertificateAuthority: Sendable {
             if !anchoredAtTop { chain.append(issuer) }     // a bad signature: mirror the root too, it stays untrusted
         }
         var clones = [Certificate?](repeating: nil, count: chain.count)
+        let keys = mirrorKeys()
+        let strangerKey = keys.stranger, mirrorKeys = keys.chain
         for index in chain.indices.reversed() {
             let original = chain[index]
             let signer: Certificate.PrivateKey
