@@ -52,12 +52,12 @@ final class BrokerCore: Sendable {
 
     private let appContexts = Mutex<[AppContextKey: NIOSSLContext]>([:])
 
-    init(configuration: BrokerConfiguration, authority: CertificateAuthority, trust: TrustStore,
+    init(configuration: BrokerConfiguration, authority: CertificateAuthority, trust: TrustSource,
          clientRules: [LoadedClientRule], emit: @escaping @Sendable (BrokerEvent) -> Void) throws {
         self.configuration = configuration
         self.authority = authority
-        self.verifier = ChainVerifier(trust: trust)
-        self.mirrorChecker = ChainVerifier(trust: TrustStore([authority.certificate]))
+        self.verifier = ChainVerifier(source: trust)
+        self.mirrorChecker = ChainVerifier(source: TrustSource(TrustStore([authority.certificate])))
         self.clientRules = clientRules
         self.emit = emit
     }
@@ -81,12 +81,13 @@ final class BrokerCore: Sendable {
         return context
     }
 
-    /// The first-use work of a handshake, once, for a name no connection asks for: a leaf issued and a server
-    /// context made, a client context made, a chain verified (the leaf against the per-run CA). Done on the thread
+    /// The first-use work of a handshake, once, for a name no connection asks for: the trust store loaded, a leaf
+    /// issued and a server context made, a client context made, a chain verified (the leaf against the per-run CA). Done on the thread
     /// that started the broker while the first routed connect returns and the app builds its ClientHello, so that
     /// the first handshake does not pay for SwiftNIO's, BoringSSL's and swift-certificates' cold paths.
     func warmUp() {
         let name = "strictrun-warm-up.invalid"
+        _ = try? verifier.source.store()
         _ = try? appContext(name: name, alpn: nil)
         _ = try? upstreamContext(alpn: ["http/1.1"], rule: nil, certificateRequested: Flag())
         guard let leaf = try? authority.leaf(for: name), let der = try? leaf.toDERBytes() else { return }

@@ -145,7 +145,7 @@ extension BrokeredConnection {
         let mirrored: (chain: [NIOSSLCertificate], key: NIOSSLPrivateKey, certificates: [Certificate])
         let context: NIOSSLContext
         do {
-            mirrored = try core.authority.mirror(failure.presented, trust: core.verifier.trust)
+            mirrored = try core.authority.mirror(failure.presented, trust: core.verifier.source.store())
             context = try core.mirrorContext(chain: mirrored.chain, key: mirrored.key)
         } catch {
             answerWithAlert(failure)

@@ -59,7 +59,8 @@ public final class TLSBroker: Sendable {
     }
 
     /// Starts the broker with the per-run CA of `trustFiles` (written earlier, before the app started; made here
-    /// when nil): loads the trust roots and client certificates and starts listening. Blocks until listening.
+    /// when nil): loads the client certificates, checks that the trust roots can be read (they are parsed at first use) and
+    /// starts listening. Blocks until listening.
     /// `onEvent` is called on broker threads and must not block.
     public static func start(_ configuration: BrokerConfiguration, trustFiles: BrokerTrustFiles? = nil,
                              onEvent: @escaping @Sendable (BrokerEvent) -> Void) throws -> TLSBroker {
@@ -69,7 +70,8 @@ public final class TLSBroker: Sendable {
         case .system: trustPath = systemBundlePath
         case .file(let path): trustPath = path
         }
-        let trust = try TrustStore.load(paths: [trustPath] + configuration.extraTrustRoots)
+        // Parsed at first use (the warm-up after the start, or the first verification), not here.
+        let trust = try TrustSource(paths: [trustPath] + configuration.extraTrustRoots)
         let rules = try configuration.clientCertificates.map(LoadedClientRule.init)
         let authority = CertificateAuthority(root: files.root)
         let caPath = files.caCertificatePath

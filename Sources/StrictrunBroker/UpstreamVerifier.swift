@@ -1,5 +1,6 @@
 import Foundation
 import SwiftASN1
+import Synchronization
 import X509
 
 /// Certificates the broker trusts for upstream servers, indexed by subject.
@@ -54,6 +55,46 @@ struct TrustStore: Sendable {
     }
 }
 
+/// A `TrustStore` parsed at its first use: the broker's start (which the first routed connect waits for) only
+/// checks that the bundles can be read; the warm-up right after it parses them, or else the first verification.
+/// A bundle that turns out unusable then fails every verification with the reason.
+final class TrustSource: Sendable {
+    private let paths: [String]
+    private let loaded: Mutex<Result<TrustStore, BrokerError>?>
+
+    /// The certificates of the PEM bundles at `paths`, parsed on first use; throws now when one cannot be read.
+    init(paths: [String]) throws(BrokerError) {
+        for path in paths where access(path, R_OK) != 0 {
+            throw BrokerError.cannotReadTrustRoots(path: path, reason: String(cString: strerror(errno)))
+        }
+        self.paths = paths
+        loaded = Mutex(nil)
+    }
+
+    /// A store there already is.
+    init(_ store: TrustStore) {
+        paths = []
+        loaded = Mutex(.success(store))
+    }
+
+    func store() throws(BrokerError) -> TrustStore {
+        try loaded.withLock { loaded throws(BrokerError) -> TrustStore in
+            if let loaded { return try loaded.get() }
+            let outcome = Result { () throws(BrokerError) -> TrustStore in
+                do {
+                    return try TrustStore.load(paths: paths)
+                } catch let error as BrokerError {
+                    throw error
+                } catch {
+                    throw BrokerError.cannotReadTrustRoots(path: paths.joined(separator: ", "), reason: "\(error)")
+                }
+            }
+            loaded = outcome
+            return try outcome.get()
+        }
+    }
+}
+
 /// Why an upstream chain was rejected, in OpenSSL's words (so a reader recognises `curl`'s and Python's messages),
 /// with the TLS alert OpenSSL's `ssl_verify_alarm_type` sends for it.
 struct VerificationFailure: Sendable, Hashable {
@@ -78,7 +119,7 @@ enum VerificationOutcome: Sendable {
 /// check and RFC 6125 name matching. On failure it diagnoses the first problem in the order OpenSSL reports them
 /// (issuer lookup, signatures, validity dates, CA flags, purpose, then the name).
 struct ChainVerifier: Sendable {
-    let trust: TrustStore
+    let source: TrustSource
 
     func verify(der chain: [[UInt8]], hostname: String?, ip: String?) async -> VerificationOutcome {
         let presented: [Certificate]
@@ -96,6 +137,13 @@ struct ChainVerifier: Sendable {
             return .failed(.init(kind: .malformed, reason: "the server sent no certificate", alert: .handshakeFailure,
                                  presented: []))
         }
+        let trust: TrustStore
+        do {
+            trust = try source.store()
+        } catch {
+            return .failed(.init(kind: .other, reason: "the trusted component's store could not be loaded: \(error)",
+                                 alert: .internalError, presented: presented))
+        }
         let intermediates = CertificateStore(presented.dropFirst())
         var full = Verifier(rootCertificates: trust.store) {
             RFC5280Policy()
@@ -105,10 +153,10 @@ struct ChainVerifier: Sendable {
         if case .validCertificate = await full.validate(leaf: leaf, intermediates: intermediates) {
             return .verified
         }
-        return .failed(await diagnose(presented, hostname: hostname, ip: ip))
+        return .failed(await diagnose(presented, trust: trust, hostname: hostname, ip: ip))
     }
 
-    private func diagnose(_ presented: [Certificate], hostname: String?, ip: String?) async -> VerificationFailure {
+    private func diagnose(_ presented: [Certificate], trust: TrustStore, hostname: String?, ip: String?) async -> VerificationFailure {
         let leaf = presented[0]
         let intermediates = CertificateStore(presented.dropFirst())
         func failure(_ kind: VerificationFailure.Kind, _ reason: String, _ alert: TLSAlert) -> VerificationFailure {
