@@ -10,27 +10,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "loopback.h"
+
 int main(int argc, char **argv) {
     int n = argc > 1 ? atoi(argv[1]) : 1000;
-    int listener = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof addr;
-    if (listener < 0 || bind(listener, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(listener, 64) < 0 ||
-        getsockname(listener, (struct sockaddr *)&addr, &len) < 0) {
-        perror("listener");
-        return 1;
-    }
+    struct sockaddr_in addr;
+    int listener = loopback_listener(64, &addr);
+    if (listener < 0) return 1;
     for (int i = 0; i < n; i++) {
-        int client = socket(AF_INET, SOCK_STREAM, 0);
-        if (client < 0 || connect(client, (struct sockaddr *)&addr, sizeof addr) < 0) {
-            perror("connect");
-            return 1;
-        }
-        int server = accept(listener, NULL, NULL);
-        if (server < 0) {
-            perror("accept");
-            return 1;
-        }
+        int client, server;
+        if (loopback_pair(listener, &addr, &client, &server) < 0) return 1;
         close(server);
         close(client);
     }

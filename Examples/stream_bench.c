@@ -13,29 +13,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "loopback.h"
+
 static char buffer[128 * 1024];
 
 int main(int argc, char **argv) {
     long mib = argc > 1 ? atol(argv[1]) : 512;
     long total = mib << 20, sent = 0, received = 0;
-    int listener = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof addr;
-    if (listener < 0 || bind(listener, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(listener, 1) < 0 ||
-        getsockname(listener, (struct sockaddr *)&addr, &len) < 0) {
-        perror("listener");
-        return 1;
-    }
-    int client = socket(AF_INET, SOCK_STREAM, 0);
-    if (client < 0 || connect(client, (struct sockaddr *)&addr, sizeof addr) < 0) {
-        perror("connect");
-        return 1;
-    }
-    int server = accept(listener, NULL, NULL);
-    if (server < 0) {
-        perror("accept");
-        return 1;
-    }
+    struct sockaddr_in addr;
+    int listener = loopback_listener(1, &addr), client, server;
+    if (listener < 0 || loopback_pair(listener, &addr, &client, &server) < 0) return 1;
     struct timespec start, end;
     clock_gettime(CLOCK_MONOTONIC, &start);
     while (received < total) {
