@@ -136,61 +136,6 @@ int strictrun_pidfd_getfd(int pidfd, int targetfd) {
     return (int)syscall(SYS_pidfd_getfd, pidfd, targetfd, 0);
 }
 
-// ---- the child path: async-signal-safe only ----------------------------------
-
-static void child_fail(int fd, int step) {
-    int report[2] = {step, errno};
-    ssize_t ignored = write(fd, report, sizeof report);
-    (void)ignored;
-    _exit(127);
-}
-
-pid_t strictrun_launch(const strictrun_launch_spec *spec, int *error_fd) {
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0) return -1;
-    pid_t pid = fork();
-    if (pid < 0) {
-        int saved = errno;
-        close(fds[0]);
-        close(fds[1]);
-        errno = saved;
-        return -1;
-    }
-    if (pid == 0) {
-        close(fds[0]);
-        // The parent blocks the signals it forwards; the program must start clean.
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        for (int sig = 1; sig < NSIG; sig++) {
-            if (sig == SIGKILL || sig == SIGSTOP) continue;
-            signal(sig, SIG_DFL);
-        }
-        if (spec->trace) {
-            if (ptrace(PTRACE_TRACEME, 0, NULL, NULL) != 0) child_fail(fds[1], STRICTRUN_STEP_TRACEME);
-            // Let the tracer set its options before anything is filtered.
-            raise(SIGSTOP);
-        }
-        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) child_fail(fds[1], STRICTRUN_STEP_NNP);
-        int failed = 0;
-        if (spec->confine_count > 0 && strictrun_confine(spec->confine, spec->confine_count, &failed) != 0)
-            child_fail(fds[1], STRICTRUN_STEP_CONFINE + failed);
-        if (spec->set_mdwe && prctl(PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN, 0, 0, 0) != 0)
-            child_fail(fds[1], STRICTRUN_STEP_MDWE);
-        if (spec->filter_len > 0) {
-            struct sock_fprog prog = {.len = spec->filter_len,
-                                      .filter = (struct sock_filter *)spec->filter};
-            if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0)
-                child_fail(fds[1], STRICTRUN_STEP_SECCOMP);
-        }
-        execve(spec->path, spec->argv, spec->envp);
-        child_fail(fds[1], STRICTRUN_STEP_EXEC);
-    }
-    close(fds[1]);
-    *error_fd = fds[0];
-    return pid;
-}
-
 int strictrun_install_filter(const struct sock_filter *filter, unsigned short len, int set_nnp) {
     if (set_nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return -1;
     struct sock_fprog prog = {.len = len, .filter = (struct sock_filter *)filter};

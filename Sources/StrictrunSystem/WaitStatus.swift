@@ -9,6 +9,12 @@ public enum WaitStatus: Sendable, Equatable {
     case signaled(signal: Int32)
     case stopped(signal: Int32, event: Ptrace.Event?)
 
+    /// The task exited or was killed (it runs no more code).
+    public var isGone: Bool {
+        if case .stopped = self { return false }
+        return true
+    }
+
     public init(_ raw: Int32) {
         if strictrun_wifexited(raw) != 0 {
             self = .exited(code: strictrun_wexitstatus(raw))

@@ -129,14 +129,17 @@ typedef struct {
     int confine_count;
 } strictrun_launch_spec;
 
-/// Fork a child that (async-signal-safe, no Swift): resets signal mask and dispositions,
-/// does PTRACE_TRACEME and stops itself with SIGSTOP (so the parent can set options),
-/// sets PR_SET_NO_NEW_PRIVS (and PR_SET_MDWE when asked), installs the filter with
-/// seccomp(2) and execve()s. If any step fails the child writes
-/// {step, errno} to a CLOEXEC pipe and _exit(127)s.
-/// Returns the child's pid (>0) and stores the pipe's read end in *error_fd,
-/// or -1 with errno if fork or pipe failed.
-pid_t strictrun_launch(const strictrun_launch_spec *spec, int *error_fd);
+/// Start a child (launch.c) that resets its signal mask and dispositions, does
+/// PTRACE_TRACEME and stops itself with SIGSTOP (so the parent can set options), sets
+/// PR_SET_NO_NEW_PRIVS, runs the confinement steps (and PR_SET_MDWE when asked), installs the
+/// filter with seccomp(2) and execve()s. If any step fails the child writes {step, errno} to a
+/// CLOEXEC pipe and _exit(127)s. Without confinement steps and MDWE the child shares the
+/// caller's memory until its execve (clone(CLONE_VM)) and *handle holds its private copy of
+/// the spec: pass it to strictrun_launch_release once the child has exec'd or died (NULL
+/// after a fork). Returns the child's pid (>0) and stores the pipe's read end in *error_fd,
+/// or -1 with errno if the clone, fork or pipe failed.
+pid_t strictrun_launch(const strictrun_launch_spec *spec, int *error_fd, void **handle);
+void strictrun_launch_release(void *handle);
 
 /// Steps reported through the error pipe.
 enum {

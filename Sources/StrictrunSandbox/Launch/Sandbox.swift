@@ -94,12 +94,19 @@ public enum Sandbox {
         // The per-run CA is still being made: the tracer waits for it at the program's exec (a
         // program without a tracer waits here).
         if request.filterOnly { try request.router?.waitUntilTrusted() }
-        let (pid, errorFD) = try launch(request, path: path, plan: plan)
-        defer { ChildLauncher.closeReport(errorFD) }
+        let child = try launch(request, path: path, plan: plan)
+        let (pid, errorFD) = (child.pid, child.report)
+        // Freed once the child is known to be past its execve or gone; never while it may run.
+        var childDone = false
+        defer {
+            ChildLauncher.closeReport(errorFD)
+            if childDone { ChildLauncher.release(child) }
+        }
         rootPid.withLock { $0 = pid }
 
         if request.filterOnly {
             let status = Wait.task(pid) ?? .stopped(signal: 0, event: nil)
+            childDone = status.isGone
             if let failure = childFailure(errorFD, program: request.program, steps: steps) {
                 try writer.write(ExitEvent.failure(pid: Int64(pid), exitStatus: Int(failure.exitStatus),
                                                    error: failure.description))
@@ -115,7 +122,9 @@ public enum Sandbox {
         }
 
         // The child stops itself after PTRACE_TRACEME; set the options before it goes on.
-        guard case .stopped(SIGSTOP, nil) = Wait.task(pid) else {
+        let first = Wait.task(pid)
+        guard case .stopped(SIGSTOP, nil) = first else {
+            childDone = first?.isGone ?? false
             let failure = childFailure(errorFD, program: request.program, steps: steps)
             throw failure ?? SystemError("child did not stop for tracing", errno: ECHILD)
         }
@@ -132,6 +141,7 @@ public enum Sandbox {
                             injected: request.injectedFailures)
         Ptrace.resume(pid)
         var outcome = tracer.run()
+        childDone = true
         outcome.confinement = plan.notes
         if let failure = childFailure(errorFD, program: request.program, steps: steps) {
             // execve itself failed (the trace holds start, exit): report it as a shell would.
@@ -140,7 +150,7 @@ public enum Sandbox {
         return outcome
     }
 
-    private static func launch(_ request: RunRequest, path: String, plan: ConfinementPlan) throws -> (pid_t, Int32) {
+    private static func launch(_ request: RunRequest, path: String, plan: ConfinementPlan) throws -> LaunchedChild {
         let spec = ChildSpec(path: path, argv: [request.program] + request.arguments,
                              environment: request.environment.map { "\($0.key)=\($0.value)" }.sorted(),
                              filter: request.policy.program, setMDWE: request.policy.kernelMDWE,

@@ -61,15 +61,23 @@ public enum ChildFailure: Sendable, Hashable {
     case other(step: Int32, errno: Int32)
 }
 
-/// Starts the child (`strictrun_launch`: fork, PTRACE_TRACEME, NO_NEW_PRIVS, the confinement
-/// steps, PR_SET_MDWE, seccomp, exec) and
+/// A started child: its pid, the read end of its error pipe, and the private copy of its spec it
+/// reads until its execve when it shares strictrun's memory (nil after a fork).
+public struct LaunchedChild {
+    public let pid: pid_t
+    public let report: Int32
+    let arena: UnsafeMutableRawPointer?
+}
+
+/// Starts the child (`strictrun_launch`: clone or fork, PTRACE_TRACEME, NO_NEW_PRIVS, the
+/// confinement steps, PR_SET_MDWE, seccomp, exec) and
 /// reads what it reports through its close-on-exec error pipe.
 public enum ChildLauncher {
     /// How many trees `cloneTree`/`moveTree` can hold at once.
     public static let treeSlots = Int(STRICTRUN_CONFINE_SLOTS)
 
-    /// The child's pid and the read end of its error pipe (closed by `closeReport`).
-    public static func launch(_ spec: ChildSpec) throws(SystemError) -> (pid: pid_t, report: Int32) {
+    /// The child, its error pipe (closed by `closeReport`) and its arena (freed by `release`).
+    public static func launch(_ spec: ChildSpec) throws(SystemError) -> LaunchedChild {
         let cArgv = spec.argv.map { strdup($0) } + [nil]
         let cEnv = spec.environment.map { strdup($0) } + [nil]
         let cPath = strdup(spec.path)
@@ -80,6 +88,7 @@ public enum ChildLauncher {
         }
         let filter = spec.filter.map { sock_filter(code: $0.code, jt: $0.jt, jf: $0.jf, k: $0.k) }
         var errorFD: Int32 = -1
+        var arena: UnsafeMutableRawPointer?
         let pid = withCSteps(spec.steps) { confine, confineCount in
             filter.withUnsafeBufferPointer { filterBuffer in
                 cArgv.withUnsafeBufferPointer { argvBuffer in
@@ -89,14 +98,18 @@ public enum ChildLauncher {
                             filter: filterBuffer.baseAddress, filter_len: UInt16(filterBuffer.count),
                             set_mdwe: spec.setMDWE ? 1 : 0, trace: spec.trace ? 1 : 0,
                             confine: confine, confine_count: confineCount)
-                        return strictrun_launch(&cSpec, &errorFD)
+                        return strictrun_launch(&cSpec, &errorFD, &arena)
                     }
                 }
             }
         }
-        if pid < 0 { throw SystemError("fork") }
-        return (pid, errorFD)
+        if pid < 0 { throw SystemError("clone") }
+        return LaunchedChild(pid: pid, report: errorFD, arena: arena)
     }
+
+    /// Frees what the child read before its execve. Call it only once the child has exec'd or
+    /// is gone (a wait saw it exit, or the tracer saw its exec): until then it may still read it.
+    public static func release(_ child: LaunchedChild) { strictrun_launch_release(child.arena) }
 
     /// What the child reported on `fd` (nil: it reached exec, or nothing yet).
     public static func failure(report fd: Int32) -> ChildFailure? {
