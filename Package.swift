@@ -31,7 +31,7 @@ let package = Package(
         .target(name: "StrictrunYAML", dependencies: [.product(name: "Yams", package: "Yams")]),
                 // The trace schema (typed events, categories, actions), its writer and reader: no dependencies.
         .target(name: "StrictrunTrace"),
-        .target(name: "StrictrunPolicy", dependencies: ["StrictrunYAML", "StrictrunTrace", .product(name: "Yams", package: "Yams")]),
+        .target(name: "StrictrunPolicy", dependencies: ["StrictrunYAML", "StrictrunTrace", "StrictrunSystem", .product(name: "Yams", package: "Yams")]),
         // The only Swift code that makes kernel calls for the tracer: ptrace, registers, tracee
         // memory as bytes, /proc, wait status, remote syscalls; and syscall knowledge as tables.
         .target(name: "StrictrunSystem", dependencies: ["CStrictrunShims"]),

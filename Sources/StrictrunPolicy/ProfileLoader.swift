@@ -1,4 +1,5 @@
 import Foundation
+import StrictrunSystem
 
 /// Finds, reads, merges (`extends`) and validates profiles.
 ///
@@ -67,7 +68,7 @@ public struct ProfileLoader: Sendable {
     /// `extendedFrom`: where the `extends` that led here was written (for errors).
     private func document(at path: String, chain: inout [String],
                           extendedFrom: SourceLocation? = nil) throws(ProfileError) -> ProfileDocument {
-        let canonical = URL(fileURLWithPath: path).standardizedFileURL.path
+        let canonical = Self.canonical(path)
         if chain.contains(canonical) {
             throw ProfileError(at: extendedFrom, file: path, key: "extends",
                                "'extends' cycle: \((chain + [canonical]).joined(separator: " → "))")
@@ -81,9 +82,9 @@ public struct ProfileLoader: Sendable {
                                "cannot read: \(error.localizedDescription)")
         }
         var doc = try ProfileDocumentReader(file: path, syscallExists: syscallExists).read(yaml: text)
-        if doc.name == nil { doc.name = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent }
+        if doc.name == nil { doc.name = Self.stem(canonical) }
         guard let parent = doc.extends else { return doc }
-        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        let directory = String(canonical[..<(canonical.lastIndex(of: "/") ?? canonical.startIndex)])
         // A name in `extends` is looked up next to the file first, then on the search path.
         let parentPath = resolve(parent.name.contains("/") || parent.name.hasSuffix(".yaml")
                                  ? parent.name : parent.name + ".yaml", relativeTo: directory)
@@ -94,5 +95,23 @@ public struct ProfileLoader: Sendable {
         }
         let base = try document(at: parentPath, chain: &chain, extendedFrom: parent.location)
         return doc.merged(over: base)
+    }
+
+    /// `path` made absolute and normalized lexically (what `extends` cycles and the trace's
+    /// `profile_files` compare). Strings and bytes, not Foundation's URLs: those were a fifth
+    /// of a profile's load.
+    static func canonical(_ path: String) -> String {
+        var bytes = Array(path.utf8)
+        if !PathBytes.isAbsolute(bytes) {
+            bytes = PathBytes.joined(Array(FileManager.default.currentDirectoryPath.utf8), bytes)
+        }
+        return String(decoding: PathBytes.normalized(bytes), as: UTF8.self)
+    }
+
+    /// The file name without its extension: `/a/b/name.yaml` → `name`.
+    static func stem(_ path: String) -> String {
+        let name = path[(path.lastIndex(of: "/").map(path.index(after:)) ?? path.startIndex)...]
+        guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return String(name) }
+        return String(name[..<dot])
     }
 }

@@ -9,11 +9,13 @@ public struct YAMLNodes: Sendable {
 
     /// The document's root node. The basic resolver: every scalar is read as a string, so
     /// the default resolver's regular expressions (ICU, milliseconds at start-up) are never
-    /// compiled.
+    /// compiled. No constructor maps (nodes are read here, never turned into `Any`) and UTF-8
+    /// named outright: Yams' defaults build dictionaries of closures and read the whole
+    /// environment (`YAMS_DEFAULT_ENCODING`) on every parse, a fifth of a profile's load.
     public func compose(_ text: String, emptyMessage: String) throws(SourceError) -> Node {
         let root: Node?
         do {
-            root = try Yams.compose(yaml: text, .basic)
+            root = try Yams.compose(yaml: text, .basic, Constructor([:], [:], [:]), .utf8)
         } catch let error as YamlError {
             throw yamlError(error)
         } catch {

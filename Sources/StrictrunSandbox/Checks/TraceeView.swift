@@ -90,39 +90,13 @@ struct LiveTracee: TraceeView {
     }
 }
 
-/// Paths as bytes: the program's own bytes, compared and joined without a detour through
-/// `String` (a name that is not UTF-8 stays exactly what it was).
-enum PathBytes {
-    static let slash = UInt8(ascii: "/")
-
-    static func isAbsolute(_ path: [UInt8]) -> Bool { path.first == slash }
-
-    /// `.` and `..` resolved lexically, one `/` between components, a leading `/`.
-    static func normalized(_ path: [UInt8]) -> [UInt8] {
-        var parts: [ArraySlice<UInt8>] = []
-        for part in path.split(separator: slash) {
-            if part.elementsEqual([UInt8(ascii: ".")]) { continue }
-            if part.elementsEqual([UInt8(ascii: "."), UInt8(ascii: ".")]) { _ = parts.popLast(); continue }
-            parts.append(part)
-        }
-        var out: [UInt8] = []
-        for part in parts { out.append(slash); out.append(contentsOf: part) }
-        return out.isEmpty ? [slash] : out
-    }
-
-    /// Whether `path` is `directory` or below it (both absolute and normalized).
-    static func isWithin(_ path: [UInt8], _ directory: [UInt8]) -> Bool {
-        if directory == [slash] { return true }
-        guard path.starts(with: directory) else { return false }
-        return path.count == directory.count || path[directory.count] == slash
-    }
-
+/// A tracee's paths made absolute as the program sees them.
+extension PathBytes {
     /// The directory `dirfd` names for a process (its cwd for AT_FDCWD), as a /proc link.
     static func base(dirfd: Int32, pid: ProcessID) -> [UInt8] {
         Array((dirfd == atCurrentDirectory ? "/proc/\(pid)/cwd" : "/proc/\(pid)/fd/\(dirfd)").utf8)
     }
 
-    static func joined(_ base: [UInt8], _ path: [UInt8]) -> [UInt8] { base + [slash] + path }
 
     /// `path` made absolute against the process's cwd or `dirfd` as the program sees them, and
     /// normalized lexically (what the fs view's rules compare).
