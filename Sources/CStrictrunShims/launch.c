@@ -35,6 +35,52 @@
 #define PR_MDWE_REFUSE_EXEC_GAIN (1UL << 0)
 #endif
 
+// ---- both paths ------------------------------------------------------------------------
+
+#if defined(__x86_64__)
+#define STRICTRUN_SHARED_LAUNCH 1
+
+/// A system call with four arguments; the fifth and sixth are zero (prctl refuses others).
+static long raw_syscall(long n, long a, long b, long c, long d) {
+    long ret;
+    register long r10 __asm__("r10") = d;
+    register long r8 __asm__("r8") = 0;
+    register long r9 __asm__("r9") = 0;
+    __asm__ volatile("syscall"
+                     : "=a"(ret)
+                     : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
+                     : "rcx", "r11", "memory");
+    return ret;
+}
+
+#else
+static long raw_syscall(long n, long a, long b, long c, long d) {
+    long ret = syscall(n, a, b, c, d, 0, 0);
+    return ret < 0 ? -errno : ret;
+}
+#endif
+
+/// The kernel's struct sigaction on x86_64 (not glibc's).
+struct kernel_sigaction {
+    void *handler;
+    unsigned long flags;
+    void *restorer;
+    uint64_t mask;
+};
+
+/// Every disposition back to the default, then an empty mask: the program starts clean. By
+/// the kernel's numbers, not libc's: signal() refuses the two libc keeps for itself (32, 33),
+/// so one ignored in strictrun's parent stayed ignored in the program.
+static void reset_signals(void) {
+    struct kernel_sigaction fallback = {.handler = SIG_DFL};
+    for (int sig = 1; sig <= 64; sig++) {
+        if (sig == SIGKILL || sig == SIGSTOP) continue;
+        raw_syscall(SYS_rt_sigaction, sig, (long)&fallback, 0, sizeof(uint64_t));
+    }
+    uint64_t none = 0;
+    raw_syscall(SYS_rt_sigprocmask, SIG_SETMASK, (long)&none, 0, sizeof none);
+}
+
 // ---- fork: async-signal-safe calls only ----------------------------------------------
 
 static void child_fail(int fd, int step) {
@@ -49,13 +95,7 @@ static pid_t launch_forked(const strictrun_launch_spec *spec, int fds[2]) {
     if (pid != 0) return pid;
     close(fds[0]);
     // The parent blocks the signals it forwards; the program must start clean.
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    for (int sig = 1; sig < NSIG; sig++) {
-        if (sig == SIGKILL || sig == SIGSTOP) continue;
-        signal(sig, SIG_DFL);
-    }
+    reset_signals();
     if (spec->trace) {
         if (ptrace(PTRACE_TRACEME, 0, NULL, NULL) != 0) child_fail(fds[1], STRICTRUN_STEP_TRACEME);
         // Let the tracer set its options before anything is filtered.
@@ -78,24 +118,7 @@ static pid_t launch_forked(const strictrun_launch_spec *spec, int fds[2]) {
 
 // ---- clone(CLONE_VM): raw system calls only -------------------------------------------
 
-#if defined(__x86_64__)
-#define STRICTRUN_SHARED_LAUNCH 1
-
-static long raw_syscall(long n, long a, long b, long c, long d) {
-    long ret;
-    register long r10 __asm__("r10") = d;
-    __asm__ volatile("syscall" : "=a"(ret) : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10) : "rcx", "r11", "memory");
-    return ret;
-}
-
-/// The kernel's struct sigaction on x86_64 (not glibc's).
-struct kernel_sigaction {
-    void *handler;
-    unsigned long flags;
-    void *restorer;
-    uint64_t mask;
-};
-
+#ifdef STRICTRUN_SHARED_LAUNCH
 enum { CHILD_STACK = 64 << 10, GUARD = 4096 };
 
 /// One private mapping: a guard page, the child's stack, this header, then the argv and envp
@@ -119,15 +142,9 @@ static __attribute__((noreturn)) void shared_fail(const struct launch_arena *are
 static int shared_child(void *argument) {
     const struct launch_arena *arena = argument;
     raw_syscall(SYS_close, arena->other_fd, 0, 0, 0);
-    // Every signal is blocked (the parent blocked them all around the clone): put each
-    // disposition back to the default, then clear the mask, so the program starts clean.
-    struct kernel_sigaction fallback = {.handler = SIG_DFL};
-    for (int sig = 1; sig <= 64; sig++) {
-        if (sig == SIGKILL || sig == SIGSTOP) continue;
-        raw_syscall(SYS_rt_sigaction, sig, (long)&fallback, 0, sizeof(uint64_t));
-    }
-    uint64_t none = 0;
-    raw_syscall(SYS_rt_sigprocmask, SIG_SETMASK, (long)&none, 0, sizeof none);
+    // Every signal is blocked (the parent blocked them all around the clone) until the
+    // dispositions are back to the default.
+    reset_signals();
     long ret;
     if (arena->trace) {
         if ((ret = raw_syscall(SYS_ptrace, PTRACE_TRACEME, 0, 0, 0)) != 0) shared_fail(arena, STRICTRUN_STEP_TRACEME, ret);

@@ -159,6 +159,28 @@ struct RunTests {
         #expect(badExec.trace.finalExit != nil)
     }
 
+    /// Both ways the child is made: sharing strictrun's memory until its execve (microkernel) and
+    /// fork (microkernel-strict sets PR_SET_MDWE, a property of the memory map). strictrun blocks
+    /// the signals it forwards and its runtime sets handlers; the program sees none of that.
+    @Test("the program starts with no blocked, ignored or caught signal, its argv and environment as given, under both launch paths")
+    func cleanStart() throws {
+        let marker = "strictrun-\u{e9}-\(getpid())"
+        for profile in ["microkernel", "microkernel-strict"] {
+            var environment = ProcessInfo.processInfo.environment
+            environment["STRICTRUN_TEST_MARKER"] = marker
+            let run = try Fixture.strictrun(profile: profile, ["/bin/cat", "/proc/self/status", "/proc/self/environ"],
+                                            environment: environment)
+            #expect(run.result.status == 0, "\(profile): \(run.result.stderr)")
+            let lines = run.result.stdout.split(separator: "\n")
+            for field in ["SigBlk", "SigIgn", "SigCgt"] {
+                #expect(lines.contains { $0.hasPrefix("\(field):") && $0.hasSuffix("0000000000000000") },
+                        "\(profile) \(field): \(run.result.stdout)")
+            }
+            #expect(run.result.stdout.contains("\0STRICTRUN_TEST_MARKER=\(marker)\0"), "\(profile): \(run.result.stdout)")
+            #expect(run.trace.first?["argv"]?.arrayValue?.last?.stringValue == "/proc/self/environ")
+        }
+    }
+
     @Test("SIGINT/SIGTERM sent to strictrun reach the program; the trace ends with its exit")
     func signalsForwarded() throws {
         for (signal, name) in [(SIGINT, "SIGINT"), (SIGTERM, "SIGTERM"), (SIGHUP, "SIGHUP")] {
