@@ -44,7 +44,7 @@ final class StreamFront: @unchecked Sendable {
     let ipv4Port: Int
     let ipv6Port: Int?
     private let core: BrokerCore
-    private let group: EventLoopGroup
+    private let threads: EventLoopThreads
     private let epoll: Int32
     private let wake: Int32
     private let listeners: [Int32]
@@ -54,9 +54,9 @@ final class StreamFront: @unchecked Sendable {
     private let done = DispatchSemaphore(value: 0)
 
     /// Listens on 127.0.0.1 and ::1 (the same port when free) and starts the loop's thread.
-    init(core: BrokerCore, group: EventLoopGroup) throws {
+    init(core: BrokerCore, threads: EventLoopThreads) throws {
         self.core = core
-        self.group = group
+        self.threads = threads
         epoll = strictrun_epoll_create()
         wake = strictrun_eventfd()
         guard epoll >= 0, wake >= 0 else { throw BrokerError.cannotListen(address: "epoll", reason: String(cString: strerror(errno))) }
@@ -241,10 +241,15 @@ final class StreamFront: @unchecked Sendable {
 
     /// TLS: both sockets go to SwiftNIO, the app's first bytes still unread.
     private func handOver(_ pending: Pending) {
+        guard let registration = pending.registration else { return drop(pending) }
+        guard let loop = threads.next() else {  // the broker is stopping
+            drop(pending)
+            core.emit(.closed(id: registration.id, destination: registration.destination, bytesUp: 0, bytesDown: 0))
+            return
+        }
         forget(pending.app)
         forget(pending.upstream)
-        guard let registration = pending.registration else { return }
-        let core = self.core, peer = pending.peer, loop = group.next(), app = pending.app
+        let core = self.core, peer = pending.peer, app = pending.app
         ClientBootstrap(group: loop)
             .channelOption(.allowRemoteHalfClosure, value: true)
             .channelInitializer { channel in

@@ -30,17 +30,17 @@ public final class TLSBroker: Sendable {
     public let combinedBundlePath: String
 
     private let core: BrokerCore
-    private let group: MultiThreadedEventLoopGroup
+    private let threads: EventLoopThreads
     private let front: StreamFront
     private let stopped = Mutex(false)
 
     /// The system trust bundle (Debian `ca-certificates`).
     public static let systemBundlePath = "/etc/ssl/certs/ca-certificates.crt"
 
-    private init(core: BrokerCore, group: MultiThreadedEventLoopGroup, front: StreamFront, ipv4Port: Int,
+    private init(core: BrokerCore, threads: EventLoopThreads, front: StreamFront, ipv4Port: Int,
                  ipv6Port: Int?, caCertificatePath: String, combinedBundlePath: String) {
         self.core = core
-        self.group = group
+        self.threads = threads
         self.front = front
         self.ipv4Port = ipv4Port
         self.ipv6Port = ipv6Port
@@ -79,15 +79,11 @@ public final class TLSBroker: Sendable {
 
         let core = try BrokerCore(configuration: configuration, authority: authority, trust: trust,
                                   clientRules: rules, emit: onEvent)
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.threads))
-        do {
-            let front = try StreamFront(core: core, group: group)
-            return TLSBroker(core: core, group: group, front: front, ipv4Port: front.ipv4Port, ipv6Port: front.ipv6Port,
-                             caCertificatePath: caPath, combinedBundlePath: bundlePath)
-        } catch {
-            try? group.syncShutdownGracefully()
-            throw error
-        }
+        // SwiftNIO's threads are made after the ports are known (`warmUp`), or by the first TLS stream.
+        let threads = EventLoopThreads(count: max(1, configuration.threads))
+        let front = try StreamFront(core: core, threads: threads)
+        return TLSBroker(core: core, threads: threads, front: front, ipv4Port: front.ipv4Port, ipv6Port: front.ipv6Port,
+                         caCertificatePath: caPath, combinedBundlePath: bundlePath)
     }
 
     /// The tracer connected the app socket whose local address is `appLocal` to the broker; the app meant
@@ -97,8 +93,13 @@ public final class TLSBroker: Sendable {
         core.registry.register(appLocal, Registration(destination: destination, id: connectionID, registeredAt: .now()))
     }
 
-    /// Runs a handshake's first-use work for no connection (`BrokerCore.warmUp`); blocks until done.
-    public func warmUp() { core.warmUp() }
+    /// Makes SwiftNIO's threads, then runs a handshake's first-use work for no connection (`BrokerCore.warmUp`);
+    /// blocks until done. The first routed connect waits for the listeners only: the threads (~1 ms) are made here,
+    /// while that connect returns, unless a TLS stream needs them first.
+    public func warmUp() {
+        threads.start()
+        core.warmUp()
+    }
 
     /// Stops listening and closes every connection (each still reports `closed`). Blocks until the broker's threads
     /// are gone; do not call it from an `onEvent` handler. Safe to call twice.
@@ -109,7 +110,7 @@ public final class TLSBroker: Sendable {
         }
         guard !already else { return }
         front.stop()
-        try? group.syncShutdownGracefully()
+        threads.shutdown()
     }
 }
 
@@ -213,5 +214,43 @@ public struct BrokerTrustFiles: Sendable {
             }
             offset += written
         }
+    }
+}
+
+/// SwiftNIO's event loops, made once: by the warm-up right after the broker listens, or by the first TLS stream if it
+/// comes first (it then waits for them). After `shutdown` none are made.
+final class EventLoopThreads: Sendable {
+    private enum State {
+        case none, made(MultiThreadedEventLoopGroup), closed
+    }
+    private let count: Int
+    private let state = Mutex<State>(.none)
+
+    init(count: Int) { self.count = count }
+
+    /// Makes the threads when they do not exist yet.
+    func start() { _ = next() }
+
+    /// A loop for one connection (nil once shut down).
+    func next() -> EventLoop? {
+        state.withLock { state -> EventLoop? in
+            switch state {
+            case .made(let group): return group.next()
+            case .closed: return nil
+            case .none:
+                let group = MultiThreadedEventLoopGroup(numberOfThreads: count)
+                state = .made(group)
+                return group.next()
+            }
+        }
+    }
+
+    /// Stops the threads (if made) and blocks until they are gone.
+    func shutdown() {
+        let previous = state.withLock { state -> State in
+            defer { state = .closed }
+            return state
+        }
+        if case .made(let group) = previous { try? group.syncShutdownGracefully() }
     }
 }

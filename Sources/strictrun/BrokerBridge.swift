@@ -11,9 +11,11 @@ import Synchronization
 ///
 /// Made before the program starts, it only creates the per-run CA and the files that make the program trust it,
 /// on a thread of its own while the program is launched; the tracer waits for them at the program's exec (the
-/// program may read them at once: Node does). The broker itself — trust store, SwiftNIO threads, listeners —
-/// starts on the first routed connect (`prepare()`, on a thread of its own while the tracer takes that connect's
-/// stack), so a run that never contacts a TLS port starts none.
+/// program may read them at once: Node does). The broker itself — listeners, then SwiftNIO threads and the trust
+/// store — starts on the first routed connect (`prepare()`), so a run that never contacts a TLS port starts none.
+/// The same thread starts it: once the CA is made it sleeps until then (or until the run ends). A thread made at
+/// that connect could wait milliseconds for a CPU (placed beside the tracer, busy with the connect's stack); a
+/// sleeping one is woken onto the idle core.
 final class BrokerBridge: ConnectionRouter, Sendable {
     private let configuration: BrokerConfiguration
     /// Where the broker's events go (set by `attach` once the trace is open).
@@ -37,6 +39,8 @@ final class BrokerBridge: ConnectionRouter, Sendable {
     /// profile and opens the trace; `ready()` waits for it before the program starts.
     private let preparation = Preparation()
     private let startup = Startup()
+    /// Wakes the CA's thread to start the broker (state `.starting`) or to end (`.stopped`).
+    private let wake = DispatchSemaphore(value: 0)
     private let caPath: String
     private let bundlePath: String
 
@@ -76,15 +80,17 @@ final class BrokerBridge: ConnectionRouter, Sendable {
         self.configuration = configuration
         (caPath, bundlePath) = BrokerTrustFiles.paths(workDirectory: directory)
         let preparation = self.preparation
-        let thread = Thread {
+        let thread = Thread { [self] in
             preparation.finish(Result { () throws(BrokerError) -> BrokerTrustFiles in
                 try Self.makeParent(parent)
                 let files = try BrokerTrustFiles.write(workDirectory: directory)
                 Self.removeStaleDirectories(in: parent)
                 return files
             })
+            wake.wait()
+            if case .starting = state.withLock({ $0 }) { runStart() }
         }
-        thread.name = "strictrun-ca"
+        thread.name = "strictrun-tls"
         thread.start()
     }
 
@@ -176,33 +182,33 @@ final class BrokerBridge: ConnectionRouter, Sendable {
         func forget(_ id: UInt64) { _ = map.withLock { $0.removeValue(forKey: id) } }
     }
 
-    /// Starts the broker on a thread of its own when it has not been started, and returns at once:
-    /// the tracer calls it at the first routed connect and takes that connect's stack meanwhile
-    /// (the two were the first HTTPS request's largest costs, one after the other).
+    /// Has the CA's thread start the broker when it has not been started, and returns at once: the
+    /// tracer calls it at the first routed connect and takes that connect's stack meanwhile (the two
+    /// were the first HTTPS request's largest costs, one after the other).
     func prepare() {
         let begin = state.withLock { state -> Bool in
             guard case .notStarted = state else { return false }
             state = .starting
             return true
         }
-        guard begin else { return }
-        let thread = Thread { [self] in
-            let outcome = startBroker()
-            let late = state.withLock { state -> TLSBroker? in
-                guard case .starting = state else { return try? outcome.get() }  // the run ended meanwhile
-                switch outcome {
-                case .success(let broker): state = .running(broker)
-                case .failure(let error): state = .failed(error.description)
-                }
-                return nil
+        if begin { wake.signal() }
+    }
+
+    /// On the CA's thread: the broker's listeners (the routed connect waits for them), then its threads
+    /// and first-use work while that connect returns and the program sends its first bytes.
+    private func runStart() {
+        let outcome = startBroker()
+        let late = state.withLock { state -> TLSBroker? in
+            guard case .starting = state else { return try? outcome.get() }  // the run ended meanwhile
+            switch outcome {
+            case .success(let broker): state = .running(broker)
+            case .failure(let error): state = .failed(error.description)
             }
-            late?.shutdown()
-            startup.signal()
-            // The connect that started it returns now; the first handshake follows shortly.
-            if case .running(let broker) = state.withLock({ $0 }) { broker.warmUp() }
+            return nil
         }
-        thread.name = "strictrun-broker-start"
-        thread.start()
+        late?.shutdown()
+        startup.signal()
+        if case .running(let broker) = state.withLock({ $0 }) { broker.warmUp() }
     }
 
     func listeningPorts() throws(RouterUnavailable) -> BrokerPorts {
@@ -319,7 +325,11 @@ final class BrokerBridge: ConnectionRouter, Sendable {
             defer { state = .stopped }
             return state
         }
-        if case .running(let broker) = previous { broker.shutdown() }
+        switch previous {
+        case .running(let broker): broker.shutdown()
+        case .notStarted: wake.signal()  // the CA's thread ends
+        default: break
+        }
         try? FileManager.default.removeItem(atPath: configuration.workDirectory)
     }
 

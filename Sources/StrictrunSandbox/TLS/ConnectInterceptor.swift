@@ -99,6 +99,9 @@ final class ConnectRouting {
             return .failed(errno: Errno.badFD, reason: "\(error)")
         }
         guard Sockets.isStream(socket.raw) else { return .direct(reason: "not a TCP socket") }
+        // The broker starts on its own thread now, while the tracer looks for a traced listener and takes the
+        // connect's stack.
+        router.prepare()
         var server: ProcessID?
         let loopback = IPAddressBytes(endpoint.ip)?.isLoopback == true
         if loopback {
@@ -108,7 +111,6 @@ final class ConnectRouting {
             case nil: break
             }
         }
-        router.prepare()
         meanwhile()
         let ports: BrokerPorts
         do {
