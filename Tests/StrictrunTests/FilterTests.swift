@@ -79,6 +79,25 @@ struct FilterTests {
         #expect(try Self.verdict(p, "connect").1?.check == .tlsConnect)
     }
 
+    /// `run --filter-only` (the benchmarks' plain-filter floor): the same program with no tracer behind it.
+    @Test("the untraced program allows what the program traces and answers everything else the same")
+    func untracedProgram() throws {
+        let p = try Self.compile("microkernel")
+        let untraced = BPFSimulator(p.untracedProgram)
+        #expect(p.untracedProgram.count == p.program.count)
+        #expect(!p.untracedProgram.contains { $0.code == 0x06 && $0.k & 0xffff_0000 == 0x7ff0_0000 })
+        let privateAnon: UInt64 = 0x22
+        let calls: [(String, [UInt64])] = [("openat", [0, 0, 0]), ("mmap", [0, 4096, Self.rwx, privateAnon]),
+                                           ("clone", [Self.forkFlags]), ("clone3", []), ("getpid", []),
+                                           ("io_uring_setup", [])]
+        for (name, args) in calls {
+            let traced = try Self.verdict(p, name, args).0
+            let plain = try untraced.run(arch: SyscallNames.archX86_64, nr: Self.nr(name), args: args)
+            if traced.action == 0x7ff0_0000 { #expect(plain == .allow, "\(name)") } else { #expect(plain == traced, "\(name)") }
+        }
+        #expect(try Self.verdict(p, "openat", [0, 0, 0]).0.action == 0x7ff0_0000, "microkernel traces opens")
+    }
+
     @Test("every enforcing profile sends other ABIs (i386, x32) to the tracer")
     func foreign() throws {
         let i386ForkNumber: Int32? = SyscallTable.i386Number("fork")

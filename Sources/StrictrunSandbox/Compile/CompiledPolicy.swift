@@ -81,4 +81,16 @@ public struct CompiledPolicy: Sendable {
     public var confinement: ConfinementView? = nil
     /// Whether any rule sends calls to the tracer (if not, a run needs no ptrace at all).
     public var needsTracer: Bool { !rules.isEmpty }
+
+    /// The program with every `SECCOMP_RET_TRACE` return made `SECCOMP_RET_ALLOW`: what the kernel's
+    /// filter costs with no tracer (`run --filter-only`, the benchmarks' plain-filter floor). Without a
+    /// tracer the kernel answers TRACE with ENOSYS, so a profile that traces opens (every shipped one
+    /// does) could not even load a dynamically linked program.
+    public var untracedProgram: [BPFInstruction] {
+        program.map { instruction in
+            var out = instruction
+            if instruction.code == 0x06, instruction.k & 0xffff_0000 == 0x7ff0_0000 { out.k = 0x7fff_0000 }
+            return out
+        }
+    }
 }

@@ -17,8 +17,8 @@ public struct RunRequest: Sendable {
     public var trace: TraceWriter
     /// Where connect() calls the policy routes go; nil without a `tls` route rule.
     public var router: (any ConnectionRouter)?
-    /// Install the filter without a tracer (rules that would trace fail with ENOSYS):
-    /// the plain-filter floor of the benchmarks.
+    /// Install the filter without a tracer, every call a rule would trace allowed
+    /// (`CompiledPolicy.untracedProgram`): the plain-filter floor of the benchmarks.
     public var filterOnly: Bool
     public var stacks: StackSettings
     /// W^X emulation flips by single-stepping only, never through its trampoline (the
@@ -153,7 +153,8 @@ public enum Sandbox {
     private static func launch(_ request: RunRequest, path: String, plan: ConfinementPlan) throws -> LaunchedChild {
         let spec = ChildSpec(path: path, argv: [request.program] + request.arguments,
                              environment: request.environment.map { "\($0.key)=\($0.value)" }.sorted(),
-                             filter: request.policy.program, setMDWE: request.policy.kernelMDWE,
+                             filter: request.filterOnly ? request.policy.untracedProgram : request.policy.program,
+                             setMDWE: request.policy.kernelMDWE,
                              trace: !request.filterOnly, steps: plan.steps.map { ($0.step, $0.optional) })
         return try ChildLauncher.launch(spec)
     }
