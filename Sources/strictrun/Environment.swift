@@ -36,6 +36,21 @@ enum Environment {
         return String(path[..<slash])
     }
 
+    /// The program and its arguments as this process's argv holds them: the last `command.count`
+    /// words (they always end the command line), bytes as given. `CommandLine.arguments` repairs
+    /// words that are not UTF-8; the parsers read those, the program gets these. Should the two
+    /// ever not line up, the parsed words are used.
+    static func commandBytes(_ command: [String]) -> [[UInt8]] {
+        let count = Int(CommandLine.argc)
+        guard command.count <= count else { return command.map { Array($0.utf8) } }
+        let raw = (count - command.count..<count).map { index -> [UInt8] in
+            guard let word = CommandLine.unsafeArgv[index] else { return [] }
+            return Array(UnsafeRawBufferPointer(start: word, count: strlen(word)))
+        }
+        let agrees = zip(raw, command).allSatisfy { String(decoding: $0, as: UTF8.self) == $1 }
+        return agrees ? raw : command.map { Array($0.utf8) }
+    }
+
     /// `STRICTRUN_FS_FALLBACK=landlock`: build the fs view with Landlock even where user
     /// namespaces work (for tests, and for machines where namespaces misbehave).
     static func confinementFallback() -> ConfinementFallback {

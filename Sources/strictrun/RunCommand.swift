@@ -107,7 +107,7 @@ extension LaunchOptions {
         defer { bridge?.shutdown() }
         let policy = Environment.compiledPolicy(loaded, forRun: true, cached: true, cacheStats: filterCacheStats)
         let tracePath = trace ?? "strictrun-trace-\(getpid()).jsonl"
-        var arguments = Array(command.dropFirst())
+        var argv = Environment.commandBytes(command)
         var jsLogDirectory: String?
         if jsFrames, ["node", "nodejs"].contains(URL(fileURLWithPath: program).lastPathComponent) {
             // V8 writes its perf map to /tmp/perf-PID.map; its isolate log goes to a directory
@@ -116,7 +116,9 @@ extension LaunchOptions {
                 .appendingPathComponent("strictrun-v8-\(getpid())").path
             try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             jsLogDirectory = directory
-            arguments = ["--perf-basic-prof", "--interpreted-frames-native-stack", "--no-logfile-per-isolate", "--logfile=\(directory)/v8.log"] + arguments
+            let flags = ["--perf-basic-prof", "--interpreted-frames-native-stack", "--no-logfile-per-isolate",
+                         "--logfile=\(directory)/v8.log"]
+            argv.insert(contentsOf: flags.map { Array($0.utf8) }, at: 1)
         }
         defer { if let jsLogDirectory { try? FileManager.default.removeItem(atPath: jsLogDirectory) } }
         let writer: TraceWriter
@@ -125,18 +127,17 @@ extension LaunchOptions {
         } catch {
             Environment.fail("\(error)", status: 125)
         }
-        var environment = ProcessInfo.processInfo.environment
+        var environment = EnvironmentEntries.current()
         if let bridge {
             bridge.attach(writer)
-            environment.merge(bridge.environment) { _, broker in broker }
+            environment = EnvironmentEntries.setting(bridge.environment, in: environment)
         }
-        var request = RunRequest(program: program, arguments: arguments,
-                                 environment: environment, policy: policy,
+        var request = RunRequest(argv: argv, environment: environment, policy: policy,
                                  trace: writer, router: bridge, filterOnly: filterOnly,
                                  stacks: StackSettings(enabled: !noStacks, depth: stackDepth,
                                                        siteFrames: siteFrames, siteCap: siteCap,
                                                        symbolCacheDirectory: Environment.symbolCacheDirectory()),
-                                 wxSlowPathOnly: environment["STRICTRUN_WX_SLOW_PATH"] == "1",
+                                 wxSlowPathOnly: getenv("STRICTRUN_WX_SLOW_PATH").map { String(cString: $0) } == "1",
                                  injectedFailures: injected)
         // libdw would ask debuginfod servers for symbols when this is set: never stall the
         // tracer on the network (the program keeps its own environment).

@@ -176,9 +176,38 @@ struct RunTests {
                 #expect(lines.contains { $0.hasPrefix("\(field):") && $0.hasSuffix("0000000000000000") },
                         "\(profile) \(field): \(run.result.stdout)")
             }
-            #expect(run.result.stdout.contains("\0STRICTRUN_TEST_MARKER=\(marker)\0"), "\(profile): \(run.result.stdout)")
+            #expect(run.result.stdout.contains("STRICTRUN_TEST_MARKER=\(marker)\0"), "\(profile): \(run.result.stdout)")
             #expect(run.trace.first?["argv"]?.arrayValue?.last?.stringValue == "/proc/self/environ")
         }
+    }
+
+    /// Bytes stay bytes: strictrun's own view of its command line and environment is `String`s
+    /// (repaired where not UTF-8, the environment a dictionary); the program gets the originals.
+    @Test("argv, the environment (its order too) and a program name that are not UTF-8 reach the program unchanged")
+    func bytesStayBytes() throws {
+        let dir = try Fixture.temporaryDirectory()
+        let trace = dir.appendingPathComponent("t.jsonl").path
+        // The program: a copy of echo whose name ends in byte 0xff, run by path.
+        let script = """
+            name=$(printf 'echo\\377'); cp /bin/echo "$2/$name"
+            run() { env -i Z=2 B="$(printf '\\377\\376')" A=1 "$@"; }
+            echo bare; run /usr/bin/env | od -An -tx1; run "$2/$name" "$(printf 'x\\377')" "" y | od -An -tx1
+            echo under; run "$1" run -q -p microkernel -t "$3" -- /usr/bin/env | od -An -tx1
+            run "$1" run -q -p microkernel -t "$3" -- "$2/$name" "$(printf 'x\\377')" "" y | od -An -tx1
+            """
+        let result = try Fixture.run(["/bin/sh", "-c", script, "sh", Fixture.strictrun, dir.path, trace])
+        #expect(result.status == 0, "\(result.stderr)")
+        let parts = result.stdout.components(separatedBy: "under\n")
+        try #require(parts.count == 2, "\(result.stdout)")
+        let bare = parts[0].replacingOccurrences(of: "bare\n", with: "").split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        let under = parts[1].split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        // env -i's three variables first, in their order, byte for byte; the trust variables follow.
+        let environment = "5a 3d 32 0a 42 3d ff fe 0a 41 3d 31 0a"
+        #expect(bare.hasPrefix(environment), "\(bare)")
+        #expect(under.hasPrefix(environment), "\(under)")
+        // echo's output: x\xff, an empty word, y.
+        let echoed = "78 ff 20 20 79 0a"
+        #expect(bare.hasSuffix(echoed) && under.hasSuffix(echoed), "bare: \(bare)\nunder: \(under)")
     }
 
     @Test("SIGINT/SIGTERM sent to strictrun reach the program; the trace ends with its exit")

@@ -9,9 +9,12 @@ import Synchronization
 
 /// One `strictrun run`: what to run, under which policy, and where the trace goes.
 public struct RunRequest: Sendable {
-    public var program: String
-    public var arguments: [String]
-    public var environment: [String: String]
+    /// argv[0] as text: the name resolved on `PATH` and shown in messages.
+    public var program: String { String(decoding: argv.first ?? [], as: UTF8.self) }
+    /// The program's argv (argv[0] first) and environment (`NAME=value`, in order), exactly the
+    /// bytes the user gave (`EnvironmentEntries`).
+    public var argv: [[UInt8]]
+    public var environment: [[UInt8]]
     public var policy: CompiledPolicy
     /// The trace to write (the TLS broker's events go to the same one).
     public var trace: TraceWriter
@@ -29,14 +32,13 @@ public struct RunRequest: Sendable {
     /// How the fs view is built where user namespaces work (`STRICTRUN_FS_FALLBACK`, read by the executable).
     public var confinementFallback: ConfinementFallback = .none
 
-    public init(program: String, arguments: [String], environment: [String: String],
+    public init(argv: [[UInt8]], environment: [[UInt8]],
                 policy: CompiledPolicy, trace: TraceWriter, router: (any ConnectionRouter)? = nil,
                 filterOnly: Bool = false, stacks: StackSettings = StackSettings(), wxSlowPathOnly: Bool = false,
                 injectedFailures: InjectedFailures = []) {
         self.wxSlowPathOnly = wxSlowPathOnly
         self.injectedFailures = injectedFailures
-        self.program = program
-        self.arguments = arguments
+        self.argv = argv
         self.environment = environment
         self.policy = policy
         self.trace = trace
@@ -77,16 +79,17 @@ public enum Sandbox {
 
     private static func runOnTracerThread(_ request: RunRequest, rootPid: Locked<pid_t>) throws -> RunOutcome {
         let writer = request.trace
-        let argv = [request.program] + request.arguments
+        let argv = request.argv.map { String(decoding: $0, as: UTF8.self) }
         let plan = ConfinementPlan.make(profile: request.policy.profile, cwd: FileManager.default.currentDirectoryPath, fallback: request.confinementFallback)
         let profile = request.policy.profile
         try writer.write(StartEvent(profile: profile.name, profileFiles: profile.sources, mode: profile.mode.rawValue,
                                     argv: argv, cwd: FileManager.default.currentDirectoryPath, strictrun: strictrunVersion,
                                     filterInstructions: request.policy.program.count, confinement: plan.notes))
         let steps = plan.steps.map(\.what)
-        let path: String
+        let path: [UInt8]
         do {
-            path = try ProgramResolver.resolve(request.program, path: request.environment["PATH"])
+            path = try ProgramResolver.resolve(request.argv.first ?? [],
+                                               path: EnvironmentEntries.value("PATH", in: request.environment))
         } catch {
             try writer.write(ExitEvent.failure(pid: nil, exitStatus: Int(error.exitStatus), error: error.description))
             throw error
@@ -137,7 +140,7 @@ public enum Sandbox {
         var policy = request.policy
         policy.confinement = plan.view
         let tracer = Tracer(policy: policy, writer: writer, stacks: StackRecorder(settings: request.stacks),
-                            router: request.router, root: pid, exe: path, wxSlowPathOnly: request.wxSlowPathOnly,
+                            router: request.router, root: pid, exe: String(decoding: path, as: UTF8.self), wxSlowPathOnly: request.wxSlowPathOnly,
                             injected: request.injectedFailures)
         Ptrace.resume(pid)
         var outcome = tracer.run()
@@ -150,9 +153,8 @@ public enum Sandbox {
         return outcome
     }
 
-    private static func launch(_ request: RunRequest, path: String, plan: ConfinementPlan) throws -> LaunchedChild {
-        let spec = ChildSpec(path: path, argv: [request.program] + request.arguments,
-                             environment: request.environment.map { "\($0.key)=\($0.value)" }.sorted(),
+    private static func launch(_ request: RunRequest, path: [UInt8], plan: ConfinementPlan) throws -> LaunchedChild {
+        let spec = ChildSpec(path: path, argv: request.argv, environment: request.environment,
                              filter: request.filterOnly ? request.policy.untracedProgram : request.policy.program,
                              setMDWE: request.policy.kernelMDWE,
                              trace: !request.filterOnly, steps: plan.steps.map { ($0.step, $0.optional) })

@@ -26,10 +26,11 @@ public enum ConfinementStep: Sendable, Hashable {
 /// What the child is made of: the program, its argv and environment, the seccomp filter, the
 /// confinement steps, and whether it asks to be traced.
 public struct ChildSpec: Sendable {
-    public var path: String
-    public var argv: [String]
-    /// `NAME=value` entries.
-    public var environment: [String]
+    /// The file to execute, argv and the environment (`NAME=value` entries, in order): bytes as the
+    /// user gave them, never through `String` (which would repair what is not UTF-8).
+    public var path: [UInt8]
+    public var argv: [[UInt8]]
+    public var environment: [[UInt8]]
     public var filter: [BPFInstruction]
     /// Set the kernel's memory-deny-write-execute (PR_SET_MDWE) before exec.
     public var setMDWE: Bool
@@ -38,7 +39,7 @@ public struct ChildSpec: Sendable {
     /// Steps, each optional (its failure is ignored) or not.
     public var steps: [(step: ConfinementStep, optional: Bool)]
 
-    public init(path: String, argv: [String], environment: [String], filter: [BPFInstruction], setMDWE: Bool,
+    public init(path: [UInt8], argv: [[UInt8]], environment: [[UInt8]], filter: [BPFInstruction], setMDWE: Bool,
                 trace: Bool, steps: [(step: ConfinementStep, optional: Bool)]) {
         self.path = path
         self.argv = argv
@@ -78,13 +79,13 @@ public enum ChildLauncher {
 
     /// The child, its error pipe (closed by `closeReport`) and its arena (freed by `release`).
     public static func launch(_ spec: ChildSpec) throws(SystemError) -> LaunchedChild {
-        let cArgv = spec.argv.map { strdup($0) } + [nil]
-        let cEnv = spec.environment.map { strdup($0) } + [nil]
-        let cPath = strdup(spec.path)
+        let cArgv: [UnsafeMutablePointer<CChar>?] = spec.argv.map(Self.cString) + [nil]
+        let cEnv: [UnsafeMutablePointer<CChar>?] = spec.environment.map(Self.cString) + [nil]
+        let cPath = Self.cString(spec.path)
         defer {
-            cArgv.forEach { free($0) }
-            cEnv.forEach { free($0) }
-            free(cPath)
+            cArgv.forEach { $0?.deallocate() }
+            cEnv.forEach { $0?.deallocate() }
+            cPath.deallocate()
         }
         let filter = spec.filter.map { sock_filter(code: $0.code, jt: $0.jt, jf: $0.jf, k: $0.k) }
         var errorFD: Int32 = -1
@@ -110,6 +111,14 @@ public enum ChildLauncher {
     /// Frees what the child read before its execve. Call it only once the child has exec'd or
     /// is gone (a wait saw it exit, or the tracer saw its exec): until then it may still read it.
     public static func release(_ child: LaunchedChild) { strictrun_launch_release(child.arena) }
+
+    /// A NUL-terminated copy of `bytes` (freed with `deallocate`).
+    private static func cString(_ bytes: [UInt8]) -> UnsafeMutablePointer<CChar> {
+        let copy = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count + 1)
+        for (index, byte) in bytes.enumerated() { copy[index] = CChar(bitPattern: byte) }
+        copy[bytes.count] = 0
+        return copy
+    }
 
     /// What the child reported on `fd` (nil: it reached exec, or nothing yet).
     public static func failure(report fd: Int32) -> ChildFailure? {

@@ -18,22 +18,26 @@ public struct LaunchError: Error, Sendable, CustomStringConvertible {
 }
 
 /// Finds the file `execve` should run, as a shell does: a name with `/` is used as is,
-/// others are searched in `PATH`.
+/// others are searched in `PATH`. Names are bytes: a file whose name is not UTF-8 is found as
+/// it is (messages show it decoded).
 public enum ProgramResolver {
-    public static func resolve(_ program: String, path: String?) throws(LaunchError) -> String {
+    public static func resolve(_ program: [UInt8], path: [UInt8]?) throws(LaunchError) -> [UInt8] {
+        let shown = String(decoding: program, as: UTF8.self)
         if program.isEmpty {
-            throw LaunchError(program: program, reason: "empty program name", exitStatus: 127)
+            throw LaunchError(program: shown, reason: "empty program name", exitStatus: 127)
         }
-        if program.contains("/") {
-            try check(program, shownAs: program)
+        let slash = UInt8(ascii: "/")
+        if program.contains(slash) {
+            try check(program, shownAs: shown)
             return program
         }
-        let directories = (path ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":", omittingEmptySubsequences: false)
+        let directories = (path ?? Array("/usr/local/bin:/usr/bin:/bin".utf8))
+            .split(separator: UInt8(ascii: ":"), omittingEmptySubsequences: false)
         var firstUnusable: LaunchError?
         for directory in directories {
-            let candidate = (directory.isEmpty ? "." : String(directory)) + "/" + program
+            let candidate = (directory.isEmpty ? [UInt8(ascii: ".")] : Array(directory)) + [slash] + program
             do {
-                try check(candidate, shownAs: program)
+                try check(candidate, shownAs: shown)
                 return candidate
             } catch where error.exitStatus == 126 {
                 firstUnusable = firstUnusable ?? error
@@ -42,13 +46,14 @@ public enum ProgramResolver {
             }
         }
         if let firstUnusable { throw firstUnusable }
-        throw LaunchError(program: program, reason: "command not found", exitStatus: 127)
+        throw LaunchError(program: shown, reason: "command not found", exitStatus: 127)
     }
 
     /// stat + access(X_OK): 127 when missing, 126 when a directory or not executable.
-    private static func check(_ file: String, shownAs name: String) throws(LaunchError) {
+    private static func check(_ file: [UInt8], shownAs name: String) throws(LaunchError) {
+        let cFile = file.map { CChar(bitPattern: $0) } + [0]
         var info = stat()
-        if stat(file, &info) != 0 {
+        if stat(cFile, &info) != 0 {
             let code = errno
             throw LaunchError(program: name, reason: String(cString: strerror(code)),
                               exitStatus: code == ENOENT || code == ENOTDIR ? 127 : 126)
@@ -56,7 +61,7 @@ public enum ProgramResolver {
         if info.st_mode & S_IFMT == S_IFDIR {
             throw LaunchError(program: name, reason: "is a directory", exitStatus: 126)
         }
-        if access(file, X_OK) != 0 {
+        if access(cFile, X_OK) != 0 {
             throw LaunchError(program: name, reason: String(cString: strerror(errno)), exitStatus: 126)
         }
     }
