@@ -50,6 +50,10 @@ final class StreamFront: @unchecked Sendable {
     private let listeners: [Int32]
     private var owners: [Int32: Owner] = [:]
     private var interests: [Int32: UInt32] = [:]
+    /// Descriptors given up while one batch of epoll events is handled. A later event of the same
+    /// batch for that number is stale: the number may already be a connection accepted meanwhile,
+    /// which the stale event would have dropped (its app saw ECONNRESET, and no event said why).
+    private var retired: Set<Int32> = []
     private let stopping = Atomic<Bool>(false)
     private let done = DispatchSemaphore(value: 0)
 
@@ -118,7 +122,10 @@ final class StreamFront: @unchecked Sendable {
         while !stopping.load(ordering: .acquiring) {
             let count = strictrun_epoll_wait(epoll, &fds, &events, 64, nextTimeout())
             if count < 0 && errno != EINTR { break }
-            for index in 0..<max(0, Int(count)) { handle(fd: fds[index], events: events[index]) }
+            retired.removeAll(keepingCapacity: true)
+            for index in 0..<max(0, Int(count)) where !retired.contains(fds[index]) {
+                handle(fd: fds[index], events: events[index])
+            }
             expireDeadlines()
         }
         for (fd, owner) in owners {
@@ -370,6 +377,7 @@ final class StreamFront: @unchecked Sendable {
 
     private func forget(_ fd: Int32) {
         guard owners.removeValue(forKey: fd) != nil else { return }
+        retired.insert(fd)
         interests[fd] = nil
         _ = strictrun_epoll_ctl(epoll, 2, fd, 0)
     }
