@@ -80,10 +80,11 @@ public enum Sandbox {
     private static func runOnTracerThread(_ request: RunRequest, rootPid: Locked<pid_t>) throws -> RunOutcome {
         let writer = request.trace
         let argv = request.argv.map { String(decoding: $0, as: UTF8.self) }
-        let plan = ConfinementPlan.make(profile: request.policy.profile, cwd: FileManager.default.currentDirectoryPath, fallback: request.confinementFallback)
+        let cwd = FileManager.default.currentDirectoryPath
+        let plan = ConfinementPlan.make(profile: request.policy.profile, cwd: cwd, fallback: request.confinementFallback)
         let profile = request.policy.profile
         try writer.write(StartEvent(profile: profile.name, profileFiles: profile.sources, mode: profile.mode.rawValue,
-                                    argv: argv, cwd: FileManager.default.currentDirectoryPath, strictrun: strictrunVersion,
+                                    argv: argv, cwd: cwd, strictrun: strictrunVersion,
                                     filterInstructions: request.policy.program.count, confinement: plan.notes))
         let steps = plan.steps.map(\.what)
         let path: [UInt8]
