@@ -35,8 +35,8 @@ final class BrokerBridge: ConnectionRouter, Sendable {
             }
         }
     }
-    /// The per-run CA and its files, made on a short-lived thread while the launcher loads the
-    /// profile and opens the trace; `ready()` waits for it before the program starts.
+    /// The per-run CA and its files, made on the `strictrun-tls` thread while the launcher loads the
+    /// profile and opens the trace; `waitUntilTrusted()` waits for it at the program's exec.
     private let preparation = Preparation()
     private let startup = Startup()
     /// Wakes the CA's thread to start the broker (state `.starting`) or to end (`.stopped`).
@@ -64,8 +64,9 @@ final class BrokerBridge: ConnectionRouter, Sendable {
         state.withLock { if case .running = $0 { return true } else { return false } }
     }
 
-    /// Starts making the per-run CA and its files (on a thread of its own, which ends when they
-    /// are written, so that it overlaps the filter's compilation); nothing of the broker itself.
+    /// Starts making the per-run CA and its files on a thread of its own (overlapping the filter's
+    /// compilation), which then sleeps until the first routed connect or the end of the run; nothing
+    /// of the broker itself.
     init(tls: TLSPolicy) {
         let parent = Self.parentDirectory
         let directory = (parent as NSString).appendingPathComponent("\(getpid())")
