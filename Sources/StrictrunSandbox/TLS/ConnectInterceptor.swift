@@ -99,18 +99,19 @@ final class ConnectRouting {
             return .failed(errno: Errno.badFD, reason: "\(error)")
         }
         guard Sockets.isStream(socket.raw) else { return .direct(reason: "not a TCP socket") }
-        // The broker starts on its own thread now, while the tracer looks for a traced listener and takes the
-        // connect's stack.
-        router.prepare()
-        var server: ProcessID?
         let loopback = IPAddressBytes(endpoint.ip)?.isLoopback == true
+        var listener: UInt64?
         if loopback {
             switch Listeners.find(for: endpoint) {
             case .none?: return .direct(reason: "nothing listens on \(endpoint)")
-            case .listening(let inode)?: server = owner(ofSocket: inode)
+            case .listening(let inode)?: listener = inode
             case nil: break
             }
         }
+        // The connect is routed: the broker starts on its own thread now, while the tracer looks for the
+        // traced process that owns the listener and takes the connect's stack.
+        router.prepare()
+        let server = listener.flatMap(owner(ofSocket:))
         meanwhile()
         let ports: BrokerPorts
         do {
