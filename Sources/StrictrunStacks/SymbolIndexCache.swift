@@ -5,6 +5,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import StrictrunSystem
 
 /// The on-disk cache of `SymbolIndex`es in one directory (`StackOptions.symbolCacheDirectory`;
 /// the executable picks it with `SymbolCacheDirectory.resolve(environment:)`).
@@ -112,15 +113,9 @@ struct SymbolIndexCache: Sendable {
         let temporary = "\(path).\(getpid()).tmp"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else { return }
-        var written = 0
-        while written < bytes.count {
-            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, $0.count - written) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            written += n
-        }
+        let code = FileContents.write(bytes, to: fd)
         close(fd)
-        if written == bytes.count && rename(temporary, path) == 0 { return }
+        if code == 0 && rename(temporary, path) == 0 { return }
         unlink(temporary)
     }
 

@@ -127,4 +127,16 @@ public enum FileContents {
         }
         return count
     }
+
+    /// Writes all of `bytes` to `fd` (retrying short writes and EINTR): 0, or the errno that stopped it.
+    public static func write(_ bytes: [UInt8], to fd: Int32) -> Int32 {
+        var written = 0
+        while written < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, $0.count - written) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return n < 0 ? errno : EIO }
+            written += n
+        }
+        return 0
+    }
 }

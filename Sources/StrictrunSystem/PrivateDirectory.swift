@@ -56,16 +56,9 @@ public final class PrivateDirectory {
         let file = try valueOrErrno("open \(temporary)") {
             openat(fd, temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         }
-        var written = 0
-        while written < bytes.count {
-            let n = bytes.withUnsafeBytes { write(file, $0.baseAddress! + written, $0.count - written) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            written += n
-        }
-        let code = errno
+        let code = FileContents.write(bytes, to: file)
         close(file)
-        guard written == bytes.count else {
+        guard code == 0 else {
             unlinkat(fd, temporary, 0)
             throw SystemError("write \(temporary)", errno: code)
         }
