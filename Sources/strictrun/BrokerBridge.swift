@@ -98,8 +98,13 @@ final class BrokerBridge: ConnectionRouter, Sendable {
     /// `TMPDIR/strictrun-tls-UID`: the per-run CA directories of one user, each named by its
     /// strictrun's pid (so that finding a killed run's is a look through a few entries, not
     /// through the whole temporary directory).
+    /// `TMPDIR` is read as Foundation's `temporaryDirectory` reads it (unset or empty: /tmp), without
+    /// building its URL, whose first use cost a conformance scan of the whole binary at every run.
     static var parentDirectory: String {
-        (FileManager.default.temporaryDirectory.path as NSString).appendingPathComponent("strictrun-tls-\(getuid())")
+        let variable = getenv("TMPDIR").map { String(cString: $0) } ?? ""
+        var base = Substring(variable.isEmpty ? "/tmp" : variable)
+        while base.count > 1, base.hasSuffix("/") { base = base.dropLast() }
+        return (base == "/" ? "" : base) + "/strictrun-tls-\(getuid())"
     }
 
     /// Creates `parent` (0700) or accepts it when it is this user's own directory, not a
@@ -121,7 +126,7 @@ final class BrokerBridge: ConnectionRouter, Sendable {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: parent) else { return }
         for name in names {
             guard let pid = pid_t(name), pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
-            try? FileManager.default.removeItem(atPath: (parent as NSString).appendingPathComponent(name))
+            remove((parent as NSString).appendingPathComponent(name))
         }
     }
 
@@ -331,7 +336,17 @@ final class BrokerBridge: ConnectionRouter, Sendable {
         case .notStarted: wake.signal()  // the CA's thread ends
         default: break
         }
-        try? FileManager.default.removeItem(atPath: configuration.workDirectory)
+        Self.remove(configuration.workDirectory)
+    }
+
+    /// Removes a per-run CA directory: its two files, then itself; whatever else is in it (nothing
+    /// strictrun wrote), through FileManager. The common case costs three system calls, where
+    /// FileManager's walk cost about 0.4 ms at the end of every run.
+    private static func remove(_ directory: String) {
+        let (caPath, bundlePath) = BrokerTrustFiles.paths(workDirectory: directory)
+        unlink(caPath)
+        unlink(bundlePath)
+        if rmdir(directory) != 0, errno != ENOENT { try? FileManager.default.removeItem(atPath: directory) }
     }
 
     /// A broker event as a `tls` line (the pid is filled in by the caller).

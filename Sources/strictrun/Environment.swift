@@ -106,16 +106,17 @@ enum Environment {
         let compiler = FilterCompiler(supervisor: supervisor)
         do {
             let policy: CompiledPolicy
-            var report: String
+            // What the cache did, made into text only when asked (a run that prints nothing made it anyway).
+            let report: () -> String
             switch cached ? filterCache() : .failure(FilterCacheOff(reason: "not used by this command")) {
             case .success(let cache):
                 let compiled = try compiler.compile(profile, pseudoCode: !forRun, cache: cache)
-                (policy, report) = (compiled.policy, compiled.report.description)
+                (policy, report) = (compiled.policy, { compiled.report.description })
             case .failure(let off):
-                (policy, report) = (try compiler.compile(profile, pseudoCode: !forRun), off.reason)
+                (policy, report) = (try compiler.compile(profile, pseudoCode: !forRun), { off.reason })
             }
             if cacheStats {
-                note("filter cache: \(report); program \(policy.program.count) instructions, sha256 "
+                note("filter cache: \(report()); program \(policy.program.count) instructions, sha256 "
                      + "\(FilterCache.digest(policy.program)), supervisor \(supervisor.map(String.init) ?? "none")")
             }
             return policy

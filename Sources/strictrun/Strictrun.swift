@@ -22,13 +22,13 @@ struct Strictrun: ParsableCommand {
         Sandbox.blockForwardedSignals()
         do {
             if let options = fastRun() {
-                try options.execute()
+                options.execute()
             } else {
                 var command = try parseAsRoot()
                 try command.run()
             }
         } catch let code as ExitCode {
-            // The usual end of `run` (the program's status): no message to format.
+            // A subcommand's own status (`conformance`, `profile`, …): no message to format.
             Foundation.exit(code.rawValue)
         } catch {
             exit(withError: error)
