@@ -16,6 +16,7 @@ ROOT = os.path.dirname(HERE)
 S = os.environ.get("STRICTRUN", os.path.join(ROOT, ".build-bench/release/strictrun"))
 FLOOR = os.environ.get("FLOOR_TRACER", os.path.join(ROOT, ".build-bench/floor_tracer"))
 RSSPEEK = os.environ.get("RSSPEEK", os.path.join(ROOT, ".build-bench/librsspeek.so"))
+SWIFT_FLOOR = os.environ.get("SWIFT_FLOOR", os.path.join(ROOT, ".build-bench/swift_floor"))
 WORK = os.environ.get("BENCH_WORK", "/tmp/strictrun-bench")
 EXAMPLES = os.path.join(ROOT, "Examples", "bin")
 

@@ -35,8 +35,14 @@ fi
 mkdir -p "$B"
 cc -O2 -Wall -Wextra -o "$B/floor_tracer" Benchmarks/floor_tracer.c -lseccomp
 cc -O2 -Wall -Wextra -shared -fPIC -o "$B/librsspeek.so" Benchmarks/rsspeek.c
+# The Swift runtime's floor under the launcher rows: a static Swift program that does nothing, without
+# and with Foundation (rebuilt only when its source changed).
+if [ ! "$B/swift_floor" -nt Benchmarks/swift_floor.swift ] || [ ! "$B/swift_floor_foundation" -nt Benchmarks/swift_floor.swift ]; then
+  swiftc -O -static-stdlib -o "$B/swift_floor" Benchmarks/swift_floor.swift 2>/dev/null
+  swiftc -O -static-stdlib -D FOUNDATION -o "$B/swift_floor_foundation" Benchmarks/swift_floor.swift 2>/dev/null
+fi
 
-export STRICTRUN=$B/release/strictrun FLOOR_TRACER=$B/floor_tracer RSSPEEK=$B/librsspeek.so
+export STRICTRUN=$B/release/strictrun FLOOR_TRACER=$B/floor_tracer RSSPEEK=$B/librsspeek.so SWIFT_FLOOR=$B/swift_floor
 work=$(mktemp -d /tmp/strictrun-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 export BENCH_WORK=$work

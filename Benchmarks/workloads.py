@@ -5,7 +5,7 @@ import os
 import re
 import subprocess
 
-from harness import (EXAMPLES, HERE, ROOT, S, WORK, Variant, Workload, bare, filter_only, floor, hyperfine_once,
+from harness import (EXAMPLES, HERE, ROOT, S, SWIFT_FLOOR, WORK, Variant, Workload, bare, filter_only, floor, hyperfine_once,
                      extra_per_unit, log, real_python, slope_derive, stats, strace, strictrun)
 from tls_bench import routing_available, tls_workload
 
@@ -36,6 +36,8 @@ def workloads() -> list:
     jitless = node + ["--jitless", "-e", "0"]
     out.append(Workload("launcher", "/bin/true — strictrun's fixed cost", [
         bare("bare", ["/bin/true"]),
+        bare("static Swift program, no Foundation (runtime floor)", [SWIFT_FLOOR]),
+        bare("static Swift program with Foundation", [SWIFT_FLOOR + "_foundation"]),
         Variant("strictrun --version (launcher only)", [S, "--version"], "strictrun"),
         filter_only(mk, ["/bin/true"]),
         floor(mk, ["/bin/true"]),
