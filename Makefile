@@ -11,6 +11,9 @@ LINT_VENV := .build/lint-tools
 LINT_PIP  := check-jsonschema==0.39.0
 BIN       = .build/$(CONFIG)/strictrun
 DEMO_DIR ?= /tmp/strictrun-demo
+# Release builds: the dependencies' generic types by direct metadata accessors too (Package.swift
+# says why; strictrun's own targets have the flag there).
+RELEASE_FLAGS := -Xswiftc -Xfrontend -Xswiftc -disable-concrete-type-metadata-mangled-name-accessors
 
 .PHONY: all deps build examples test demo install bench clean
 
@@ -28,7 +31,7 @@ deps:
 	  python3 -m venv $(LINT_VENV) && $(LINT_VENV)/bin/pip install -q $(LINT_PIP); }
 
 build: deps examples
-	$(SWIFT) build -c $(CONFIG) --product strictrun
+	$(SWIFT) build -c $(CONFIG) --product strictrun $(if $(filter release,$(CONFIG)),$(RELEASE_FLAGS))
 
 examples:
 	$(MAKE) -C Examples
@@ -58,7 +61,7 @@ demo: build
 	@cat $(DEMO_DIR)/jit_rwx.jsonl
 
 install:
-	$(SWIFT) build -c release --product strictrun
+	$(SWIFT) build -c release --product strictrun $(RELEASE_FLAGS)
 	install -D -m 0755 .build/release/strictrun $(DESTDIR)$(PREFIX)/bin/strictrun
 	install -d $(DESTDIR)$(PREFIX)/share/strictrun/profiles
 	install -m 0644 Profiles/*.yaml $(DESTDIR)$(PREFIX)/share/strictrun/profiles/
