@@ -102,9 +102,11 @@ final class BrokerBridge: ConnectionRouter, Sendable {
     /// building its URL, whose first use cost a conformance scan of the whole binary at every run.
     static var parentDirectory: String {
         let variable = getenv("TMPDIR").map { String(cString: $0) } ?? ""
-        var base = Substring(variable.isEmpty ? "/tmp" : variable)
-        while base.count > 1, base.hasSuffix("/") { base = base.dropLast() }
-        return (base == "/" ? "" : base) + "/strictrun-tls-\(getuid())"
+        var base = variable.isEmpty ? "/tmp" : variable
+        while base.utf8.count > 1, base.hasSuffix("/") { base.removeLast() }
+        // Strings joined as Strings: appending a Substring (generic over its Sequence) looked up its
+        // element type at run time, the first conformance scan of the run.
+        return (base == "/" ? "" : base) + "/strictrun-tls-" + String(getuid())
     }
 
     /// Creates `parent` (0700) or accepts it when it is this user's own directory, not a
