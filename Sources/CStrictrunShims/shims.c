@@ -190,6 +190,23 @@ int strictrun_procmap_query(int fd, uint64_t address, uint64_t *start, uint64_t 
     return 0;
 }
 
+int strictrun_procmap_query_file(int fd, uint64_t address, uint64_t required, uint64_t *start, uint64_t *end,
+                                 uint64_t *inode, uint32_t *major, uint32_t *minor) {
+    struct strictrun_procmap_query q;
+    memset(&q, 0, sizeof q);
+    q.size = sizeof q;
+    // PROCMAP_QUERY_FILE_BACKED_VMA (0x20): anonymous mappings are skipped by the kernel.
+    q.query_flags = STRICTRUN_PROCMAP_QUERY_COVERING_OR_NEXT_VMA | 0x20 | (required & 0xf);
+    q.query_addr = address;
+    if (ioctl(fd, STRICTRUN_PROCMAP_QUERY, &q) != 0) return -1;
+    *start = q.vma_start;
+    *end = q.vma_end;
+    *inode = q.inode;
+    *major = q.dev_major;
+    *minor = q.dev_minor;
+    return 0;
+}
+
 long strictrun_fs_type(const char *path) {
     struct statfs fs;
     if (statfs(path, &fs) != 0) return -1;

@@ -111,6 +111,46 @@ public struct MemoryMaps: Sendable {
         return (allExecutable, shared)
     }
 
+    /// What a file mapping must allow to be found by `fileMappings` (PROCMAP_QUERY_VMA_* flags).
+    public struct Permissions: OptionSet, Sendable {
+        public let rawValue: UInt64
+        public init(rawValue: UInt64) { self.rawValue = rawValue }
+        public static let writable = Permissions(rawValue: 2)
+        public static let executable = Permissions(rawValue: 4)
+        public static let shared = Permissions(rawValue: 8)
+    }
+
+    /// The start addresses of the mappings of `file` in a live process that allow all of
+    /// `required`, without reading its whole maps file: the kernel walks the VMAs and skips the
+    /// others (PROCMAP_QUERY, Linux 6.11; one call per file mapping that qualifies, one when none
+    /// does). Nil when the kernel cannot answer that way (then read the maps).
+    public static func queryFileMappings(pid: Int32, of file: FileIdentity, allowing required: Permissions) -> [UInt64]? {
+        let fd = open("/proc/\(pid)/maps", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var starts: [UInt64] = []
+        var address: UInt64 = 0
+        while true {
+            var start: UInt64 = 0, end: UInt64 = 0, inode: UInt64 = 0
+            var major: UInt32 = 0, minor: UInt32 = 0
+            if strictrun_procmap_query_file(fd, address, required.rawValue, &start, &end, &inode, &major, &minor) != 0 {
+                return errno == ENOENT ? starts : nil
+            }
+            if FileIdentity(major: major, minor: minor, inode: inode) == file { starts.append(start) }
+            guard end > address else { return nil }  // never loop on a kernel answer that does not advance
+            address = end
+        }
+    }
+
+    /// The start addresses of the mappings of `file` that allow all of `required` (what
+    /// `queryFileMappings` asks the kernel, from these parsed lines).
+    public func mappings(of file: FileIdentity, allowing required: Permissions) -> [UInt64] {
+        mappings.filter { mapping in
+            mapping.file == file && (!required.contains(.writable) || mapping.writable)
+                && (!required.contains(.executable) || mapping.executable) && (!required.contains(.shared) || mapping.shared)
+        }.map(\.start)
+    }
+
     /// The mapping whose path column is `name` (`[vdso]`).
     public func named(_ name: String) -> Mapping? { mappings.first { $0.path == name } }
 

@@ -201,4 +201,38 @@ struct RedesignTests {
         }
         #expect(checked > 5)
     }
+
+    @Test("PROCMAP_QUERY finds a file's shared writable and executable mappings as /proc/PID/maps lists them")
+    func procmapFileQuery() throws {
+        // A file mapped twice by this process: shared and writable at one address, executable at another.
+        let file = try Fixture.temporaryDirectory().appendingPathComponent("aliased")
+        try Data(repeating: 0xc3, count: 3 * 4096).write(to: file)
+        let fd = open(file.path, O_RDWR)
+        try #require(fd >= 0)
+        defer { close(fd) }
+        let writable = mmap(nil, 2 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
+        let executable = mmap(nil, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, 4096)
+        try #require(writable != MAP_FAILED && executable != MAP_FAILED)
+        defer { munmap(writable, 2 * 4096); munmap(executable, 4096) }
+        var info = stat()
+        try #require(fstat(fd, &info) == 0)
+        let identity = FileIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
+        let ownImage = try #require(ProcFS.identity(Array("/proc/self/exe".utf8), follow: true))
+        let maps = try #require(MemoryMaps.read(pid: getpid()))
+        let cases: [(FileIdentity, MemoryMaps.Permissions)] = [
+            (identity, [.writable, .shared]), (identity, .executable), (identity, [.executable, .shared]),
+            (ownImage, .executable), (ownImage, [.writable, .shared]),
+        ]
+        for (file, required) in cases {
+            guard let queried = MemoryMaps.queryFileMappings(pid: getpid(), of: file, allowing: required) else {
+                Issue.record("PROCMAP_QUERY unavailable on this kernel")
+                return
+            }
+            #expect(queried == maps.mappings(of: file, allowing: required), "\(file) \(required.rawValue)")
+        }
+        let address = { (pointer: UnsafeMutableRawPointer?) in UInt64(UInt(bitPattern: pointer)) }
+        #expect(MemoryMaps.queryFileMappings(pid: getpid(), of: identity, allowing: [.writable, .shared]) == [address(writable)])
+        #expect(MemoryMaps.queryFileMappings(pid: getpid(), of: identity, allowing: .executable) == [address(executable)])
+        #expect(MemoryMaps.queryFileMappings(pid: getpid(), of: ownImage, allowing: .executable)?.count == 1)
+    }
 }

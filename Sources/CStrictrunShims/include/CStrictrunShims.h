@@ -188,6 +188,12 @@ int strictrun_open_path_below(int dirfd, const char *path, int follow_last, int 
 /// and PROCMAP_QUERY_VMA_* flags (1 readable, 2 writable, 4 executable, 8 shared); -1 with errno
 /// (ENOENT: nothing at or above; ENOTTY/EINVAL: the kernel has no PROCMAP_QUERY).
 int strictrun_procmap_query(int fd, uint64_t address, uint64_t *start, uint64_t *end, uint64_t *flags);
+/// The next file-backed VMA at or above `address` that has every permission in `required`
+/// (PROCMAP_QUERY_VMA_* flags: 2 writable, 4 executable, 8 shared), found by the kernel without
+/// formatting the maps text: its start, end, inode and device. Returns 0, or -1 with errno as
+/// `strictrun_procmap_query`.
+int strictrun_procmap_query_file(int fd, uint64_t address, uint64_t required, uint64_t *start, uint64_t *end,
+                                 uint64_t *inode, uint32_t *major, uint32_t *minor);
 
 /// pipe2(fds, O_NONBLOCK | O_CLOEXEC).
 int strictrun_pipe_nonblock(int fds[2]);

@@ -10,6 +10,10 @@ protocol TraceeView {
     /// What the mappings over a range are (`MemoryMaps.region`), asked as cheaply as the kernel
     /// allows; nil when the mappings cannot be read.
     func region(_ pid: ProcessID, start: UInt64, length: UInt64) -> (allExecutable: Bool, shared: Bool)?
+    /// The start addresses of the mappings of `file` that allow all of `required` (a shared
+    /// writable one, an executable one), asked as cheaply as the kernel allows; nil when the
+    /// mappings cannot be read. By default from `maps`.
+    func mappings(_ pid: ProcessID, of file: FileIdentity, allowing required: MemoryMaps.Permissions) -> [UInt64]?
     /// readlink(2) (`/proc/PID/cwd`, `/proc/PID/fd/N`).
     func readLink(_ path: [UInt8]) -> [UInt8]?
     /// realpath(3); nil when the path does not exist.
@@ -47,7 +51,12 @@ protocol TraceeView {
 extension TraceeView {
     /// The memory of one thread, as a `MemoryReading`.
     func memory(_ tid: ProcessID) -> ViewMemory { ViewMemory(view: self, tid: tid) }
+
+    func mappings(_ pid: ProcessID, of file: FileIdentity, allowing required: MemoryMaps.Permissions) -> [UInt64]? {
+        maps(pid)?.mappings(of: file, allowing: required)
+    }
 }
+
 
 /// One thread's memory seen through a `TraceeView`.
 struct ViewMemory: MemoryReading {
@@ -65,6 +74,10 @@ struct LiveTracee: TraceeView {
     func region(_ pid: ProcessID, start: UInt64, length: UInt64) -> (allExecutable: Bool, shared: Bool)? {
         MemoryMaps.queryRegion(pid: pid, start: start, length: length)
             ?? MemoryMaps.read(pid: pid)?.region(start: start, length: length)
+    }
+    func mappings(_ pid: ProcessID, of file: FileIdentity, allowing required: MemoryMaps.Permissions) -> [UInt64]? {
+        MemoryMaps.queryFileMappings(pid: pid, of: file, allowing: required)
+            ?? MemoryMaps.read(pid: pid)?.mappings(of: file, allowing: required)
     }
     func readLink(_ path: [UInt8]) -> [UInt8]? { ProcFS.readLink(path) }
     func realPath(_ path: [UInt8]) -> [UInt8]? { ProcFS.realPath(path) }

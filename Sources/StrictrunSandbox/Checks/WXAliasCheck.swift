@@ -45,10 +45,12 @@ struct WXAliasCheck {
         known?.note(file, in: stop.tgid)
         let others = known?.processes(besides: stop.tgid) ?? []
         for process in [stop.tgid] + others {
-            let mappings = process == stop.tgid ? (maps ?? view.maps(process)) : view.maps(process)
+            let writable: MemoryMaps.Permissions = [.writable, .shared]
+            let sharedWriters = process == stop.tgid && maps != nil
+                ? maps?.mappings(of: file, allowing: writable) : view.mappings(process, of: file, allowing: writable)
             let whose = process == stop.tgid ? "" : " in process \(process)"
-            if let writer = mappings?.mappings.first(where: { $0.file == file && $0.writable && $0.shared }) {
-                return refuse(rule, stop, "the object is also mapped shared and writable\(whose) at 0x\(String(writer.start, radix: 16))")
+            if let writer = sharedWriters?.first {
+                return refuse(rule, stop, "the object is also mapped shared and writable\(whose) at 0x\(String(writer, radix: 16))")
             }
             let writers = view.descriptors(process, of: file).filter(\.writable)
             if let writer = writers.first(where: { descriptor in
@@ -67,9 +69,9 @@ struct WXAliasCheck {
         guard let rule else { return nil }
         let candidates = known?.processes(mapping: file) ?? [stop.tgid]
         for process in candidates {
-            guard let code = view.maps(process)?.mappings.first(where: { $0.file == file && $0.executable }) else { continue }
+            guard let code = view.mappings(process, of: file, allowing: .executable)?.first else { continue }
             let whose = process == stop.tgid ? "" : " by process \(process)"
-            return refuse(rule, stop, "the object is mapped executable\(whose) at 0x\(String(code.start, radix: 16))")
+            return refuse(rule, stop, "the object is mapped executable\(whose) at 0x\(String(code, radix: 16))")
         }
         return nil
     }
