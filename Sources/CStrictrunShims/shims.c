@@ -207,6 +207,8 @@ int strictrun_procmap_query_file(int fd, uint64_t address, uint64_t required, ui
     return 0;
 }
 
+int strictrun_set_thread_name(const char *name) { return prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0); }
+
 long strictrun_fs_type(const char *path) {
     struct statfs fs;
     if (statfs(path, &fs) != 0) return -1;

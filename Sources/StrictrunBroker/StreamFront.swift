@@ -80,9 +80,9 @@ final class StreamFront: @unchecked Sendable {
             var one: UInt64 = 1
             _ = Glibc.write(wake, &one, 8)
         }
-        let thread = Thread { [self] in run() }
-        thread.name = "strictrun-broker-front"
-        thread.start()
+        guard Threads.start(name: "strictrun-broker-front", { [self] in run() }) else {
+            throw BrokerError.cannotListen(address: "the front's thread", reason: "pthread_create failed")
+        }
     }
 
     private static func listen(ipv6: Bool, port: Int) throws -> (fd: Int32, port: Int) {

@@ -81,7 +81,7 @@ final class BrokerBridge: ConnectionRouter, Sendable {
         self.configuration = configuration
         (caPath, bundlePath) = BrokerTrustFiles.paths(workDirectory: directory)
         let preparation = self.preparation
-        let thread = Thread { [self] in
+        let started = Threads.start(name: "strictrun-tls") { [self] in
             preparation.finish(Result { () throws(BrokerError) -> BrokerTrustFiles in
                 try Self.makeParent(parent)
                 let files = try BrokerTrustFiles.write(workDirectory: directory)
@@ -91,8 +91,8 @@ final class BrokerBridge: ConnectionRouter, Sendable {
             wake.wait()
             if case .starting = state.withLock({ $0 }) { runStart() }
         }
-        thread.name = "strictrun-tls"
-        thread.start()
+        // No thread, no CA: the run ends at the program's exec (fail closed), as when the CA fails.
+        if !started { preparation.finish(.failure(.certificateAuthority(reason: "cannot start its thread"))) }
     }
 
     /// `TMPDIR/strictrun-tls-UID`: the per-run CA directories of one user, each named by its

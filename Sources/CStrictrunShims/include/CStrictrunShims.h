@@ -195,6 +195,9 @@ int strictrun_procmap_query(int fd, uint64_t address, uint64_t *start, uint64_t 
 int strictrun_procmap_query_file(int fd, uint64_t address, uint64_t required, uint64_t *start, uint64_t *end,
                                  uint64_t *inode, uint32_t *major, uint32_t *minor);
 
+/// prctl(PR_SET_NAME): the calling thread's name (the kernel keeps its first 15 bytes).
+int strictrun_set_thread_name(const char *name);
+
 /// pipe2(fds, O_NONBLOCK | O_CLOEXEC).
 int strictrun_pipe_nonblock(int fds[2]);
 /// splice(from, NULL, to, NULL, len, SPLICE_F_NONBLOCK | SPLICE_F_MOVE): -1 with errno on failure.

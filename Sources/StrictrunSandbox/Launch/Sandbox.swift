@@ -63,16 +63,15 @@ public enum Sandbox {
         let result = Locked<Result<RunOutcome, any Error>?>(nil)
         let rootPid = Locked<pid_t>(0)
         try SupervisorProcess.hideProcEntries()
-        startSignalForwarder(to: rootPid)
+        try startSignalForwarder(to: rootPid)
         // The tracer must be the thread that forks: ptrace answers only to it.
         let done = DispatchSemaphore(value: 0)
-        let thread = Thread {
+        let started = Threads.start(stackSize: 8 << 20) {
             let outcome = Result { try runOnTracerThread(request, rootPid: rootPid) }
             result.withLock { $0 = outcome }
             done.signal()
         }
-        thread.stackSize = 8 << 20
-        thread.start()
+        guard started else { throw SystemError("cannot start the tracer thread", errno: EAGAIN) }
         done.wait()
         return try result.withLock { $0! }.get()
     }
@@ -188,8 +187,8 @@ public enum Sandbox {
     /// A thread that waits for the forwarded signals and passes those sent to strictrun
     /// itself on to the program. A terminal's Ctrl-C (si_code SI_KERNEL) already reached
     /// the program, which shares strictrun's process group: it is not sent twice.
-    private static func startSignalForwarder(to rootPid: Locked<pid_t>) {
-        let thread = Thread {
+    private static func startSignalForwarder(to rootPid: Locked<pid_t>) throws {
+        let started = Threads.start {
             while true {
                 guard let (signal, code, _) = Signals.wait(forwardedSignals) else { continue }
                 let target = rootPid.withLock { $0 }
@@ -197,7 +196,7 @@ public enum Sandbox {
                 if target > 0 { Signals.send(signal, to: target) }
             }
         }
-        thread.start()
+        guard started else { throw SystemError("cannot start the signal forwarder", errno: EAGAIN) }
     }
 }
 
