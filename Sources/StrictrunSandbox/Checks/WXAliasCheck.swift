@@ -45,9 +45,9 @@ struct WXAliasCheck {
         known?.note(file, in: stop.tgid)
         let others = known?.processes(besides: stop.tgid) ?? []
         for process in [stop.tgid] + others {
-            let writable: MemoryMaps.Permissions = [.writable, .shared]
+            let sharedWritable: MemoryMaps.Permissions = [.writable, .shared]
             let sharedWriters = process == stop.tgid && maps != nil
-                ? maps?.mappings(of: file, allowing: writable) : view.mappings(process, of: file, allowing: writable)
+                ? maps?.mappings(of: file, allowing: sharedWritable) : view.mappings(process, of: file, allowing: sharedWritable)
             let whose = process == stop.tgid ? "" : " in process \(process)"
             if let writer = sharedWriters?.first {
                 return refuse(rule, stop, "the object is also mapped shared and writable\(whose) at 0x\(String(writer, radix: 16))")
