@@ -207,6 +207,26 @@ int strictrun_procmap_query_file(int fd, uint64_t address, uint64_t required, ui
     return 0;
 }
 
+int strictrun_procmap_query_at(int fd, uint64_t address, struct strictrun_vma *vma, char *name, uint32_t name_capacity) {
+    struct strictrun_procmap_query q;
+    memset(&q, 0, sizeof q);
+    q.size = sizeof q;
+    q.query_flags = 0;  // the VMA covering `address`, or ENOENT
+    q.query_addr = address;
+    q.vma_name_addr = (uint64_t)(uintptr_t)name;
+    q.vma_name_size = name_capacity;
+    if (ioctl(fd, STRICTRUN_PROCMAP_QUERY, &q) != 0) return -1;
+    vma->start = q.vma_start;
+    vma->end = q.vma_end;
+    vma->flags = q.vma_flags;
+    vma->offset = q.vma_offset;
+    vma->inode = q.inode;
+    vma->dev_major = q.dev_major;
+    vma->dev_minor = q.dev_minor;
+    vma->name_size = q.vma_name_size;
+    return 0;
+}
+
 int strictrun_set_thread_name(const char *name) { return prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0); }
 
 long strictrun_fs_type(const char *path) {

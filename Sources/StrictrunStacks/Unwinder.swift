@@ -181,7 +181,7 @@ public final class StackUnwinder {
     private func refreshMaps(_ state: ProcessState, pass: inout SymbolizePass) {
         pass.mapsRefreshed = true
         counters.mapRefreshes += 1
-        if let maps = try? ProcessMaps.read(pid: state.pid) { state.maps = maps }
+        if let maps = try? ProcessMaps.live(pid: state.pid) { state.maps = maps }
     }
 
     private func jitEntry(_ address: UInt64, state: ProcessState, pass: inout SymbolizePass) -> PerfMap.Entry? {
@@ -262,7 +262,7 @@ final class ProcessState {
     init(pid: Int32, callbacks: DwflCallbacks, stats: inout UnwinderStats) throws(StackError) {
         self.pid = pid
         session = try DwflSession.open(pid: pid, callbacks: callbacks, stats: &stats)
-        maps = try ProcessMaps.read(pid: pid)
+        maps = try ProcessMaps.live(pid: pid)
         stats.mapRefreshes += 1
     }
 }

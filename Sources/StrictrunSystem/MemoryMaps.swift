@@ -215,7 +215,16 @@ public struct MemoryMaps: Sendable {
               let minor = hex(until: UInt8(ascii: " ")),
               let inode = decimal() else { return nil }
         while cursor < end && line[cursor] == UInt8(ascii: " ") { cursor += 1 }
-        var path = String(decoding: line[cursor..<end], as: UTF8.self)
+        let (path, deleted, kind) = Self.column(String(decoding: line[cursor..<end], as: UTF8.self))
+        return Mapping(start: start, end: stop, readable: readable, writable: writable, executable: executable, shared: shared,
+                       fileOffset: offset, deviceMajor: UInt32(truncatingIfNeeded: major),
+                       deviceMinor: UInt32(truncatingIfNeeded: minor), inode: inode,
+                       path: path, deleted: deleted, kind: kind)
+    }
+
+    /// The path column: the path without the kernel's " (deleted)", and what backs the mapping.
+    static func column(_ text: String) -> (path: String, deleted: Bool, kind: MappingKind) {
+        var path = text
         var deleted = false
         if path.hasSuffix(" (deleted)") {
             deleted = true
@@ -233,10 +242,56 @@ public struct MemoryMaps: Sendable {
         } else {
             kind = .file
         }
-        return Mapping(start: start, end: stop, readable: readable, writable: writable, executable: executable, shared: shared,
-                       fileOffset: offset, deviceMajor: UInt32(truncatingIfNeeded: major),
-                       deviceMinor: UInt32(truncatingIfNeeded: minor), inode: inode,
-                       path: path, deleted: deleted, kind: kind)
+        return (path, deleted, kind)
+    }
+}
+
+/// The mappings of one live process asked address by address (PROCMAP_QUERY, Linux 6.11), each
+/// answer kept: the kernel describes the one VMA asked for instead of formatting the whole maps
+/// file (~0.3 ms for a process with 200 mappings). On a kernel without PROCMAP_QUERY the maps
+/// file is read and parsed once instead. Not thread-safe; one per process and reader.
+public final class MappingQuery {
+    public let pid: Int32
+    private let fd: Int32
+    /// Mappings answered so far, by start address.
+    private var known: [Mapping] = []
+    /// The parsed maps file, when the kernel cannot be asked one address at a time.
+    private var parsed: MemoryMaps?
+
+    /// Nil when the process's maps file cannot be opened (the process is gone).
+    public init?(pid: Int32) {
+        self.pid = pid
+        fd = open("/proc/\(pid)/maps", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+    }
+
+    deinit { close(fd) }
+
+    /// The mapping holding `address` (nil: nothing is mapped there, or the process is gone).
+    public func mapping(containing address: UInt64) -> Mapping? {
+        if let parsed { return parsed.mapping(containing: address) }
+        if let hit = known.first(where: { $0.contains(address) }) { return hit }
+        var vma = strictrun_vma()
+        var name = [CChar](repeating: 0, count: 4097)
+        let rc = name.withUnsafeMutableBufferPointer {
+            strictrun_procmap_query_at(fd, address, &vma, $0.baseAddress, UInt32($0.count))
+        }
+        if rc != 0 {
+            switch errno {
+            case ENOENT, ESRCH: return nil
+            default:  // ENOTTY, EINVAL: no PROCMAP_QUERY here; ENAMETOOLONG: a name past PATH_MAX
+                parsed = MemoryMaps.read(pid: pid) ?? MemoryMaps(mappings: [])
+                return parsed?.mapping(containing: address)
+            }
+        }
+        let text = vma.name_size > 0 ? String(cString: name) : ""
+        let (path, deleted, kind) = MemoryMaps.column(text)
+        let mapping = Mapping(start: vma.start, end: vma.end, readable: vma.flags & 1 != 0, writable: vma.flags & 2 != 0,
+                              executable: vma.flags & 4 != 0, shared: vma.flags & 8 != 0, fileOffset: vma.offset,
+                              deviceMajor: vma.dev_major, deviceMinor: vma.dev_minor, inode: vma.inode,
+                              path: path, deleted: deleted, kind: kind)
+        known.append(mapping)
+        return mapping
     }
 }
 

@@ -235,4 +235,29 @@ struct RedesignTests {
         #expect(MemoryMaps.queryFileMappings(pid: getpid(), of: identity, allowing: .executable) == [address(executable)])
         #expect(MemoryMaps.queryFileMappings(pid: getpid(), of: ownImage, allowing: .executable)?.count == 1)
     }
+
+    @Test("PROCMAP_QUERY describes each mapping, address by address, as /proc/PID/maps lists it")
+    func procmapMappingQuery() throws {
+        // What the unwinder asks about: images (this test binary, the system's libraries) and the vDSO.
+        // Anonymous memory and other files are left out: the other tests' threads grow their malloc
+        // arenas and map their own files meanwhile.
+        let maps = try #require(MemoryMaps.read(pid: getpid()))
+        let query = try #require(MappingQuery(pid: getpid()))
+        let ownImage = try #require(ProcFS.identity(Array("/proc/self/exe".utf8), follow: true))
+        let stable = { (mapping: Mapping) in
+            mapping.kind == .vdso || mapping.file == ownImage
+                || (mapping.kind == .file && (mapping.path.hasPrefix("/usr/") || mapping.path.hasPrefix("/lib")))
+        }
+        var checked = 0
+        for mapping in maps.mappings where stable(mapping) {
+            for address in [mapping.start, mapping.end - 1] {
+                let answer = query.mapping(containing: address)
+                #expect(answer == mapping, "0x\(String(address, radix: 16)): query \(String(describing: answer)), maps \(mapping)")
+            }
+            checked += 1
+        }
+        #expect(checked > 20)
+        // Below the first mapping nothing is mapped.
+        #expect(query.mapping(containing: 0x1000) == nil)
+    }
 }

@@ -195,6 +195,20 @@ int strictrun_procmap_query(int fd, uint64_t address, uint64_t *start, uint64_t 
 int strictrun_procmap_query_file(int fd, uint64_t address, uint64_t required, uint64_t *start, uint64_t *end,
                                  uint64_t *inode, uint32_t *major, uint32_t *minor);
 
+/// One VMA as PROCMAP_QUERY describes it.
+struct strictrun_vma {
+    uint64_t start, end, flags, offset, inode;
+    uint32_t dev_major, dev_minor;
+    /// Bytes of the name written, its NUL included; 0: the VMA has no name (anonymous memory).
+    uint32_t name_size;
+};
+
+/// The VMA covering `address` by PROCMAP_QUERY (Linux 6.11) on an open /proc/PID/maps `fd`, with
+/// its name (the maps file's path column: a path, `[heap]`, `[anon:NAME]`…) in `name` (at most
+/// `name_capacity` bytes, NUL included). Returns 0, or -1 with errno (ENOENT: nothing mapped there;
+/// ENAMETOOLONG: the name does not fit; ENOTTY/EINVAL: the kernel has no PROCMAP_QUERY).
+int strictrun_procmap_query_at(int fd, uint64_t address, struct strictrun_vma *vma, char *name, uint32_t name_capacity);
+
 /// prctl(PR_SET_NAME): the calling thread's name (the kernel keeps its first 15 bytes).
 int strictrun_set_thread_name(const char *name);
 
