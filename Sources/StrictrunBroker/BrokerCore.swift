@@ -51,6 +51,8 @@ final class BrokerCore: Sendable {
     }
 
     private let appContexts = Mutex<[AppContextKey: NIOSSLContext]>([:])
+    /// What `castHandlerTypes` found (kept so that the optimizer keeps its casts).
+    private let handlerRolesLookedUp = Atomic<Int>(0)
 
     init(configuration: BrokerConfiguration, authority: CertificateAuthority, trust: TrustSource,
          clientRules: [LoadedClientRule], emit: @escaping @Sendable (BrokerEvent) -> Void) throws {
@@ -87,6 +89,7 @@ final class BrokerCore: Sendable {
     /// the first handshake does not pay for SwiftNIO's, BoringSSL's and swift-certificates' cold paths.
     func warmUp() {
         let name = "strictrun-warm-up.invalid"
+        handlerRolesLookedUp.store(Self.castHandlerTypes(), ordering: .relaxed)
         _ = try? verifier.source.store()
         _ = try? appContext(name: name, alpn: nil)
         _ = try? upstreamContext(alpn: ["http/1.1"], rule: nil, certificateRequested: Flag())
@@ -98,6 +101,26 @@ final class BrokerCore: Sendable {
             done.signal()
         }
         done.wait()
+    }
+
+    /// The dynamic casts SwiftNIO makes of each handler a pipeline is given (is it inbound, outbound,
+    /// removable: `ChannelHandlerContext`), made once per handler type here, on the warm-up's thread.
+    /// The runtime answers a type's first cast to a protocol by scanning every conformance record of
+    /// the binary (~25–50 µs each here); about fifteen of them fell on the event loop during the
+    /// first routed handshake. Later casts of the same type hit the runtime's cache.
+    /// Returns how many of those roles the types have.
+    static func castHandlerTypes() -> Int {
+        let types: [Any.Type] = [InboundHoldHandler.self, HandshakeWatcher.self, GlueHandler.self,
+                                 RecordObserver.self, NIOSSLServerHandler.self, NIOSSLClientHandler.self]
+        return types.reduce(0) { $0 + roles(of: $1) }
+    }
+
+    /// Not inlined: with the type known where it is cast, the compiler answers the cast itself and the
+    /// runtime never looks (nor caches).
+    @inline(never)
+    private static func roles(of type: Any.Type) -> Int {
+        (type is any _ChannelInboundHandler.Type ? 1 : 0) + (type is any _ChannelOutboundHandler.Type ? 1 : 0)
+            + (type is any RemovableChannelHandler.Type ? 1 : 0)
     }
 
     /// Server context toward the app presenting a mirrored chain (never cached: failures are rare).
