@@ -175,46 +175,16 @@ struct strictrun_procmap_query {
     uint64_t vma_name_addr, build_id_addr;
 };
 #define STRICTRUN_PROCMAP_QUERY _IOWR('f', 17, struct strictrun_procmap_query)
-#define STRICTRUN_PROCMAP_QUERY_COVERING_OR_NEXT_VMA 0x10
 
-int strictrun_procmap_query(int fd, uint64_t address, uint64_t *start, uint64_t *end, uint64_t *flags) {
+int strictrun_procmap_query(int fd, uint64_t address, uint64_t query_flags, struct strictrun_vma *vma,
+                            char *name, uint32_t name_capacity) {
     struct strictrun_procmap_query q;
     memset(&q, 0, sizeof q);
     q.size = sizeof q;
-    q.query_flags = STRICTRUN_PROCMAP_QUERY_COVERING_OR_NEXT_VMA;
-    q.query_addr = address;
-    if (ioctl(fd, STRICTRUN_PROCMAP_QUERY, &q) != 0) return -1;
-    *start = q.vma_start;
-    *end = q.vma_end;
-    *flags = q.vma_flags;
-    return 0;
-}
-
-int strictrun_procmap_query_file(int fd, uint64_t address, uint64_t required, uint64_t *start, uint64_t *end,
-                                 uint64_t *inode, uint32_t *major, uint32_t *minor) {
-    struct strictrun_procmap_query q;
-    memset(&q, 0, sizeof q);
-    q.size = sizeof q;
-    // PROCMAP_QUERY_FILE_BACKED_VMA (0x20): anonymous mappings are skipped by the kernel.
-    q.query_flags = STRICTRUN_PROCMAP_QUERY_COVERING_OR_NEXT_VMA | 0x20 | (required & 0xf);
-    q.query_addr = address;
-    if (ioctl(fd, STRICTRUN_PROCMAP_QUERY, &q) != 0) return -1;
-    *start = q.vma_start;
-    *end = q.vma_end;
-    *inode = q.inode;
-    *major = q.dev_major;
-    *minor = q.dev_minor;
-    return 0;
-}
-
-int strictrun_procmap_query_at(int fd, uint64_t address, struct strictrun_vma *vma, char *name, uint32_t name_capacity) {
-    struct strictrun_procmap_query q;
-    memset(&q, 0, sizeof q);
-    q.size = sizeof q;
-    q.query_flags = 0;  // the VMA covering `address`, or ENOENT
+    q.query_flags = query_flags;
     q.query_addr = address;
     q.vma_name_addr = (uint64_t)(uintptr_t)name;
-    q.vma_name_size = name_capacity;
+    q.vma_name_size = name ? name_capacity : 0;
     if (ioctl(fd, STRICTRUN_PROCMAP_QUERY, &q) != 0) return -1;
     vma->start = q.vma_start;
     vma->end = q.vma_end;

@@ -98,15 +98,15 @@ public struct MemoryMaps: Sendable {
         var allExecutable = true
         var shared = false
         while address < end {
-            var vmaStart: UInt64 = 0, vmaEnd: UInt64 = 0, flags: UInt64 = 0
-            if strictrun_procmap_query(fd, address, &vmaStart, &vmaEnd, &flags) != 0 {
+            var vma = strictrun_vma()
+            if strictrun_procmap_query(fd, address, UInt64(STRICTRUN_PROCMAP_COVERING_OR_NEXT), &vma, nil, 0) != 0 {
                 if errno == ENOENT { break }
                 return nil
             }
-            guard vmaStart < end else { break }
-            if flags & 4 == 0 { allExecutable = false }
-            if flags & 8 != 0 { shared = true }
-            address = vmaEnd
+            guard vma.start < end else { break }
+            if vma.flags & 4 == 0 { allExecutable = false }
+            if vma.flags & 8 != 0 { shared = true }
+            address = vma.end
         }
         return (allExecutable, shared)
     }
@@ -131,14 +131,14 @@ public struct MemoryMaps: Sendable {
         var starts: [UInt64] = []
         var address: UInt64 = 0
         while true {
-            var start: UInt64 = 0, end: UInt64 = 0, inode: UInt64 = 0
-            var major: UInt32 = 0, minor: UInt32 = 0
-            if strictrun_procmap_query_file(fd, address, required.rawValue, &start, &end, &inode, &major, &minor) != 0 {
+            var vma = strictrun_vma()
+            let flags = UInt64(STRICTRUN_PROCMAP_COVERING_OR_NEXT | STRICTRUN_PROCMAP_FILE_BACKED) | required.rawValue
+            if strictrun_procmap_query(fd, address, flags, &vma, nil, 0) != 0 {
                 return errno == ENOENT ? starts : nil
             }
-            if FileIdentity(major: major, minor: minor, inode: inode) == file { starts.append(start) }
-            guard end > address else { return nil }  // never loop on a kernel answer that does not advance
-            address = end
+            if FileIdentity(major: vma.dev_major, minor: vma.dev_minor, inode: vma.inode) == file { starts.append(vma.start) }
+            guard vma.end > address else { return nil }  // never loop on a kernel answer that does not advance
+            address = vma.end
         }
     }
 
@@ -274,7 +274,7 @@ public final class MappingQuery {
         var vma = strictrun_vma()
         var name = [CChar](repeating: 0, count: 4097)
         let rc = name.withUnsafeMutableBufferPointer {
-            strictrun_procmap_query_at(fd, address, &vma, $0.baseAddress, UInt32($0.count))
+            strictrun_procmap_query(fd, address, 0, &vma, $0.baseAddress, UInt32($0.count))
         }
         if rc != 0 {
             switch errno {

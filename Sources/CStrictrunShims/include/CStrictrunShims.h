@@ -183,31 +183,30 @@ int strictrun_reopen_for_reading(int path_fd);
 /// renames kept racing the lookup).
 int strictrun_open_path_below(int dirfd, const char *path, int follow_last, int in_root);
 
-/// One VMA of a process by PROCMAP_QUERY (Linux 6.11) on its open /proc/PID/maps `fd`: the
-/// mapping covering `address`, or the next one above it. Returns 0 and the mapping's start, end
-/// and PROCMAP_QUERY_VMA_* flags (1 readable, 2 writable, 4 executable, 8 shared); -1 with errno
-/// (ENOENT: nothing at or above; ENOTTY/EINVAL: the kernel has no PROCMAP_QUERY).
-int strictrun_procmap_query(int fd, uint64_t address, uint64_t *start, uint64_t *end, uint64_t *flags);
-/// The next file-backed VMA at or above `address` that has every permission in `required`
-/// (PROCMAP_QUERY_VMA_* flags: 2 writable, 4 executable, 8 shared), found by the kernel without
-/// formatting the maps text: its start, end, inode and device. Returns 0, or -1 with errno as
-/// `strictrun_procmap_query`.
-int strictrun_procmap_query_file(int fd, uint64_t address, uint64_t required, uint64_t *start, uint64_t *end,
-                                 uint64_t *inode, uint32_t *major, uint32_t *minor);
-
 /// One VMA as PROCMAP_QUERY describes it.
 struct strictrun_vma {
-    uint64_t start, end, flags, offset, inode;
+    uint64_t start, end;
+    /// PROCMAP_QUERY_VMA_* flags: 1 readable, 2 writable, 4 executable, 8 shared.
+    uint64_t flags;
+    uint64_t offset, inode;
     uint32_t dev_major, dev_minor;
     /// Bytes of the name written, its NUL included; 0: the VMA has no name (anonymous memory).
     uint32_t name_size;
 };
 
-/// The VMA covering `address` by PROCMAP_QUERY (Linux 6.11) on an open /proc/PID/maps `fd`, with
-/// its name (the maps file's path column: a path, `[heap]`, `[anon:NAME]`…) in `name` (at most
-/// `name_capacity` bytes, NUL included). Returns 0, or -1 with errno (ENOENT: nothing mapped there;
-/// ENAMETOOLONG: the name does not fit; ENOTTY/EINVAL: the kernel has no PROCMAP_QUERY).
-int strictrun_procmap_query_at(int fd, uint64_t address, struct strictrun_vma *vma, char *name, uint32_t name_capacity);
+/// PROCMAP_QUERY's query flags besides the required VMA_* permissions (1, 2, 4, 8): the VMA
+/// covering the address or else the next one above it; file-backed VMAs only.
+#define STRICTRUN_PROCMAP_COVERING_OR_NEXT 0x10
+#define STRICTRUN_PROCMAP_FILE_BACKED 0x20
+
+/// PROCMAP_QUERY (Linux 6.11) on an open /proc/PID/maps `fd`: the VMA covering `address` (with
+/// `query_flags`: or the next one, only file-backed ones, only those with the given permissions),
+/// and, when `name` is given, its name (the maps file's path column: a path, `[heap]`,
+/// `[anon:NAME]`…; at most `name_capacity` bytes, NUL included). Returns 0, or -1 with errno
+/// (ENOENT: no such VMA; ENAMETOOLONG: the name does not fit; ENOTTY/EINVAL: the kernel has no
+/// PROCMAP_QUERY).
+int strictrun_procmap_query(int fd, uint64_t address, uint64_t query_flags, struct strictrun_vma *vma,
+                            char *name, uint32_t name_capacity);
 
 /// prctl(PR_SET_NAME): the calling thread's name (the kernel keeps its first 15 bytes).
 int strictrun_set_thread_name(const char *name);
